@@ -1,0 +1,70 @@
+"""The checks every device message passes before the edge sees it, whatever the transport.
+
+* sequence: duplicates and replays are dropped, gaps and restarts counted
+  (:class:`~firmware_bridge.sequence.SequenceTracker`);
+* values: a reading that is infinite or beyond ``max_abs_value`` is physically
+  impossible for any sensor we read; that one channel becomes NaN (a dropout) and is
+  counted, and the rest of the sample is kept.
+
+Serial and MQTT readers share one gate type so the edge gets the same guarantees from both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import replace
+
+from .messages import DeviceMessage, Sample
+from .sequence import SequenceTracker, SeqVerdict
+
+__all__ = ["DEFAULT_MAX_ABS_VALUE", "MessageGate"]
+
+DEFAULT_MAX_ABS_VALUE = 1e9
+
+
+class MessageGate:
+    """Admit or drop device messages; keeps the counts readers report."""
+
+    def __init__(self, max_abs_value: float = DEFAULT_MAX_ABS_VALUE) -> None:
+        self.max_abs_value = max_abs_value
+        self.sequence = SequenceTracker()
+        self.accepted = 0
+        self.dropped: Counter[str] = Counter()
+        self.out_of_range = 0
+
+    def admit(self, msg: DeviceMessage) -> DeviceMessage | None:
+        """Return the message to pass on (possibly with bad values blanked), or None to drop."""
+        if self.sequence.observe(msg.device_id, msg.seq) is SeqVerdict.DUPLICATE:
+            self.dropped["duplicate"] += 1
+            return None
+        if isinstance(msg, Sample):
+            msg = self._blank_impossible(msg)
+        self.accepted += 1
+        return msg
+
+    def reject(self, kind: str) -> None:
+        """Count a message that could not be parsed at all (e.g. malformed JSON)."""
+        self.dropped[kind] += 1
+
+    def _blank_impossible(self, sample: Sample) -> Sample:
+        limit = self.max_abs_value
+        bad = [k for k, v in sample.values.items() if not math.isnan(v) and not abs(v) <= limit]
+        if not bad:
+            return sample
+        self.out_of_range += len(bad)
+        values = {k: (math.nan if k in bad else v) for k, v in sample.values.items()}
+        return replace(sample, values=values)
+
+    def snapshot(self) -> dict[str, object]:
+        """Counters as plain data, for logs, progress lines and the bench."""
+        seq = self.sequence.stats
+        return {
+            "accepted": self.accepted,
+            "dropped": dict(self.dropped),
+            "out_of_range_values": self.out_of_range,
+            "sequence_gaps": seq.gaps,
+            "messages_missing": seq.missing,
+            "duplicates": seq.duplicates,
+            "restarts": seq.restarts,
+        }

@@ -1,0 +1,90 @@
+"""The one place that builds paho-mqtt clients: callback API v2, MQTT v5, backoff.
+
+Readers, the bridge and the simulator all get their client here, so protocol version,
+reconnect policy and error translation are decided once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from .errors import MqttError
+
+__all__ = ["BrokerAddress", "ConnectedClient", "parse_broker"]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    host: str
+    port: int = 1883
+
+
+def parse_broker(text: str) -> BrokerAddress:
+    """``"host:port"`` or ``"host"`` (port 1883) -> :class:`BrokerAddress`."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        return BrokerAddress(text)
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"broker address {text!r} is not HOST:PORT")
+    return BrokerAddress(host, int(port))
+
+
+class ConnectedClient:
+    """A paho client running its network loop in a thread, with connection state exposed.
+
+    ``connect()`` returns at once; paho keeps reconnecting with backoff (1 s doubling
+    to 30 s by default) while the broker is away. ``on_connected`` callbacks run after
+    every (re)connect, which is where subscriptions belong.
+    """
+
+    def __init__(
+        self,
+        broker: BrokerAddress,
+        client_id: str,
+        *,
+        keepalive: int = 30,
+        reconnect_min: int = 1,
+        reconnect_max: int = 30,
+    ) -> None:
+        self.broker = broker
+        self.keepalive = keepalive
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.client.reconnect_delay_set(min_delay=reconnect_min, max_delay=reconnect_max)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.connected = threading.Event()
+        self.connects = 0
+        self.disconnects = 0
+        self.on_connected: list[Callable[[], None]] = []
+
+    def connect(self) -> None:
+        """Start the network thread and connect in the background."""
+        err = self.client.connect_async(self.broker.host, self.broker.port, keepalive=self.keepalive)
+        if err not in (None, MQTTErrorCode.MQTT_ERR_SUCCESS):  # pragma: no cover - paho returns None
+            raise MqttError(f"connect_async failed: {err}")
+        self.client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self.connected.wait(timeout)
+
+    def close(self) -> None:
+        """Disconnect cleanly and stop the network thread."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
+        if reason_code.is_failure:
+            return
+        self.connects += 1
+        for callback in self.on_connected:
+            callback()
+        self.connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
+        self.disconnects += 1
+        self.connected.clear()

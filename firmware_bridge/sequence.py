@@ -1,0 +1,83 @@
+"""Per-device sequence tracking: gaps (lost messages), duplicates/replays, restarts.
+
+Devices number every message they send (all types share one counter, mod 2**32).
+A reader asks :meth:`SequenceTracker.observe` about each one; the verdict tells it to
+pass the message on (``FIRST``, ``NEXT``, ``GAP``, ``RESTART``) or drop it
+(``DUPLICATE``). Counts are kept per device so a flaky line can be found.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from dataclasses import dataclass, field
+
+__all__ = ["SeqStats", "SeqVerdict", "SequenceTracker"]
+
+_MOD = 1 << 32
+_HALF = 1 << 31
+
+
+class SeqVerdict(enum.Enum):
+    FIRST = "first"  # first message seen from this device
+    NEXT = "next"  # exactly the expected number
+    GAP = "gap"  # ahead of the expected number: messages were lost in between
+    DUPLICATE = "duplicate"  # already seen (a retransmission or a replay): drop it
+    RESTART = "restart"  # the counter went back to near zero: the device rebooted
+
+
+@dataclass
+class SeqStats:
+    """Totals over all devices; ``per_device`` holds the same counts by device id."""
+
+    gaps: int = 0
+    missing: int = 0
+    duplicates: int = 0
+    restarts: int = 0
+    per_device: dict[str, Counter[str]] = field(default_factory=dict)
+
+
+class SequenceTracker:
+    """Classifies sequence numbers per device.
+
+    A number behind the last one seen is a duplicate, unless it is below
+    ``restart_below`` and the device was further along than that: firmware starts
+    counting at 0 after a reboot, and a replay of such an early message soon after a
+    real restart is also caught, because by then the device is past it again.
+    """
+
+    def __init__(self, restart_below: int = 16) -> None:
+        self.restart_below = restart_below
+        self.stats = SeqStats()
+        self._last: dict[str, int] = {}
+
+    def observe(self, device_id: str, seq: int) -> SeqVerdict:
+        last = self._last.get(device_id)
+        if last is None:
+            self._last[device_id] = seq
+            return SeqVerdict.FIRST
+        delta = (seq - last) % _MOD
+        if delta == 1:
+            self._last[device_id] = seq
+            return SeqVerdict.NEXT
+        if 0 < delta < _HALF:
+            self._last[device_id] = seq
+            self._count(device_id, "gaps")
+            self.stats.gaps += 1
+            self.stats.missing += delta - 1
+            self._bump(device_id, "missing", delta - 1)
+            return SeqVerdict.GAP
+        if seq < self.restart_below <= last:
+            self._last[device_id] = seq
+            self._count(device_id, "restarts")
+            self.stats.restarts += 1
+            return SeqVerdict.RESTART
+        self._count(device_id, "duplicates")
+        self.stats.duplicates += 1
+        return SeqVerdict.DUPLICATE
+
+    def _count(self, device_id: str, key: str) -> None:
+        self._bump(device_id, key, 1)
+
+    def _bump(self, device_id: str, key: str, n: int) -> None:
+        self.stats.per_device.setdefault(device_id, Counter())[key] += n

@@ -93,7 +93,7 @@ def _plan_faults(
     modes = ARCHETYPES[archetype].faults
     mode = modes[str(rng.choice(sorted(modes)))]
     length = min(rng.uniform(mode.min_days, mode.max_days), 0.75 * days) * DAY
-    earliest = start + max(1.0, 0.15 * days) * DAY  # leave a healthy period to learn from
+    earliest = start + max(0.15 * days, min(1.0, 0.3 * days)) * DAY  # a healthy period to learn from
     latest = max(earliest, start + days * DAY - 0.85 * length)
     onset = rng.uniform(earliest, latest)
     return (FaultPlan(mode.name, float(onset), float(onset + length)),)

@@ -1,0 +1,94 @@
+"""Transports a simulated device speaks: binary frames on a serial line, MQTT publishes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import numpy as np
+
+from firmware_bridge import DeviceMessage, device_topic, encode, message_to_frame, message_to_json
+from firmware_bridge.mqtt_link import BrokerAddress, ConnectedClient
+
+from .pty_link import PtyLink
+
+__all__ = ["ListSink", "MqttSink", "SerialSink"]
+
+
+class SerialSink:
+    """Frames through the real codec onto a pty, as device firmware would write its UART.
+
+    ``noise`` is the chance that a burst of random bytes (electrical noise on a long
+    RS-485 run) is written before a frame; the burst ends in a delimiter, so the decoder
+    must drop it and still recover the frame that follows.
+    """
+
+    def __init__(self, link: PtyLink, *, noise: float = 0.0, seed: int = 0) -> None:
+        self.link = link
+        self.noise = noise
+        self.frames = 0
+        self.noise_bursts = 0
+        self._rng = np.random.default_rng([seed, 0x4015E])
+
+    def send(self, msg: DeviceMessage) -> None:
+        if self.noise and self._rng.uniform() < self.noise:
+            burst = self._rng.integers(0, 256, int(self._rng.integers(1, 48)), dtype=np.uint8).tobytes()
+            self.link.write(burst + b"\x00")
+            self.noise_bursts += 1
+        if self.link.write(encode(message_to_frame(msg))):
+            self.frames += 1
+
+    def close(self) -> None:
+        self.link.close()
+
+
+class MqttSink:
+    """Publishes each message on its device topic with QoS 1, as JSON or a binary frame."""
+
+    def __init__(self, broker: BrokerAddress, tenant: str, *, binary: bool = False) -> None:
+        self.tenant = tenant
+        self.binary = binary
+        self.link = ConnectedClient(broker, f"prognos-sim-{uuid.uuid4().hex[:8]}")
+        self.link.client.max_queued_messages_set(0)  # unbounded: the simulator must not lose data
+        self.link.client.max_inflight_messages_set(200)
+        self.published = 0
+        self.acknowledged = 0
+        self.link.client.on_publish = self._on_publish
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
+        self.acknowledged += 1  # paho calls this on its network thread once PUBACK arrives
+
+    def start(self, timeout: float = 10.0) -> bool:
+        self.link.connect()
+        return self.link.wait_connected(timeout)
+
+    def send(self, msg: DeviceMessage) -> None:
+        payload = encode(message_to_frame(msg)) if self.binary else message_to_json(msg)
+        self.link.client.publish(device_topic(self.tenant, msg.device_id), payload, qos=1)
+        self.published += 1
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every QoS 1 publish is acknowledged (or the timeout passes)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.acknowledged >= self.published:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def close(self) -> None:
+        self.flush()
+        self.link.close()
+
+
+class ListSink:
+    """Collects messages in memory (tests, and the demo's accounting)."""
+
+    def __init__(self) -> None:
+        self.messages: list[DeviceMessage] = []
+
+    def send(self, msg: DeviceMessage) -> None:
+        self.messages.append(msg)
+
+    def close(self) -> None:
+        pass

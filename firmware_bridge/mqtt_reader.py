@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -63,15 +64,17 @@ class MqttReader:
         self.rejected_topics = 0
         self._queue: queue.Queue[DeviceMessage] = queue.Queue(maxsize=queue_size)
         self._link = ConnectedClient(broker, client_id or f"prognos-reader-{uuid.uuid4().hex[:8]}")
+        self._subscribed = threading.Event()
         self._link.client.on_message = self._on_message
+        self._link.client.on_subscribe = self._on_subscribe
         self._link.on_connected.append(self._subscribe)
 
     def start(self) -> None:
         self._link.connect()
 
     def wait_subscribed(self, timeout: float = 10.0) -> bool:
-        """True once connected (subscriptions are sent before this flag is set)."""
-        return self._link.wait_connected(timeout)
+        """True once the broker has acknowledged the subscription (SUBACK)."""
+        return self._subscribed.wait(timeout)
 
     def stop(self) -> None:
         self._link.close()
@@ -97,7 +100,12 @@ class MqttReader:
         }
 
     def _subscribe(self) -> None:
+        self._subscribed.clear()
         self._link.client.subscribe(self.topic_filter, qos=self.qos)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # type: ignore[no-untyped-def]
+        if not any(rc.is_failure for rc in reason_codes):
+            self._subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         # Runs on paho's thread: any exception here would kill the loop, so every defect

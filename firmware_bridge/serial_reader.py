@@ -50,6 +50,7 @@ class SerialReader:
         self.reconnect_max = reconnect_max
         self.decoder = Decoder(max_frame_size)
         self.gate = MessageGate()
+        self.opens = 0  # successful opens; pyserial flushes the input queue on each
         self.reconnects = 0
         self.open_failures = 0
         self._stop = threading.Event()
@@ -86,6 +87,7 @@ class SerialReader:
             "bytes": self.decoder.bytes_received,
             "frames": self.decoder.frames_decoded,
             "frame_errors": {k.value: n for k, n in self.decoder.errors.items()},
+            "opens": self.opens,
             "reconnects": self.reconnects,
             "open_failures": self.open_failures,
             **self.gate.snapshot(),
@@ -100,6 +102,7 @@ class SerialReader:
             return None
         with self._lock:
             self._serial = port
+        self.opens += 1
         log.info("opened %s at %d baud", self.port, self.baudrate)
         return port
 

@@ -107,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
         threads.append(threading.Thread(target=lambda: [tally.add(m) for m in reader.messages()], daemon=True))
     for th in threads:
         th.start()
+    deadline = time.monotonic() + 5
+    while reader.opens == 0 and time.monotonic() < deadline:  # pyserial flushes input on open
+        time.sleep(0.01)
     truth: list[dict[str, Any]] = []
     started = time.monotonic()
 

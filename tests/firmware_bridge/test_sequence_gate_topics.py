@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from firmware_bridge import MessageGate, Sample, SequenceTracker, SeqVerdict, device_topic, parse_device_topic
+from firmware_bridge.mqtt_link import BrokerAddress, parse_broker
+from firmware_bridge.topics import DeviceTopic
+
+
+def verdicts(seqs: list[int]) -> list[SeqVerdict]:
+    tracker = SequenceTracker()
+    return [tracker.observe("d", s) for s in seqs]
+
+
+def test_sequence_verdicts() -> None:
+    V = SeqVerdict
+    assert verdicts([5, 6, 9, 9, 7, 10]) == [V.FIRST, V.NEXT, V.GAP, V.DUPLICATE, V.DUPLICATE, V.NEXT]
+    assert verdicts([100, 101, 0, 1]) == [V.FIRST, V.NEXT, V.RESTART, V.NEXT]
+    assert verdicts([2**32 - 1, 0, 1]) == [V.FIRST, V.NEXT, V.NEXT]  # wrap-around is not a restart
+
+
+def test_sequence_stats_per_device() -> None:
+    tracker = SequenceTracker()
+    for s in (1, 2, 5, 5, 6):
+        tracker.observe("a", s)
+    tracker.observe("b", 1)
+    assert (tracker.stats.gaps, tracker.stats.missing, tracker.stats.duplicates) == (1, 2, 1)
+    assert tracker.stats.per_device["a"] == {"gaps": 1, "missing": 2, "duplicates": 1}
+    assert "b" not in tracker.stats.per_device
+
+
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=200))
+def test_sequence_never_passes_the_same_number_twice_in_a_row(seqs: list[int]) -> None:
+    tracker = SequenceTracker(restart_below=0)  # no restarts: every pass must move forward
+    passed = [s for s in seqs if tracker.observe("d", s) is not SeqVerdict.DUPLICATE]
+    assert passed == sorted(set(passed)) and len(passed) == len(set(passed))
+
+
+def test_gate_blanks_impossible_values_and_drops_duplicates() -> None:
+    gate = MessageGate(max_abs_value=1e6)
+    s1 = Sample("d", 1.0, 1, {"a": 1.0, "b": 1e12, "c": math.inf, "d": math.nan})
+    out = gate.admit(s1)
+    assert isinstance(out, Sample)
+    assert out.values["a"] == 1.0 and all(math.isnan(out.values[k]) for k in "bcd")
+    assert gate.out_of_range == 2
+    assert gate.admit(s1) is None
+    gate.reject("json")
+    assert gate.snapshot()["dropped"] == {"duplicate": 1, "json": 1}
+
+
+def test_topics() -> None:
+    topic = device_topic("acme", "pump-0001")
+    assert topic == "prognos/v1/acme/pump-0001/telemetry"
+    assert parse_device_topic(topic) == DeviceTopic("acme", "pump-0001", "telemetry")
+    for bad in ("prognos/v2/acme/d/telemetry", "prognos/v1/acme/telemetry", "prognos/v1/ACME/d/telemetry"):
+        assert parse_device_topic(bad) is None
+    with pytest.raises(ValueError):
+        device_topic("acme", "has/slash")
+
+
+def test_parse_broker() -> None:
+    assert parse_broker("127.0.0.1:1884") == BrokerAddress("127.0.0.1", 1884)
+    assert parse_broker("broker") == BrokerAddress("broker", 1883)
+    for bad in (":1883", "host:port", "host:70000"):
+        with pytest.raises(ValueError):
+            parse_broker(bad)

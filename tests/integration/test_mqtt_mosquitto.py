@@ -1,0 +1,126 @@
+"""MqttReader and the MQTT sink against a real mosquitto on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from firmware_bridge import Sample, TelemetryFrame, device_topic, encode
+from firmware_bridge.mqtt_link import BrokerAddress
+from firmware_bridge.mqtt_reader import MqttReader
+from prognos.broker import MosquittoBroker
+from tests.support.threads import eventually
+
+pytestmark = pytest.mark.integration
+
+TOPIC = device_topic("acme", "ac-0001")
+
+
+class Publisher:
+    """A plain paho client playing a device that publishes directly."""
+
+    def __init__(self, address: BrokerAddress) -> None:
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.connect(address.host, address.port)
+        self.client.loop_start()
+
+    def send(self, topic: str, payload: bytes | str) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def reader(broker_address: BrokerAddress):  # type: ignore[no-untyped-def]
+    r = MqttReader(broker_address, tenant="acme")
+    r.start()
+    assert r.wait_subscribed(10)
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def device(broker_address: BrokerAddress):  # type: ignore[no-untyped-def]
+    p = Publisher(broker_address)
+    yield p
+    p.close()
+
+
+def telemetry(seq: int, **values: float | None) -> str:
+    return json.dumps({"seq": seq, "ts": 1767225600 + seq, "values": values or {"vibration_rms": 1.0}})
+
+
+def drain(reader: MqttReader) -> list:  # type: ignore[type-arg]
+    return list(reader.messages(idle_timeout=0.5))
+
+
+def test_json_and_binary_payloads_give_the_same_samples(reader: MqttReader, device: Publisher) -> None:
+    device.send(TOPIC, telemetry(1, vibration_rms=2.5, motor_current=6.0))
+    frame = TelemetryFrame("ac-0001", 2, 1_767_225_602_000, ((1, 2.5), (2, 6.0)))
+    device.send(TOPIC, encode(frame))
+    got = drain(reader)
+    assert got == [
+        Sample("ac-0001", 1_767_225_601.0, 1, {"vibration_rms": 2.5, "motor_current": 6.0}),
+        Sample("ac-0001", 1_767_225_602.0, 2, {"vibration_rms": 2.5, "motor_current": 6.0}),
+    ]
+    assert all(s.tenant == "acme" for s in got)
+
+
+def test_bad_payloads_are_counted_and_lose_nothing_else(reader: MqttReader, device: Publisher) -> None:
+    device.send(TOPIC, telemetry(1))
+    device.send(TOPIC, b"{not json")
+    device.send(TOPIC, json.dumps({"seq": 2, "ts": 1767225602, "values": {"Bad Name": 1}}))
+    device.send(TOPIC, json.dumps({"device_id": "ac-0002", "seq": 3, "ts": 1767225603, "values": {"a": 1}}))
+    device.send(TOPIC, b"\x05\x01\x02\x00")  # a broken binary frame
+    device.send(device_topic("acme", "ac-0001", "other"), telemetry(9))  # not a telemetry topic
+    device.send(TOPIC, telemetry(4, vibration_rms=None, motor_current=1e30))
+    device.send(TOPIC, telemetry(4))  # a duplicate
+    device.send(TOPIC, telemetry(5))
+    got = drain(reader)
+    assert [m.seq for m in got] == [1, 4, 5]
+    dropout = got[1]
+    assert math.isnan(dropout.values["vibration_rms"]) and math.isnan(dropout.values["motor_current"])
+    stats = reader.stats()
+    assert stats["dropped"] == {"json": 1, "schema": 1, "device_mismatch": 1, "frame_cobs": 1, "duplicate": 1}
+    assert stats["out_of_range_values"] == 1
+    assert stats["sequence_gaps"] == 1  # 1 -> 4
+    assert stats["rejected_topics"] == 0  # the reader never subscribed to /other
+
+
+def test_other_tenants_are_not_received(broker_address: BrokerAddress, reader: MqttReader, device: Publisher) -> None:
+    device.send(device_topic("other", "ac-0001"), telemetry(1))
+    device.send(TOPIC, telemetry(1))
+    got = drain(reader)
+    assert [m.tenant for m in got] == ["acme"]
+
+
+def test_reader_survives_a_broker_restart(mosquitto: MosquittoBroker) -> None:
+    address = BrokerAddress(mosquitto.host, mosquitto.port)
+    reader = MqttReader(address, tenant="acme")
+    reader.start()
+    try:
+        assert reader.wait_subscribed(10)
+        first = Publisher(address)
+        first.send(TOPIC, telemetry(1))
+        first.close()
+        assert reader.get(5) is not None
+        mosquitto.stop()  # the broker goes away...
+        assert eventually(lambda: reader.stats()["disconnects"] >= 1)
+        restarted = MosquittoBroker(port=mosquitto.port).start()  # ...and comes back
+        try:
+            assert eventually(lambda: reader.stats()["connects"] >= 2, timeout=20)
+            again = Publisher(address)
+            again.send(TOPIC, telemetry(2))
+            again.close()
+            msg = reader.get(5)
+            assert msg is not None and msg.seq == 2
+        finally:
+            restarted.stop()
+    finally:
+        reader.stop()

@@ -68,9 +68,7 @@ class _Reject(Exception):
         self.kind, self.detail = kind, detail
 
 
-def message_from_json(
-    payload: bytes, device_id: str, tenant: str | None = None
-) -> DeviceMessage | JsonError:
+def message_from_json(payload: bytes, device_id: str, tenant: str | None = None) -> DeviceMessage | JsonError:
     """Parse one payload published on ``device_id``'s topic."""
     try:
         doc = json.loads(payload)

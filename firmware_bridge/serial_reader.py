@@ -6,6 +6,7 @@ the only place that imports pyserial, and it translates pyserial's errors once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Iterator
@@ -110,10 +111,8 @@ class SerialReader:
         with self._lock:
             port, self._serial = self._serial, None
         if port is not None:
-            try:
+            with contextlib.suppress(serial.SerialException, OSError):
                 port.close()
-            except (serial.SerialException, OSError):  # pragma: no cover - best effort
-                pass
 
     def _read_until_error(self, port: serial.SerialBase) -> Iterator[DeviceMessage]:
         while not self._stop.is_set():

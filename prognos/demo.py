@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from firmware_bridge import DeviceEvent, Sample
+from firmware_bridge import DeviceEvent
 from firmware_bridge.bridge import SerialMqttBridge
 from firmware_bridge.mqtt_link import BrokerAddress
 from firmware_bridge.mqtt_reader import MqttReader
@@ -98,13 +98,21 @@ def run(args: argparse.Namespace) -> int:
         threads.append(threading.Thread(target=bridge.run, daemon=True))
         mqtt_sink = MqttSink(address, fleet.tenant)
         mqtt_sink.start()
-        sinks.update({d.device_id: (serial_sink if d.transport == "serial" else mqtt_sink) for d in fleet.devices})
-        threads.append(threading.Thread(target=lambda: [tally.add(m) for m in _drain(consumer, stop)], daemon=True))
+        sinks.update(
+            {d.device_id: (serial_sink if d.transport == "serial" else mqtt_sink) for d in fleet.devices}
+        )
+        threads.append(
+            threading.Thread(target=lambda: [tally.add(m) for m in _drain(consumer, stop)], daemon=True)
+        )
     else:
-        print("  MQTT broker  none (install mosquitto to see the MQTT half); reading the serial line directly")
+        print(
+            "  MQTT broker  none (install mosquitto to see the MQTT half); reading the serial line directly"
+        )
         mqtt_sink = None
         sinks.update({d.device_id: serial_sink for d in fleet.devices})
-        threads.append(threading.Thread(target=lambda: [tally.add(m) for m in reader.messages()], daemon=True))
+        threads.append(
+            threading.Thread(target=lambda: [tally.add(m) for m in reader.messages()], daemon=True)
+        )
     for th in threads:
         th.start()
     deadline = time.monotonic() + 5
@@ -121,7 +129,13 @@ def run(args: argparse.Namespace) -> int:
         )
 
     result = run_stream(
-        fleet, sinks, speed=args.speed, loss=args.loss, on_truth=truth.append, progress=show, should_stop=stop.is_set
+        fleet,
+        sinks,
+        speed=args.speed,
+        loss=args.loss,
+        on_truth=truth.append,
+        progress=show,
+        should_stop=stop.is_set,
     )
     if mqtt_sink is not None:
         mqtt_sink.close()
@@ -181,7 +195,9 @@ def _summary(fleet, result, tally, truth, reader, consumer, serial_sink, seconds
         "serial": reader.stats(),
         "serial_noise_bursts": serial_sink.noise_bursts,
         "mqtt": consumer.stats() if consumer is not None else None,
-        "faults_injected": [{k: r[k] for k in ("device", "fault", "onset", "failure", "failure_in_run")} for r in faults],
+        "faults_injected": [
+            {k: r[k] for k in ("device", "fault", "onset", "failure", "failure_in_run")} for r in faults
+        ],
         "device_trips_received": [{"device": d, "event": n, "at": iso(t)} for d, n, t in tally.trips],
         "consumables_depleted": [{k: r[k] for k in ("device", "consumable", "at")} for r in depleted],
     }
@@ -190,17 +206,22 @@ def _summary(fleet, result, tally, truth, reader, consumer, serial_sink, seconds
 def _print_summary(s: dict[str, Any]) -> None:
     serial = s["serial"]
     print("\nsummary")
-    print(f"  devices {s['devices']} ({s['devices_heard']} heard), {s['simulated_days']:g} simulated days in {s['wall_seconds']} s")
-    print(f"  messages sent {s['messages_sent']:,}, received {s['messages_received']:,} {s['received_by_kind']}")
+    heard, days, secs = s["devices_heard"], s["simulated_days"], s["wall_seconds"]
+    print(f"  devices {s['devices']} ({heard} heard), {days:g} simulated days in {secs} s")
+    print(
+        f"  messages sent {s['messages_sent']:,}, received {s['messages_received']:,} {s['received_by_kind']}"
+    )
     print(
         f"  serial line: {serial['frames']:,} frames, {s['serial_noise_bursts']} noise bursts injected, "
         f"frame errors {serial['frame_errors']}, sequence gaps {serial['sequence_gaps']}"
     )
     if s["mqtt"] is not None:
         m = s["mqtt"]
-        print(f"  MQTT consumer: {m['accepted']:,} accepted, gaps {m['sequence_gaps']}, duplicates {m['duplicates']}")
+        gaps, dups = m["sequence_gaps"], m["duplicates"]
+        print(f"  MQTT consumer: {m['accepted']:,} accepted, gaps {gaps}, duplicates {dups}")
     print(f"  faults injected {len(s['faults_injected'])}:")
     for f in s["faults_injected"]:
         print(f"    {f['device']:<10} {f['fault']:<24} onset {f['onset']}  failure {f['failure']}")
-    print(f"  device trips received {len(s['device_trips_received'])}, consumables depleted {len(s['consumables_depleted'])}")
+    trips, depleted = len(s["device_trips_received"]), len(s["consumables_depleted"])
+    print(f"  device trips received {trips}, consumables depleted {depleted}")
     print("  (detection, work orders and dispatch arrive with the edge and cloud issues)")

@@ -154,7 +154,9 @@ class DeviceSimulator:
             self.wear[name], self.counter[name] = float(wear[-1]), float(counter[-1])
         for i in boundaries:
             uptime = int(t[i] - self.fleet.start)
-            chunk.messages.append(Heartbeat(dev, float(t[i]), 0, uptime, FIRMWARE, int(self.tripped_at is not None)))
+            chunk.messages.append(
+                Heartbeat(dev, float(t[i]), 0, uptime, FIRMWARE, int(self.tripped_at is not None))
+            )
 
     def summary(self) -> dict[str, Any]:
         return {"device_id": self.spec.device_id, "wear": dict(self.wear), "tripped_at": self.tripped_at}

@@ -13,9 +13,7 @@ from .base import Archetype, ChunkResult, ConsumableModel, FaultMode
 from .pump import IndustrialPump
 from .water_purifier import WaterPurifier
 
-ARCHETYPES: dict[str, Archetype] = {
-    a.name: a for a in (AirConditioner(), WaterPurifier(), IndustrialPump())
-}
+ARCHETYPES: dict[str, Archetype] = {a.name: a for a in (AirConditioner(), WaterPurifier(), IndustrialPump())}
 
 __all__ = [
     "ARCHETYPES",

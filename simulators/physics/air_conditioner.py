@@ -86,10 +86,14 @@ class AirConditioner:
         supply_on = 12.5 + 7.0 * leak**1.2 + 2.0 * fouling - 0.8 * filt**2
         supply, s["supply"] = lag(np.where(on, supply_on, ret), dt, 300.0, s["supply"])
 
-        current = np.where(on, 6.2 + 0.09 * (outdoor - 25.0) - 0.8 * leak + 2.4 * fouling + 1.5 * bearing, 0.25)
+        current = np.where(
+            on, 6.2 + 0.09 * (outdoor - 25.0) - 0.8 * leak + 2.4 * fouling + 1.5 * bearing, 0.25
+        )
         vib_base = 1.6 * (1.0 + 4.0 * bearing**2) + 0.3 * fouling
         vib_noise, s["vib"] = ar1(rng, n, 0.9, 0.12, s["vib"])
-        vibration = np.where(on, vib_base * (1.0 + vib_noise) + rng.gamma(2.0, 0.15 * (1 + 3 * bearing), n), 0.08)
+        vibration = np.where(
+            on, vib_base * (1.0 + vib_noise) + rng.gamma(2.0, 0.15 * (1 + 3 * bearing), n), 0.08
+        )
         filter_dp = np.where(occupied + run > 0, 0.06 + 0.22 * filt**2, 0.02)  # kPa, indoor fan
 
         values = {

@@ -68,7 +68,11 @@ class WaterPurifier:
         membrane = np.clip(wear["ro_membrane"], 0.0, 1.5)
 
         hour = hour_of_day(t)
-        demand = 0.03 + 0.35 * np.exp(-0.5 * ((hour - 7.5) / 1.0) ** 2) + 0.4 * np.exp(-0.5 * ((hour - 19.5) / 1.5) ** 2)
+        demand = (
+            0.03
+            + 0.35 * np.exp(-0.5 * ((hour - 7.5) / 1.0) ** 2)
+            + 0.4 * np.exp(-0.5 * ((hour - 19.5) / 1.5) ** 2)
+        )
         on, s["phase"] = duty_cycle(t, 900.0, demand, s["phase"], rng)
         on &= ~failed
         run = on.astype(float)
@@ -90,7 +94,9 @@ class WaterPurifier:
         tds_out = np.where(on, tds_in * (1.0 - rejection) * (1.0 + creep), tds_in * (1.0 - rejection) * 1.4)
 
         current = np.where(on, 1.15 + 0.45 * pump + 0.1 * membrane, 0.02)
-        temp, s["temp"] = lag(15.0 + 4.0 * np.sin(2 * np.pi * (hour - 10.0) / 24.0) + 2.0 * run, dt, 3600.0, s["temp"])
+        temp, s["temp"] = lag(
+            15.0 + 4.0 * np.sin(2 * np.pi * (hour - 10.0) / 24.0) + 2.0 * run, dt, 3600.0, s["temp"]
+        )
 
         values = {
             "inlet_pressure": inlet + 0.04 * rng.standard_normal(n),

@@ -51,7 +51,9 @@ def test_nan_and_infinity_travel_as_float32() -> None:
 
 # Garbage is any bytes; an "intact" frame is one whose bytes arrive unchanged right after
 # a delimiter (or at the very start), which is exactly when a receiver can recover it.
-segment = st.one_of(frames.map(lambda f: ("frame", f)), st.binary(min_size=1, max_size=300).map(lambda b: ("junk", b)))
+segment = st.one_of(
+    frames.map(lambda f: ("frame", f)), st.binary(min_size=1, max_size=300).map(lambda b: ("junk", b))
+)
 
 
 @settings(max_examples=300)

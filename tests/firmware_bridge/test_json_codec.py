@@ -56,8 +56,14 @@ def test_json_and_frame_paths_agree(msg) -> None:  # type: ignore[no-untyped-def
         (b'{"seq": 1, "ts": 1, "values": {"a": "high"}}', "schema"),
         (b'{"seq": 1, "ts": 1, "values": {"A b": 1}}', "schema"),
         (b'{"type": "gossip", "seq": 1, "ts": 1}', "schema"),
-        (b'{"type": "consumable", "seq": 1, "ts": 1, "consumable": "x", "unit": "hours", "value": -1}', "schema"),
-        (b'{"type": "heartbeat", "seq": 1, "ts": 1, "uptime_s": 1, "firmware": "one", "status": 0}', "schema"),
+        (
+            b'{"type": "consumable", "seq": 1, "ts": 1, "consumable": "x", "unit": "hours", "value": -1}',
+            "schema",
+        ),
+        (
+            b'{"type": "heartbeat", "seq": 1, "ts": 1, "uptime_s": 1, "firmware": "one", "status": 0}',
+            "schema",
+        ),
         (b'{"device_id": "someone-else", "seq": 1, "ts": 1, "values": {"a": 1}}', "device_mismatch"),
     ],
 )

@@ -93,7 +93,9 @@ def test_bad_payloads_are_counted_and_lose_nothing_else(reader: MqttReader, devi
     assert stats["rejected_topics"] == 0  # the reader never subscribed to /other
 
 
-def test_other_tenants_are_not_received(broker_address: BrokerAddress, reader: MqttReader, device: Publisher) -> None:
+def test_other_tenants_are_not_received(
+    broker_address: BrokerAddress, reader: MqttReader, device: Publisher
+) -> None:
     device.send(device_topic("other", "ac-0001"), telemetry(1))
     device.send(TOPIC, telemetry(1))
     got = drain(reader)

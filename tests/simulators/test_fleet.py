@@ -108,7 +108,12 @@ def test_consumables_deplete_get_replaced_and_counters_reset() -> None:
     replaced = [e for e in events if e["event"] == "replaced"]
     assert depleted and replaced
     for rep in replaced:
-        dep = max(d["at_ts"] for d in depleted if (d["device"], d["consumable"]) == (rep["device"], rep["consumable"]) and d["at_ts"] < rep["at_ts"])
+        dep = max(
+            d["at_ts"]
+            for d in depleted
+            if (d["device"], d["consumable"]) == (rep["device"], rep["consumable"])
+            and d["at_ts"] < rep["at_ts"]
+        )
         assert rep["at_ts"] - dep == pytest.approx(3 * DAY)
         series = counters[f"{rep['device']}/{rep['consumable']}"]
         marker = [m for m in series if m.replaced]
@@ -172,7 +177,9 @@ def test_truth_matches_the_plan(tmp_path: Path) -> None:
     truth = read_truth(tmp_path / "truth.jsonl")
     faults = [r for r in truth if r["kind"] == "fault"]
     planned = [(d.device_id, f.mode, f.onset, f.failure) for d in fleet.devices for f in d.faults]
-    assert sorted((r["device"], r["fault"], r["onset_ts"], r["failure_ts"]) for r in faults) == sorted(planned)
+    assert sorted((r["device"], r["fault"], r["onset_ts"], r["failure_ts"]) for r in faults) == sorted(
+        planned
+    )
     for r in faults:
         assert fleet.start < r["onset_ts"] < r["failure_ts"]
         assert r["fault"] in ARCHETYPES[r["archetype"]].faults
@@ -186,7 +193,13 @@ def test_fleet_config_file(tmp_path: Path) -> None:
         '[[group]]\narchetype = "water_purifier"\ncount = 2\nfault_rate = 0.0\ntransport = "mqtt"\n'
     )
     fleet = load_fleet_config(conf)
-    assert [d.device_id for d in fleet.devices] == ["pump-0001", "pump-0002", "pump-0003", "ro-0001", "ro-0002"]
+    assert [d.device_id for d in fleet.devices] == [
+        "pump-0001",
+        "pump-0002",
+        "pump-0003",
+        "ro-0001",
+        "ro-0002",
+    ]
     assert all(d.faults[0].mode == "cavitation" for d in fleet.devices[:3])
     assert not any(d.faults for d in fleet.devices[3:])
     assert fleet.tenant == "acme" and fleet.devices[3].transport == "mqtt"

@@ -19,7 +19,9 @@ def split(data: bytes, cuts: Sequence[int]) -> list[bytes]:
     return [data[a:b] for a, b in zip(edges, edges[1:], strict=False) if b > a]
 
 
-def decode_all(chunks: Iterable[bytes], decoder: Decoder | None = None) -> tuple[list[Frame], list[FrameError]]:
+def decode_all(
+    chunks: Iterable[bytes], decoder: Decoder | None = None
+) -> tuple[list[Frame], list[FrameError]]:
     """Feed chunks one by one; collect frames and error events in arrival order."""
     dec = decoder or Decoder()
     frames: list[Frame] = []

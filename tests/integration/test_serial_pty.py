@@ -119,3 +119,30 @@ def test_crc_protected_body_matches_the_frame() -> None:
     body = encode_body(frame(5))
     assert body[:3] == bytes([1, 1, 9]) and body[3:12] == b"pump-0001"
     assert os.path.exists("/dev/ptmx")
+
+
+def test_pyserial_url_to_a_tcp_serial_server_reconnects() -> None:
+    """A `socket://` URL, as used for ser2net-style serial-over-TCP servers, with a server restart."""
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    reader = SerialReader(f"socket://127.0.0.1:{port}", reconnect_min=0.05, reconnect_max=0.2)
+    got = Collector(reader.messages())
+    try:
+        conn, _ = server.accept()
+        assert eventually(lambda: reader.opens == 1)  # open() flushes what arrived before it
+        conn.sendall(encode(frame(1)) + encode(frame(2)))
+        assert len(got.wait_for(2)) == 2
+        conn.close()  # the serial server drops the connection...
+        conn, _ = server.accept()  # ...and the reader dials back in
+        assert eventually(lambda: reader.opens == 2)
+        conn.sendall(encode(frame(3)))
+        items = got.wait_for(3)
+        conn.close()
+    finally:
+        reader.stop()
+        got.join()
+        server.close()
+    assert [m.seq for m in items] == [1, 2, 3]
+    assert reader.reconnects >= 1

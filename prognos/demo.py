@@ -28,7 +28,7 @@ from firmware_bridge.mqtt_reader import MqttReader
 from firmware_bridge.serial_reader import SerialReader
 from simulators.fleet import plan_fleet
 from simulators.pty_link import PtyLink
-from simulators.sinks import MqttSink, SerialSink
+from simulators.sinks import MqttSink, SerialSink, route_by_transport
 from simulators.stream import MessageSink, run_stream
 from simulators.truth import iso
 
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             "  MQTT broker  none (install mosquitto to see the MQTT half); reading the serial line directly"
         )
         mqtt_sink = None
-        sinks.update({d.device_id: serial_sink for d in fleet.devices})
+        sinks.update(route_by_transport(fleet, {"serial": serial_sink}))
         threads.append(
             threading.Thread(target=lambda: [tally.add(m) for m in reader.messages()], daemon=True)
         )

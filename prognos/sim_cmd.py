@@ -13,7 +13,7 @@ from firmware_bridge.mqtt_link import parse_broker
 from simulators.files import write_fleet_files
 from simulators.fleet import FleetSpec, load_fleet_config, plan_fleet
 from simulators.pty_link import PtyLink
-from simulators.sinks import MqttSink, SerialSink
+from simulators.sinks import MqttSink, SerialSink, route_by_transport
 from simulators.stream import MessageSink, run_stream
 from simulators.truth import iso
 
@@ -99,8 +99,7 @@ def _stream(fleet: FleetSpec, args: argparse.Namespace, progress: Progress) -> i
         if not mqtt_sink.start():
             print(f"warning: broker {args.mqtt} not reachable yet; publishes are queued", flush=True)
         by_transport["mqtt"] = mqtt_sink
-    fallback = next(iter(by_transport.values()))
-    sinks = {d.device_id: by_transport.get(d.transport, fallback) for d in fleet.devices}
+    sinks = route_by_transport(fleet, by_transport)
     truth: list[dict[str, Any]] = []
     try:
         result = run_stream(

@@ -10,9 +10,11 @@ import numpy as np
 from firmware_bridge import DeviceMessage, device_topic, encode, message_to_frame, message_to_json
 from firmware_bridge.mqtt_link import BrokerAddress, ConnectedClient
 
+from .fleet import FleetSpec
 from .pty_link import PtyLink
+from .stream import MessageSink
 
-__all__ = ["ListSink", "MqttSink", "SerialSink"]
+__all__ = ["ListSink", "MqttSink", "SerialSink", "route_by_transport"]
 
 
 class SerialSink:
@@ -92,3 +94,11 @@ class ListSink:
 
     def close(self) -> None:
         pass
+
+
+def route_by_transport(fleet: FleetSpec, by_transport: dict[str, MessageSink]) -> dict[str, MessageSink]:
+    """Each device's sink: the one for its transport, else the first one given."""
+    if not by_transport:
+        raise ValueError("no output: give a serial line and/or an MQTT broker")
+    fallback = next(iter(by_transport.values()))
+    return {d.device_id: by_transport.get(d.transport, fallback) for d in fleet.devices}

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import DAY, Array, ChunkResult, ConsumableModel, FaultMode, ar1, duty_cycle, hour_of_day, lag
+from .base import (
+    DAY,
+    Array,
+    ChunkResult,
+    ConsumableModel,
+    FaultMode,
+    ar1,
+    chunk_start,
+    duty_cycle,
+    hour_of_day,
+    lag,
+)
 
 
 class AirConditioner:
@@ -56,10 +67,7 @@ class AirConditioner:
         wear: dict[str, Array],
         failed: np.ndarray,
     ) -> ChunkResult:
-        n = len(t)
-        dt = float(t[1] - t[0]) if n > 1 else 60.0
-        s = dict(state)
-        zero = np.zeros(n)
+        n, dt, s, zero = chunk_start(t, state)
         leak = severity.get("refrigerant_leak", zero)
         bearing = severity.get("compressor_bearing_wear", zero)
         fouling = severity.get("condenser_fouling", zero)

@@ -17,6 +17,7 @@ __all__ = [
     "ConsumableModel",
     "FaultMode",
     "ar1",
+    "chunk_start",
     "duty_cycle",
     "hour_of_day",
     "lag",
@@ -85,6 +86,13 @@ class Archetype(Protocol):
         """Signals for timestamps ``t``; ``wear`` is each consumable's 0..1+ wear per step,
         ``severity`` each active fault's 0..1 severity, ``failed`` where the device tripped."""
         ...
+
+
+def chunk_start(t: Array, state: dict[str, float]) -> tuple[int, float, dict[str, float], Array]:
+    """Common opening of every ``generate``: length, step, a state copy to update, zeros."""
+    n = len(t)
+    dt = float(t[1] - t[0]) if n > 1 else 60.0
+    return n, dt, dict(state), np.zeros(n)
 
 
 def hour_of_day(t: Array) -> Array:

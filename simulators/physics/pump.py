@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import DAY, Array, ChunkResult, ConsumableModel, FaultMode, ar1, hour_of_day, lag
+from .base import DAY, Array, ChunkResult, ConsumableModel, FaultMode, ar1, chunk_start, hour_of_day, lag
 
 
 class IndustrialPump:
@@ -55,10 +55,7 @@ class IndustrialPump:
         wear: dict[str, Array],
         failed: np.ndarray,
     ) -> ChunkResult:
-        n = len(t)
-        dt = float(t[1] - t[0]) if n > 1 else 60.0
-        s = dict(state)
-        zero = np.zeros(n)
+        n, dt, s, zero = chunk_start(t, state)
         bearing = severity.get("bearing_wear", zero)
         cav = severity.get("cavitation", zero)
         impeller = severity.get("impeller_wear", zero)

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Array, ChunkResult, ConsumableModel, FaultMode, ar1, duty_cycle, hour_of_day, lag
+from .base import (
+    Array,
+    ChunkResult,
+    ConsumableModel,
+    FaultMode,
+    ar1,
+    chunk_start,
+    duty_cycle,
+    hour_of_day,
+    lag,
+)
 
 
 class WaterPurifier:
@@ -58,10 +68,7 @@ class WaterPurifier:
         wear: dict[str, Array],
         failed: np.ndarray,
     ) -> ChunkResult:
-        n = len(t)
-        dt = float(t[1] - t[0]) if n > 1 else 60.0
-        s = dict(state)
-        zero = np.zeros(n)
+        n, dt, s, zero = chunk_start(t, state)
         pump = severity.get("pump_wear", zero)
         breach = severity.get("membrane_breach", zero)
         sed = np.clip(wear["sediment_filter"], 0.0, 1.5)

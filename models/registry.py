@@ -1,0 +1,29 @@
+"""Detectors by name, for configuration files and ``--detector``.
+
+``robust`` (the default), ``hst`` (River Half-Space Trees), or ``onnx:PATH`` for an
+exported model file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import Detector
+from .river_adapter import RiverDetector
+from .robust import RobustDetector
+
+__all__ = ["DETECTORS", "make_detector"]
+
+DETECTORS = ("robust", "hst", "onnx:PATH")
+
+
+def make_detector(name: str = "robust", features: list[str] | None = None) -> Detector:
+    if name == "robust":
+        return RobustDetector(features=features)
+    if name == "hst":
+        return RiverDetector(features=features)
+    if name.startswith("onnx:"):
+        from .onnx_adapter import OnnxDetector
+
+        return OnnxDetector(Path(name[5:]), features=features)
+    raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")

@@ -1,0 +1,247 @@
+"""The default detector: robust per-channel residuals plus CUSUM drift tests, in z units.
+
+Built for real sensor streams rather than for one data set:
+
+* **level shifts and spikes**: residual of each channel against an exponentially
+  weighted, outlier-clipped (Huber-style) location and scale; a spike moves the score
+  but barely moves the baseline;
+* **slow drifts**: a two-sided CUSUM on the standardised residual accumulates small,
+  persistent deviations that a level test misses;
+* **flat-lines**: a channel that normally moves but repeats the same value for longer
+  than its own history makes likely (a stuck sensor, a dead loop);
+* **NaN / missing channels**: skipped, neither scored nor learned;
+* **irregular sampling**: nothing assumes a fixed step.
+
+An optional joint component (``joint=True``) scores several channels that are each a
+little off at once, as a chi-square of the z values; on SKAB it changed F1 by less than
+0.001 at twice the cost, so it is off by default.
+
+Every component is expressed as a z-equivalent (the |z| of a Gaussian tail with the same
+probability), and the sample's raw score is the largest over channels and components.
+:class:`models.calibration.TailCalibrator` turns it into [0, 1].
+
+Work is done in micro-batches: a batch is scored against the state at its start, then
+learned. With a batch of one this is the textbook per-sample algorithm; larger batches
+trade a few samples of adaptation lag for numpy speed (``prognos detect`` uses 64).
+
+>>> import numpy as np
+>>> det = RobustDetector(features=["a"], warmup=20)
+>>> rng = np.random.default_rng(0)
+>>> det.learn_many(rng.normal(10, 1, (200, 1)))
+>>> [round(float(s), 1) for s in det.score_many(np.array([[10.0], [17.0]]))]
+[0.0, 7.1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.stats import chi2, norm
+
+from .base import Estimator, Matrix, as_matrix, as_row
+
+__all__ = ["RobustDetector"]
+
+_MAD_TO_SIGMA = 1.2533  # E|x - mu| = 0.798 sigma for a Gaussian
+
+
+class RobustDetector(Estimator):
+    """Robust residual + CUSUM + flat-line detector over any number of channels."""
+
+    def __init__(
+        self,
+        features: list[str] | None = None,
+        alpha: float = 0.005,
+        clip: float = 3.0,
+        cusum_k: float = 0.5,
+        cusum_cap: float = 1e6,
+        warmup: int = 30,
+        flat_min: int = 5,
+        joint: bool = False,
+    ) -> None:
+        self.features = list(features) if features else []
+        self.alpha = alpha
+        self.clip = clip
+        self.cusum_k = cusum_k
+        self.cusum_cap = cusum_cap
+        self.warmup = warmup
+        self.flat_min = flat_min
+        self.joint = joint
+        self._reset(len(self.features))
+
+    def _reset(self, d: int) -> None:
+        self.n_ = np.zeros(d)  # observations learned per channel
+        self.loc_ = np.zeros(d)
+        self.scale_ = np.ones(d)
+        self.floor_ = np.zeros(d)  # smallest credible scale: sensor resolution
+        self.cusum_ = np.zeros((2, d))
+        self.last_ = np.full(d, np.nan)
+        self.run_ = np.zeros(d)  # length of the current run of identical values
+        self.repeat_ = np.full(d, 0.5)  # EW share of steps that repeat the previous value
+        self._warm: list[Matrix] = []
+
+    # -- the Detector protocol -------------------------------------------------------
+    def learn_one(self, x: Mapping[str, float]) -> None:
+        self._grow(x)
+        self.learn_many(as_row(x, self.features))
+
+    def score_one(self, x: Mapping[str, float]) -> float:
+        self._grow(x)
+        return float(self.score_many(as_row(x, self.features))[0])
+
+    def score_many(self, X: Any) -> NDArray[np.float64]:
+        X = self._check(X)
+        if len(X) == 0:
+            return np.zeros(0)
+        ready = self.n_ >= self.warmup
+        if not ready.any():
+            return np.zeros(len(X))
+        z = (X - self.loc_) / self.scale_
+        level = np.abs(z)
+        drift = self._cusum_scores(z)
+        flat = self._flat_scores(X)
+        comp = np.fmax(np.fmax(level, drift), flat)
+        comp[:, ~ready] = np.nan
+        comp[np.isnan(X)] = np.nan
+        with np.errstate(all="ignore"):
+            out = np.nanmax(np.where(np.isnan(comp), -np.inf, comp), axis=1)
+        out = np.where(np.isfinite(out), out, 0.0)
+        if self.joint:
+            out = np.maximum(out, self._joint_scores(np.where(ready, z, np.nan)))
+        return out
+
+    def _joint_scores(self, z: Matrix) -> NDArray[np.float64]:
+        """Several channels moderately off at once: sum of z^2 as a chi-square, in z units."""
+        seen = ~np.isnan(z)
+        dof = seen.sum(axis=1)
+        q = np.where(seen, np.minimum(z, 50.0) ** 2, 0.0).sum(axis=1)
+        with np.errstate(all="ignore"):
+            log_p = chi2.logsf(q, np.maximum(dof, 1))
+        # |z| of a two-sided Gaussian tail with the same log-probability
+        zeq = -norm.ppf(np.exp(np.maximum(log_p, -700.0)) / 2.0)
+        return np.where(dof > 1, np.nan_to_num(zeq, posinf=38.0), 0.0)
+
+    def learn_many(self, X: Any, where: NDArray[np.bool_] | None = None) -> None:
+        """Learn from the rows in ``where`` (all by default).
+
+        The CUSUM state advances over learned rows only: while an alert holds learning
+        back, the drift evidence gathered before it is kept, so a slow fault is not
+        forgotten halfway. Flat-line runs follow every row, since they describe the
+        stream itself."""
+        X = self._check(X)
+        if len(X) == 0:
+            return
+        rows = X if where is None else X[np.asarray(where, dtype=bool)]
+        if len(rows):
+            cold = self.n_ < self.warmup
+            if cold.any():
+                self._warm.append(rows)
+                self._init_cold(np.vstack(self._warm), cold)
+                if (self.n_ >= self.warmup).all():
+                    self._warm.clear()
+            warm = ~cold
+            if warm.any():
+                self._update(rows, warm)
+        self._advance_runs(X, commit=True)
+
+    # -- internals ---------------------------------------------------------------------
+    def _grow(self, x: Mapping[str, float]) -> None:
+        new = [k for k in x if k not in self.features]
+        if new:
+            self.features += new
+            old = len(self.n_)
+            grown = self.clone(features=self.features)
+            for name in ("n_", "loc_", "scale_", "floor_", "last_", "run_", "repeat_"):
+                getattr(grown, name)[:old] = getattr(self, name)
+            grown.cusum_[:, :old] = self.cusum_
+            self.__dict__.update({k: v for k, v in grown.__dict__.items() if k.endswith("_")})
+            self._warm = [np.hstack([w, np.full((len(w), len(new)), np.nan)]) for w in self._warm]
+
+    def _check(self, X: Any) -> Matrix:
+        X = as_matrix(X)
+        if not self.features:
+            self.features = [f"x{i}" for i in range(X.shape[1])]
+            self._reset(X.shape[1])
+        if X.shape[1] != len(self.features):
+            raise ValueError(f"expected {len(self.features)} columns ({self.features}), got {X.shape[1]}")
+        return X
+
+    def _init_cold(self, data: Matrix, cold: NDArray[np.bool_]) -> None:
+        for j in np.flatnonzero(cold):
+            col = data[:, j][~np.isnan(data[:, j])]
+            self.n_[j] = len(col)
+            if len(col) == 0:
+                continue
+            med = float(np.median(col))
+            mad = float(np.mean(np.abs(col - med))) * _MAD_TO_SIGMA
+            steps = np.abs(np.diff(col))
+            nonzero = steps[steps > 0]
+            self.floor_[j] = max(
+                0.5 * float(np.min(nonzero)) if len(nonzero) else 0.0, 1e-9 * abs(med), 1e-12
+            )
+            self.loc_[j] = med
+            self.scale_[j] = max(mad, self.floor_[j])
+
+    def _update(self, X: Matrix, cols: NDArray[np.bool_]) -> None:
+        """Exponentially weighted, clipped location/scale update over the observed rows."""
+        a = self.alpha
+        obs = ~np.isnan(X) & cols
+        k = obs.sum(axis=0)
+        # weight of the i-th observed row (in time order) in an EW average over k rows
+        rank_from_end = np.cumsum(obs[::-1], axis=0)[::-1] - 1
+        w = np.where(obs, a * (1 - a) ** rank_from_end, 0.0)
+        keep = (1 - a) ** k
+        z = np.where(obs, (X - self.loc_) / self.scale_, np.nan)  # as the rows were scored
+        self.cusum_ = np.where(cols, self._cusum_state(z), self.cusum_)
+        resid = np.clip(np.nan_to_num(X - self.loc_), -self.clip * self.scale_, self.clip * self.scale_)
+        self.loc_ = keep * self.loc_ + (w * (self.loc_ + resid)).sum(axis=0)
+        dev = np.abs(resid) * _MAD_TO_SIGMA
+        self.scale_ = np.maximum(keep * self.scale_ + (w * dev).sum(axis=0), self.floor_)
+        self.n_ += k
+
+    def _cusum_paths(self, z: Matrix) -> tuple[Matrix, Matrix]:
+        """Two-sided CUSUM over the batch, continuing from the stored state (Lindley form)."""
+        k = self.cusum_k
+        zz = np.nan_to_num(np.clip(z, -8.0, 8.0))
+        paths = []
+        for sign, start in ((1.0, self.cusum_[0]), (-1.0, self.cusum_[1])):
+            c = np.cumsum(sign * zz - k, axis=0)
+            low = np.minimum(np.minimum.accumulate(c, axis=0), 0.0)
+            paths.append(np.minimum(np.maximum(start + c, c - low), self.cusum_cap))
+        return paths[0], paths[1]
+
+    def _cusum_scores(self, z: Matrix) -> Matrix:
+        up, down = self._cusum_paths(z)
+        return np.sqrt(4.0 * self.cusum_k * np.maximum(up, down))
+
+    def _cusum_state(self, z: Matrix) -> Matrix:
+        up, down = self._cusum_paths(z)
+        return np.vstack([up[-1], down[-1]])
+
+    def _flat_scores(self, X: Matrix) -> Matrix:
+        runs = self._advance_runs(X, commit=False)
+        p = np.clip(self.repeat_, 1e-3, 0.999)
+        surprise = np.where(runs >= self.flat_min, runs * -np.log(p), 0.0)
+        return np.sqrt(2.0 * surprise)
+
+    def _advance_runs(self, X: Matrix, commit: bool) -> Matrix:
+        """Length of the run of identical values ending at each row, continuing the state."""
+        prev = np.vstack([self.last_[None, :], X[:-1]])
+        same = (prev == X) & ~np.isnan(X)
+        idx = np.arange(len(X))[:, None]
+        last_break = np.maximum.accumulate(np.where(same, -1, idx), axis=0)
+        runs = np.where(last_break >= 0, idx - last_break, idx + 1 + self.run_).astype(np.float64)
+        if commit:
+            self.run_ = runs[-1]
+            seen = ~np.isnan(X)
+            n_seen = seen.sum(axis=0)
+            upd = n_seen > 0
+            b = min(1.0, 0.01 * len(X))
+            rate = same.sum(axis=0)[upd] / n_seen[upd]
+            self.repeat_[upd] = (1 - b) * self.repeat_[upd] + b * rate
+            last_row = len(X) - 1 - np.argmax(seen[::-1], axis=0)
+            self.last_ = np.where(upd, X[last_row, np.arange(X.shape[1])], self.last_)
+        return runs

@@ -94,24 +94,31 @@ class RobustDetector(Estimator):
 
     def score_many(self, X: Any) -> NDArray[np.float64]:
         X = self._check(X)
-        if len(X) == 0:
-            return np.zeros(0)
+        comp = self.channel_scores(X)
+        with np.errstate(all="ignore"):
+            out = np.nanmax(np.where(np.isnan(comp), -np.inf, comp), axis=1) if len(X) else np.zeros(0)
+        out = np.where(np.isfinite(out), out, 0.0)
+        if self.joint and len(X):
+            ready = self.n_ >= self.warmup
+            out = np.maximum(out, self._joint_scores(np.where(ready, (X - self.loc_) / self.scale_, np.nan)))
+        return out
+
+    def channel_scores(self, X: Any) -> Matrix:
+        """Per-channel z-equivalent scores (NaN where a channel is unobserved or still warming
+        up); the sample score is their maximum. Tells which channels drove an alert."""
+        X = self._check(X)
         ready = self.n_ >= self.warmup
-        if not ready.any():
-            return np.zeros(len(X))
+        if len(X) == 0 or not ready.any():
+            return np.full(X.shape, np.nan)
         z = (X - self.loc_) / self.scale_
-        level = np.abs(z)
-        drift = self._cusum_scores(z)
-        flat = self._flat_scores(X)
-        comp = np.fmax(np.fmax(level, drift), flat)
+        comp = np.fmax(np.fmax(np.abs(z), self._cusum_scores(z)), self._flat_scores(X))
         comp[:, ~ready] = np.nan
         comp[np.isnan(X)] = np.nan
-        with np.errstate(all="ignore"):
-            out = np.nanmax(np.where(np.isnan(comp), -np.inf, comp), axis=1)
-        out = np.where(np.isfinite(out), out, 0.0)
-        if self.joint:
-            out = np.maximum(out, self._joint_scores(np.where(ready, z, np.nan)))
-        return out
+        return comp
+
+    def add_features(self, names: list[str]) -> None:
+        """Start tracking channels first seen now (a device that reports a new sensor)."""
+        self._grow(dict.fromkeys(names, np.nan))
 
     def _joint_scores(self, z: Matrix) -> NDArray[np.float64]:
         """Several channels moderately off at once: sum of z^2 as a chi-square, in z units."""

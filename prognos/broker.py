@@ -32,13 +32,14 @@ def free_port() -> int:
 class MosquittoBroker:
     """A mosquitto process with a generated config: one listener on 127.0.0.1, anonymous."""
 
-    def __init__(self, binary: str | None = None, port: int | None = None) -> None:
+    def __init__(self, binary: str | None = None, port: int | None = None, persistence: bool = False) -> None:
         found = binary or find_mosquitto()
         if found is None:
             raise FileNotFoundError("mosquitto is not installed (Debian: apt-get install mosquitto)")
         self.binary = found
         self.port = port or free_port()
         self.host = "127.0.0.1"
+        self.persistence = persistence  # keep sessions and queued messages across restart()
         self._dir = Path(tempfile.mkdtemp(prefix="prognos-mosquitto-"))
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -48,10 +49,13 @@ class MosquittoBroker:
 
     def start(self, timeout: float = 10.0) -> MosquittoBroker:
         conf = self._dir / "mosquitto.conf"
+        persistence = "persistence false\n"
+        if self.persistence:
+            persistence = f"persistence true\npersistence_location {self._dir}/\n"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
-            "persistence false\n"
+            f"{persistence}"
             "max_queued_messages 100000\n"
             f"log_dest file {self.log_path}\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
@@ -72,7 +76,17 @@ class MosquittoBroker:
         self.stop()
         raise TimeoutError(f"mosquitto did not listen on port {self.port} within {timeout}s")
 
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop the process and start it again on the same port (sessions kept with persistence)."""
+        self._terminate()
+        time.sleep(down_for)
+        self.start()
+
     def stop(self) -> None:
+        self._terminate()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _terminate(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
             try:
@@ -83,7 +97,6 @@ class MosquittoBroker:
         if self._proc is not None and self._proc.stderr:
             self._proc.stderr.close()
         self._proc = None
-        shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> MosquittoBroker:
         return self.start()

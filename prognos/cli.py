@@ -8,12 +8,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__, bridge_cmd, demo, detect_cmd, sim_cmd
+from . import __version__, bridge_cmd, demo, detect_cmd, edge_cmd, sim_cmd
 
 __all__ = ["main"]
 
 _LATER = {
-    "edge": "the edge agent (streaming detection, alert policy, outbox, uplink)",
     "cloud": "the cloud service (work orders, dispatch, reminders, health views)",
 }
 
@@ -35,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     bridge_cmd.add_parser(sub)
     demo.add_parser(sub)
     detect_cmd.add_parser(sub)
+    edge_cmd.add_parser(sub)
     for name, what in _LATER.items():
         p = sub.add_parser(name, help=f"{what} (not built yet)")
         p.set_defaults(func=_not_yet(name))

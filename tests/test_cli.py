@@ -61,7 +61,8 @@ def test_demo_runs_and_writes_its_summary(tmp_path: Path) -> None:
         (("sim",), "give --out DIR"),
         (("sim", "--config", "/nonexistent/fleet.toml", "--out", "/tmp/x"), "cannot read fleet config"),
         (("sim", "--devices", "0", "--out", "/tmp/x"), "must be positive"),
-        (("edge",), "not built yet"),
+        (("cloud",), "not built yet"),
+        (("edge", "run", "--config", "/nonexistent.toml"), "cannot read"),
     ],
 )
 def test_errors_are_one_clear_line_and_nonzero(args: tuple[str, ...], message: str) -> None:

@@ -1,0 +1,268 @@
+"""The edge agent's core, sans-IO: device messages in, contract messages out.
+
+``Agent.handle(msg)`` runs a device's pipeline (created the first time the device is
+seen), keeps per-minute telemetry summaries, consumable estimates and the health trend,
+and returns the :class:`~edge.outbox.PendingMessage` rows to store. Sources, the outbox
+and the uplink are the runner's business (``edge/runner.py``), so this module is tested
+without ports, brokers or clocks.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from firmware_bridge import ConsumableUsage, DeviceEvent, DeviceMessage, Sample
+from firmware_bridge.contract import (
+    AlertMessage,
+    ChannelStats,
+    ConsumableStatusMessage,
+    EvidencePoint,
+    FaultEventMessage,
+    TelemetrySummaryMessage,
+    edge_topic,
+    message_id,
+)
+from models.registry import make_detector
+
+from .consumables import RATED_LIFE, ConsumableTracker
+from .health import HealthTracker
+from .outbox import PendingMessage
+from .pipeline import DevicePipeline
+from .policy import AlertPolicy, Transition, TransitionKind
+
+__all__ = ["Agent", "AgentSettings", "DeviceState"]
+
+_SEVERITY = {1: "warning", 2: "major", 3: "critical"}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    tenant: str = "demo"
+    agent_id: str = "edge-1"
+    detector: str = "robust"
+    model_version: str = "robust-1"
+    summary_every_s: float = 60.0
+    evidence_len: int = 30
+    consumable_every_s: float = 3600.0
+    rated_life: dict[str, float] = field(default_factory=lambda: dict(RATED_LIFE))
+    policy: dict[str, float] = field(default_factory=dict)  # AlertPolicy overrides
+
+
+@dataclass
+class DeviceState:
+    """Everything the agent knows about one device; pickled into checkpoints."""
+
+    pipeline: DevicePipeline
+    health: HealthTracker = field(default_factory=HealthTracker)
+    evidence: deque[tuple[float, dict[str, float], float]] = field(default_factory=lambda: deque(maxlen=30))
+    consumables: dict[str, ConsumableTracker] = field(default_factory=dict)
+    consumable_sent: dict[str, float] = field(default_factory=dict)
+    alert_id: str | None = None
+    fault_key: str = ""
+    window_start: float | None = None
+    window: dict[str, list[float]] = field(default_factory=dict)  # channel -> [min, sum, max, count]
+    window_max_score: float = 0.0
+
+
+class Agent:
+    def __init__(self, settings: AgentSettings, clock: Any = None) -> None:
+        import time
+
+        self.settings = settings
+        self.clock = clock or time.time
+        self.devices: dict[str, DeviceState] = {}
+        self.dirty: set[str] = set()  # devices changed since the last checkpoint
+
+    # -- state ----------------------------------------------------------------------
+    def _device(self, device_id: str) -> DeviceState:
+        state = self.devices.get(device_id)
+        if state is None:
+            detector = make_detector(self.settings.detector)
+            pipeline = DevicePipeline(detector, policy=AlertPolicy(**self.settings.policy))
+            state = DeviceState(pipeline, evidence=deque(maxlen=self.settings.evidence_len))
+            self.devices[device_id] = state
+        return state
+
+    def checkpoint(self, only_dirty: bool = True) -> dict[str, bytes]:
+        """Pickled device states to store with the outbox rows they produced."""
+        ids = self.dirty if only_dirty else set(self.devices)
+        out = {f"device/{d}": pickle.dumps(self.devices[d], protocol=pickle.HIGHEST_PROTOCOL) for d in ids}
+        self.dirty = set()
+        return out
+
+    def restore(self, checkpoints: dict[str, bytes]) -> int:
+        for key, blob in checkpoints.items():
+            if key.startswith("device/"):
+                self.devices[key[7:]] = pickle.loads(blob)  # noqa: S301 - our own file
+        return len(self.devices)
+
+    # -- messages ---------------------------------------------------------------------
+    def handle(self, msg: DeviceMessage) -> list[PendingMessage]:
+        self.dirty.add(msg.device_id)
+        if isinstance(msg, Sample):
+            return self._sample(msg)
+        if isinstance(msg, DeviceEvent):
+            return [self._fault(msg)]
+        if isinstance(msg, ConsumableUsage):
+            return self._consumable(msg)
+        return []  # heartbeats only prove liveness; the broker's last will covers the agent
+
+    def flush(self) -> list[PendingMessage]:
+        """Summaries of the open windows (at shutdown)."""
+        out = []
+        for device_id, state in self.devices.items():
+            if state.window:
+                out.append(self._summary(device_id, state))
+        return out
+
+    def _pending(self, m: Any) -> PendingMessage:
+        topic = edge_topic(self.settings.tenant, self.settings.agent_id, m.kind)
+        return PendingMessage(m.message_id, m.kind, topic, m.model_dump_json().encode(), m.created_at)
+
+    def _base(self, device_id: str, mid: str) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "message_id": mid,
+            "tenant": s.tenant,
+            "agent_id": s.agent_id,
+            "device_id": device_id,
+            "created_at": self.clock(),
+        }
+
+    def _sample(self, sample: Sample) -> list[PendingMessage]:
+        state = self._device(sample.device_id)
+        pipe = state.pipeline
+        out: list[PendingMessage] = []
+        if (
+            state.window_start is not None
+            and sample.timestamp >= state.window_start + self.settings.summary_every_s
+        ):
+            out.append(self._summary(sample.device_id, state))
+        if state.window_start is None or not state.window:
+            every = self.settings.summary_every_s
+            state.window_start = math.floor(sample.timestamp / every) * every
+        names = list(sample.values)
+        new = [n for n in names if n not in pipe.detector.features]
+        if new and hasattr(pipe.detector, "add_features"):
+            pipe.detector.add_features(new)
+        features = pipe.detector.features
+        X = np.array([[sample.values.get(f, math.nan) for f in features]], dtype=np.float64)
+        result = pipe.process_batch(np.array([sample.timestamp]), X)
+        score, raw = float(result.score[0]), float(result.raw[0])
+        state.evidence.append((sample.timestamp, dict(sample.values), score))
+        state.health.add(sample.timestamp, raw)
+        self._accumulate(state, sample, score)
+        for tr in result.transitions:
+            if tr.kind is TransitionKind.RAISE:
+                state.fault_key = self._fault_key(pipe, X)
+                state.alert_id = message_id(sample.device_id, state.fault_key, tr.at)
+            out.append(self._alert(sample.device_id, state, tr))
+            if tr.kind is TransitionKind.CLEAR:
+                state.alert_id = None
+        return out
+
+    @staticmethod
+    def _fault_key(pipe: DevicePipeline, X: np.ndarray) -> str:
+        explain = getattr(pipe.detector, "channel_scores", None)
+        if explain is None:
+            return "multivariate"
+        comp = explain(X)[0]
+        if np.isnan(comp).all():
+            return "multivariate"
+        top = np.argsort(-np.nan_to_num(comp, nan=-1.0))[:2]
+        names = [pipe.detector.features[i] for i in top if comp[i] >= 0.5 * np.nanmax(comp)]
+        return "+".join(sorted(names))
+
+    def _alert(self, device_id: str, state: DeviceState, tr: Transition) -> PendingMessage:
+        alert_id = state.alert_id or message_id(device_id, state.fault_key, tr.at)
+        health = state.health.estimate(tr.at)
+        evidence = [
+            EvidencePoint(t=t, values={k: (None if math.isnan(v) else v) for k, v in vals.items()}, score=s)
+            for t, vals, s in state.evidence
+        ]
+        msg = AlertMessage(
+            **self._base(device_id, message_id(alert_id, tr.kind.value, tr.at)),
+            alert_id=alert_id,
+            transition=tr.kind.value,
+            fault_key=state.fault_key or "multivariate",
+            severity=_SEVERITY[int(tr.severity)],  # type: ignore[arg-type]
+            score=min(max(tr.score, 0.0), 1.0),
+            peak=min(max(tr.peak, 0.0), 1.0),
+            at=tr.at,
+            detector=self.settings.detector,
+            model_version=self.settings.model_version,
+            evidence=evidence,
+            health=health.health,
+            predicted_failure_at=health.predicted_failure_at,
+            predicted_failure_ci=health.ci,
+        )
+        return self._pending(msg)
+
+    def _accumulate(self, state: DeviceState, sample: Sample, score: float) -> None:
+        for k, v in sample.values.items():
+            if math.isnan(v):
+                continue
+            acc = state.window.get(k)
+            if acc is None:
+                state.window[k] = [v, v, v, 1.0]
+            else:
+                acc[0], acc[1], acc[2], acc[3] = min(acc[0], v), acc[1] + v, max(acc[2], v), acc[3] + 1
+        state.window_max_score = max(state.window_max_score, score)
+
+    def _summary(self, device_id: str, state: DeviceState) -> PendingMessage:
+        start = state.window_start or 0.0
+        channels = {
+            k: ChannelStats(min=a[0], mean=a[1] / a[3], max=a[2], count=int(a[3]))
+            for k, a in state.window.items()
+        }
+        msg = TelemetrySummaryMessage(
+            **self._base(device_id, message_id(device_id, "summary", start)),
+            window_start=start,
+            window_end=start + self.settings.summary_every_s,
+            channels=channels,
+            max_score=min(max(state.window_max_score, 0.0), 1.0),
+        )
+        state.window, state.window_max_score = {}, 0.0
+        return self._pending(msg)
+
+    def _fault(self, ev: DeviceEvent) -> PendingMessage:
+        msg = FaultEventMessage(
+            **self._base(ev.device_id, message_id(ev.device_id, "fault", ev.code, ev.timestamp)),
+            code=ev.code,
+            name=ev.name,
+            severity=ev.severity,
+            at=ev.timestamp,
+        )
+        return self._pending(msg)
+
+    def _consumable(self, cu: ConsumableUsage) -> list[PendingMessage]:
+        state = self._device(cu.device_id)
+        tracker = state.consumables.get(cu.consumable)
+        if tracker is None:
+            life = self.settings.rated_life.get(cu.consumable)
+            if life is None:
+                return []  # no rated life known: nothing to predict; usage still in summaries
+            tracker = state.consumables[cu.consumable] = ConsumableTracker(life)
+        est = tracker.update(cu.timestamp, cu.value, cu.replaced)
+        last = state.consumable_sent.get(cu.consumable, -math.inf)
+        if not cu.replaced and cu.timestamp - last < self.settings.consumable_every_s:
+            return []
+        state.consumable_sent[cu.consumable] = cu.timestamp
+        msg = ConsumableStatusMessage(
+            **self._base(cu.device_id, message_id(cu.device_id, cu.consumable, cu.timestamp, cu.replaced)),
+            consumable=cu.consumable,
+            unit=cu.unit,
+            usage=max(est.usage, 0.0),
+            remaining_fraction=est.remaining_fraction,
+            predicted_depletion_at=est.predicted_depletion_at,
+            predicted_depletion_ci=est.ci,
+            replaced=cu.replaced,
+            at=cu.timestamp,
+        )
+        return [self._pending(msg)]

@@ -1,0 +1,110 @@
+"""Agent configuration: one TOML file (or YAML when PyYAML is installed), validated by pydantic.
+
+::
+
+    data_dir = "/var/lib/prognos-edge"
+    tenant = "acme"
+    agent_id = "edge-17"
+    detector = "robust"
+
+    [[sources]]
+    kind = "serial"
+    port = "/dev/serial/by-id/usb-gateway"     # or a pyserial URL
+    baudrate = 115200
+
+    [[sources]]
+    kind = "mqtt"
+    broker = "127.0.0.1:1883"                  # devices that publish directly
+
+    [uplink]
+    broker = "cloud.example:8883"
+    tls = true
+    username = "edge-17"
+    password = "..."
+
+Environment variables with the ``PROGNOS_EDGE_`` prefix override top-level keys
+(e.g. ``PROGNOS_EDGE_AGENT_ID``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+__all__ = ["EdgeConfig", "SourceConfig", "UplinkConfig", "load_config"]
+
+ENV_PREFIX = "PROGNOS_EDGE_"
+
+
+class SourceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["serial", "mqtt"]
+    port: str | None = None
+    baudrate: int = 115200
+    broker: str | None = None
+    tenant: str | None = None  # mqtt: only this tenant's devices (default: the agent's tenant)
+
+
+class UplinkConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    broker: str = "127.0.0.1:1883"
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = None
+    max_inflight: int = Field(50, ge=1, le=1000)
+
+
+class EdgeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path
+    tenant: str = "demo"
+    agent_id: str = "edge-1"
+    detector: str = "robust"
+    summary_every_s: float = Field(60.0, gt=0)
+    checkpoint_every_s: float = Field(30.0, gt=0)
+    outbox_max_rows: int = Field(100_000, ge=100)
+    rated_life: dict[str, float] = Field(default_factory=dict)
+    sources: list[SourceConfig] = Field(min_length=1)
+    uplink: UplinkConfig = Field(default_factory=UplinkConfig)
+
+
+def load_config(path: Path) -> EdgeConfig:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        if str(path).endswith((".yaml", ".yml")):
+            import yaml  # type: ignore[import-untyped]
+
+            doc: Any = yaml.safe_load(text)
+        else:
+            doc = tomllib.loads(text)
+    except ImportError:
+        raise ConfigError("YAML configuration needs PyYAML; use TOML or pip install pyyaml") from None
+    except Exception as exc:  # tomllib / yaml parse errors
+        raise ConfigError(f"{path}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected a table of settings")
+    for key, value in os.environ.items():
+        if key.startswith(ENV_PREFIX):
+            doc[key[len(ENV_PREFIX) :].lower()] = value
+    base = Path(path).resolve().parent
+    if "data_dir" in doc and not Path(str(doc["data_dir"])).is_absolute():
+        doc["data_dir"] = str(base / str(doc["data_dir"]))
+    try:
+        return EdgeConfig.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']}") from None

@@ -1,0 +1,171 @@
+"""The edge agent's I/O shell: sources -> Agent.handle -> outbox -> uplink, one thread each.
+
+Every output of ``Agent.handle`` is written to the outbox at once, in one transaction;
+a transaction that carries an alert transition also carries that device's checkpoint,
+and all devices are checkpointed every ``checkpoint_every_s``. So after a SIGKILL the
+agent restarts with a state consistent with what it has already sent: it neither loses
+an alert nor raises one twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from firmware_bridge import DeviceMessage
+from firmware_bridge.mqtt_link import parse_broker
+from firmware_bridge.mqtt_reader import MqttReader
+from firmware_bridge.serial_reader import SerialReader
+
+from .agent import Agent, AgentSettings
+from .config import EdgeConfig
+from .consumables import RATED_LIFE
+from .outbox import Outbox
+from .uplink_mqtt import MqttUplink
+
+__all__ = ["EdgeRunner"]
+
+log = logging.getLogger(__name__)
+
+
+class EdgeRunner:
+    def __init__(self, config: EdgeConfig) -> None:
+        self.config = config
+        self.outbox = Outbox(config.data_dir / "outbox.sqlite", config.outbox_max_rows)
+        settings = AgentSettings(
+            tenant=config.tenant,
+            agent_id=config.agent_id,
+            detector=config.detector,
+            summary_every_s=config.summary_every_s,
+            rated_life={**RATED_LIFE, **config.rated_life},
+        )
+        self.agent = Agent(settings)
+        self.restored = self.agent.restore(self.outbox.checkpoints())
+        up = config.uplink
+        self.uplink = MqttUplink(
+            self.outbox,
+            parse_broker(up.broker),
+            tenant=config.tenant,
+            agent_id=config.agent_id,
+            username=up.username,
+            password=up.password,
+            tls=up.tls,
+            max_inflight=up.max_inflight,
+        )
+        self.inbox: queue.Queue[DeviceMessage] = queue.Queue(maxsize=10_000)
+        self.stop_event = threading.Event()
+        self.counts: Counter[str] = Counter()
+        self._serial: list[SerialReader] = []
+        self._mqtt: list[MqttReader] = []
+        self._threads: list[threading.Thread] = []
+        self._final: dict[str, object] | None = None  # stats frozen at shutdown
+
+    def _start_sources(self) -> None:
+        for src in self.config.sources:
+            if src.kind == "serial":
+                reader = SerialReader(str(src.port), src.baudrate, tenant=self.config.tenant)
+                self._serial.append(reader)
+                self._threads.append(threading.Thread(target=self._pump_serial, args=(reader,), daemon=True))
+            else:
+                mqtt_reader = MqttReader(
+                    parse_broker(str(src.broker)), tenant=src.tenant or self.config.tenant
+                )
+                self._mqtt.append(mqtt_reader)
+                mqtt_reader.start()
+                self._threads.append(
+                    threading.Thread(target=self._pump_mqtt, args=(mqtt_reader,), daemon=True)
+                )
+        for th in self._threads:
+            th.start()
+
+    def _pump_serial(self, reader: SerialReader) -> None:
+        for msg in reader.messages():
+            self.inbox.put(msg)
+
+    def _pump_mqtt(self, reader: MqttReader) -> None:
+        while not self.stop_event.is_set():
+            msg = reader.get(timeout=0.2)
+            if msg is not None:
+                self.inbox.put(msg)
+
+    def sources_ready(self) -> bool:
+        """Serial ports open and MQTT subscriptions acknowledged."""
+        return all(r.opens > 0 for r in self._serial) and all(r.wait_subscribed(0) for r in self._mqtt)
+
+    def run(
+        self,
+        progress: Callable[[dict[str, object]], None] | None = None,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        """Run until :meth:`stop`; ``on_ready`` fires once every source is open and subscribed."""
+        self.uplink.start()
+        self._start_sources()
+        last_checkpoint = time.monotonic()
+        last_progress = 0.0
+        ready = False
+        try:
+            while not self.stop_event.is_set():
+                if not ready and self.sources_ready():
+                    ready = True
+                    if on_ready is not None:
+                        on_ready()
+                try:
+                    msg = self.inbox.get(timeout=0.2)
+                except queue.Empty:
+                    msg = None
+                if msg is not None:
+                    self.counts[type(msg).__name__] += 1
+                    out = self.agent.handle(msg)
+                    alerting = any(p.kind == "alert" for p in out)
+                    if out:
+                        self.counts.update(f"out_{p.kind}" for p in out)
+                        checkpoint = self.agent.checkpoint() if alerting else None
+                        self.outbox.add(out, checkpoint)
+                        self.uplink.notify()
+                if time.monotonic() - last_checkpoint >= self.config.checkpoint_every_s:
+                    self.outbox.add([], self.agent.checkpoint())
+                    last_checkpoint = time.monotonic()
+                if progress is not None and time.monotonic() - last_progress >= 1.0:
+                    progress(self.stats())
+                    last_progress = time.monotonic()
+        finally:
+            self._shutdown()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def _shutdown(self) -> None:
+        for reader in self._serial:
+            reader.stop()
+        while True:  # what the sources already delivered is still handled
+            try:
+                msg = self.inbox.get_nowait()
+            except queue.Empty:
+                break
+            out = self.agent.handle(msg)
+            if out:
+                self.outbox.add(out, self.agent.checkpoint() if any(p.kind == "alert" for p in out) else None)
+        self.outbox.add(self.agent.flush(), self.agent.checkpoint(only_dirty=False))
+        self.uplink.stop()
+        for mqtt_reader in self._mqtt:
+            mqtt_reader.stop()
+        for th in self._threads:
+            th.join(2)
+        self._final = self.stats()
+        self.outbox.close()
+
+    def stats(self) -> dict[str, object]:
+        if self._final is not None:
+            return self._final
+        return {
+            "devices": len(self.agent.devices),
+            "received": dict(self.counts),
+            "outbox": self.outbox.size(),
+            "acked": self.uplink.acked,
+            "uplink_connected": self.uplink.connected.is_set(),
+            "dropped_summaries": self.outbox.counter("dropped_summaries"),
+        }

@@ -1,0 +1,146 @@
+"""Edge -> cloud uplink on paho-mqtt 2 (MQTT v5): drains the outbox in order, QoS 1.
+
+The only module on the edge side that touches paho for sending. Rows are published in
+outbox order with a bounded number in flight; a row is deleted from the outbox when its
+PUBACK arrives (``on_publish``), not when ``publish()`` returns. After a disconnect the
+in-flight bookkeeping is dropped and draining restarts from the oldest unsent row, so an
+outage replays everything in order (some rows possibly twice; the cloud dedups by id).
+A retained last will on the status topic tells the cloud when the agent is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from firmware_bridge.contract import AgentStatus, edge_topic
+from firmware_bridge.mqtt_link import BrokerAddress
+
+from .outbox import Outbox
+
+__all__ = ["MqttUplink"]
+
+log = logging.getLogger(__name__)
+
+
+class MqttUplink:
+    def __init__(
+        self,
+        outbox: Outbox,
+        broker: BrokerAddress,
+        *,
+        tenant: str,
+        agent_id: str,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        max_inflight: int = 50,
+    ) -> None:
+        self.outbox = outbox
+        self.broker = broker
+        self.max_inflight = max_inflight
+        self.status_topic = edge_topic(tenant, agent_id, "status")
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"prognos-edge-{agent_id}", protocol=mqtt.MQTTv5
+        )
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        if username:
+            self.client.username_pw_set(username, password)
+        if tls:
+            self.client.tls_set()
+        offline = AgentStatus(agent_id=agent_id, state="offline").model_dump_json()
+        self.client.will_set(self.status_topic, offline, qos=1, retain=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self.agent_id = agent_id
+        self.connected = threading.Event()
+        self.acked = 0
+        self.connects = 0
+        self._lock = threading.Lock()
+        self._inflight: dict[int, int] = {}  # mid -> outbox seq
+        self._early: set[int] = set()  # PUBACKs that beat the bookkeeping of their publish
+        self._last_seq = 0  # highest outbox seq handed to paho since the last (re)connect
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._pump, name="uplink", daemon=True)
+
+    def start(self) -> None:
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        self.client.loop_start()
+        self._thread.start()
+
+    def notify(self) -> None:
+        """New rows are in the outbox."""
+        self._wake.set()
+
+    def stop(self, drain_timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + drain_timeout
+        while self.connected.is_set() and self.outbox.size() and time.monotonic() < deadline:
+            self._wake.set()
+            time.sleep(0.05)
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(5)
+        if self.connected.is_set():
+            online = AgentStatus(agent_id=self.agent_id, state="offline", at=time.time()).model_dump_json()
+            self.client.publish(self.status_topic, online, qos=1, retain=True).wait_for_publish(2)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # paho callbacks run on paho's network thread
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
+        if reason_code.is_failure:
+            log.warning("uplink refused: %s", reason_code)
+            return
+        self.connects += 1
+        with self._lock:
+            self._inflight.clear()
+            self._early.clear()
+            self._last_seq = 0  # replay from the oldest unsent row
+        online = AgentStatus(agent_id=self.agent_id, state="online", at=time.time()).model_dump_json()
+        client.publish(self.status_topic, online, qos=1, retain=True)
+        self.connected.set()
+        self._wake.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
+        self.connected.clear()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
+        with self._lock:
+            seq = self._inflight.pop(mid, None)
+            if seq is None:
+                self._early.add(mid)
+        if seq is not None:
+            self.outbox.mark_sent([seq])
+            self.acked += 1
+            self._wake.set()
+
+    def _pump(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if not self.connected.is_set():
+                continue
+            with self._lock:
+                room = self.max_inflight - len(self._inflight)
+                after = self._last_seq
+            if room <= 0:
+                continue
+            for row in self.outbox.pending(limit=room, after_seq=after):
+                info = self.client.publish(row.topic, row.payload, qos=1)
+                if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break  # not connected any more: the next connect replays from the oldest row
+                with self._lock:
+                    self._last_seq = row.seq
+                    early = info.mid in self._early
+                    self._early.discard(info.mid)
+                    if not early:
+                        self._inflight[info.mid] = row.seq
+                if early:
+                    self.outbox.mark_sent([row.seq])
+                    self.acked += 1

@@ -1,0 +1,158 @@
+"""The edge <-> cloud wire contract: versioned messages both sides import, and nothing else.
+
+Edge and cloud never import each other. What crosses between them is defined here, as
+pydantic models with a ``schema_version`` and a stable ``message_id`` (the cloud drops a
+message whose id it has already stored, which makes the edge's at-least-once delivery
+exactly-once in effect).
+
+Topics (all QoS 1)::
+
+    prognos/v1/{tenant}/edge/{agent_id}/{kind}     edge -> cloud, kind = alert | consumable |
+                                                   fault | summary
+    prognos/v1/{tenant}/edge/{agent_id}/status     retained "online"/"offline" (last will)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AgentStatus",
+    "AlertMessage",
+    "ChannelStats",
+    "ConsumableStatusMessage",
+    "ContractError",
+    "EdgeMessage",
+    "EvidencePoint",
+    "FaultEventMessage",
+    "TelemetrySummaryMessage",
+    "edge_topic",
+    "message_id",
+    "parse_edge_message",
+]
+
+SCHEMA_VERSION = 1
+
+
+class ContractError(ValueError):
+    """A payload is not a valid edge message (bad JSON, wrong fields, unknown version)."""
+
+
+def message_id(*parts: object) -> str:
+    """A deterministic id from what makes a message unique: the same event, the same id."""
+    text = "\x1f".join(str(p) for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def edge_topic(tenant: str, agent_id: str, kind: str) -> str:
+    return f"prognos/v1/{tenant}/edge/{agent_id}/{kind}"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    message_id: str = Field(min_length=8, max_length=64)
+    tenant: str
+    agent_id: str
+    device_id: str
+    created_at: float  # edge wall clock, epoch seconds
+
+
+class EvidencePoint(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    t: float
+    values: dict[str, float | None]
+    score: float
+
+
+class AlertMessage(_Message):
+    kind: Literal["alert"] = "alert"
+    alert_id: str  # the same for the raise, its updates and its clear
+    transition: Literal["raise", "update", "clear"]
+    fault_key: str  # which channels drove it, e.g. "vibration_rms"
+    severity: Literal["warning", "major", "critical"]
+    score: float = Field(ge=0.0, le=1.0)
+    peak: float = Field(ge=0.0, le=1.0)
+    at: float  # device time of the sample that caused the transition
+    detector: str
+    model_version: str
+    evidence: list[EvidencePoint] = Field(default_factory=list)
+    health: float | None = None  # 0 (failing) .. 1 (healthy)
+    predicted_failure_at: float | None = None
+    predicted_failure_ci: tuple[float, float] | None = None
+
+
+class ConsumableStatusMessage(_Message):
+    kind: Literal["consumable"] = "consumable"
+    consumable: str
+    unit: str
+    usage: float = Field(ge=0.0)
+    remaining_fraction: float = Field(ge=0.0, le=1.0)
+    predicted_depletion_at: float | None = None
+    predicted_depletion_ci: tuple[float, float] | None = None
+    replaced: bool = False
+    at: float
+
+
+class FaultEventMessage(_Message):
+    kind: Literal["fault"] = "fault"
+    code: int = Field(ge=0, lt=65536)
+    name: str
+    severity: int = Field(ge=0, lt=256)
+    at: float
+
+
+class ChannelStats(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: float
+    mean: float
+    max: float
+    count: int = Field(ge=0)
+
+
+class TelemetrySummaryMessage(_Message):
+    kind: Literal["summary"] = "summary"
+    window_start: float
+    window_end: float
+    channels: dict[str, ChannelStats]
+    max_score: float = Field(ge=0.0, le=1.0)
+
+
+class AgentStatus(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    agent_id: str
+    state: Literal["online", "offline"]
+    at: float | None = None
+
+
+EdgeMessage = Annotated[
+    AlertMessage | ConsumableStatusMessage | FaultEventMessage | TelemetrySummaryMessage,
+    Field(discriminator="kind"),
+]
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(EdgeMessage)
+
+
+def parse_edge_message(
+    payload: bytes | str,
+) -> AlertMessage | ConsumableStatusMessage | FaultEventMessage | TelemetrySummaryMessage:
+    """Validate a payload; raise :class:`ContractError` with the reason when it is not valid."""
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ContractError(f"not JSON: {exc}") from None
+    if isinstance(doc, dict) and doc.get("schema_version") not in (None, SCHEMA_VERSION):
+        raise ContractError(f"unsupported schema_version {doc.get('schema_version')!r}")
+    try:
+        return _ADAPTER.validate_python(doc)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        raise ContractError(f"invalid message: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None

@@ -63,7 +63,8 @@ class CloudSide:
 def start_edge(tmp_path: Path, port: Path, broker: MosquittoBroker) -> subprocess.Popen[str]:
     conf = tmp_path / "edge.toml"
     conf.write_text(
-        f'data_dir = "{tmp_path / "data"}"\ntenant = "demo"\nagent_id = "edge-test"\ncheckpoint_every_s = 1\n\n'
+        f'data_dir = "{tmp_path / "data"}"\ntenant = "demo"\nagent_id = "edge-test"\n'
+        "checkpoint_every_s = 1\n\n"
         f'[[sources]]\nkind = "serial"\nport = "{port}"\n\n[uplink]\nbroker = "{broker.host}:{broker.port}"\n'
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

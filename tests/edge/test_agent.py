@@ -1,0 +1,105 @@
+"""The agent core without I/O: device messages in, contract messages out."""
+
+from __future__ import annotations
+
+import math
+
+from edge.agent import Agent, AgentSettings
+from edge.consumables import ConsumableTracker
+from edge.health import HealthTracker
+from firmware_bridge import ConsumableUsage, DeviceEvent, Sample
+from firmware_bridge.contract import AlertMessage, parse_edge_message
+
+
+def run(agent: Agent, messages: list) -> list:  # type: ignore[type-arg]
+    return [parse_edge_message(p.payload) for m in messages for p in agent.handle(m)]
+
+
+def samples(n: int, start: int = 0, shift_from: int | None = None) -> list[Sample]:
+    import numpy as np
+
+    rng = np.random.default_rng(start)
+    out = []
+    for i in range(start, start + n):
+        v = float(rng.normal(5.0, 0.2)) + (3.0 if shift_from is not None and i >= shift_from else 0.0)
+        out.append(
+            Sample(
+                "pump-1",
+                1_767_225_600.0 + 60 * i,
+                i,
+                {"vibration_rms": v, "motor_current": 10.0 + i % 3 * 0.01},
+            )
+        )
+    return out
+
+
+def test_alert_with_evidence_fault_key_and_summaries() -> None:
+    agent = Agent(AgentSettings(tenant="acme", agent_id="e1"), clock=lambda: 42.0)
+    out = run(agent, samples(600, shift_from=500))
+    alerts = [m for m in out if isinstance(m, AlertMessage)]
+    assert alerts and alerts[0].transition == "raise"
+    a = alerts[0]
+    assert a.fault_key == "vibration_rms" and a.tenant == "acme" and a.created_at == 42.0
+    assert 500 <= (a.at - 1_767_225_600.0) / 60 < 520
+    assert len(a.evidence) == 30 and a.evidence[-1].score == a.score
+    summaries = [m for m in out if m.kind == "summary"]
+    assert len(summaries) >= 590
+    s = summaries[0]
+    assert s.channels["vibration_rms"].count == 1 and s.window_end - s.window_start == 60
+
+
+def test_message_ids_are_deterministic() -> None:
+    a, b = Agent(AgentSettings()), Agent(AgentSettings())
+    ids_a = [p.message_id for m in samples(600, shift_from=500) for p in a.handle(m)]
+    ids_b = [p.message_id for m in samples(600, shift_from=500) for p in b.handle(m)]
+    assert ids_a == ids_b and len(set(ids_a)) == len(ids_a)
+
+
+def test_checkpoint_restore_continues_without_re_raising() -> None:
+    agent = Agent(AgentSettings())
+    first = run(agent, samples(520, shift_from=500))
+    assert any(isinstance(m, AlertMessage) and m.transition == "raise" for m in first)
+    restored = Agent(AgentSettings())
+    restored.restore(agent.checkpoint(only_dirty=False))
+    later = run(restored, samples(40, start=520, shift_from=500))
+    assert not any(isinstance(m, AlertMessage) and m.transition == "raise" for m in later)
+
+
+def test_fault_events_and_consumables() -> None:
+    agent = Agent(AgentSettings(consumable_every_s=0))
+    out = run(agent, [DeviceEvent("ac-1", 100.0, 1, 0x1002, 3)])
+    assert out[0].kind == "fault" and out[0].name == "low_pressure_trip"
+    usage = [ConsumableUsage("ac-1", 3600.0 * i, 2 + i, "air_filter", "hours", 100.0 + i) for i in range(10)]
+    statuses = run(agent, usage)
+    last = statuses[-1]
+    assert last.kind == "consumable" and math.isclose(last.remaining_fraction, 1 - 109 / 1500)
+    assert last.predicted_depletion_at is not None
+    assert abs(last.predicted_depletion_at - (9 * 3600 + (1500 - 109) * 3600)) < 3600
+    lo, hi = last.predicted_depletion_ci
+    assert lo <= last.predicted_depletion_at <= hi
+    replaced = run(agent, [ConsumableUsage("ac-1", 40000.0, 20, "air_filter", "hours", 0.0, True)])
+    assert replaced[0].replaced and replaced[0].remaining_fraction == 1.0
+    assert run(agent, [ConsumableUsage("ac-1", 1.0, 21, "unobtainium", "hours", 1.0)]) == []
+
+
+def test_consumable_tracker_resets_when_the_counter_restarts() -> None:
+    tr = ConsumableTracker(life=100.0)
+    for i in range(5):
+        tr.update(float(i), 10.0 * i)
+    est = tr.update(5.0, 1.0)  # lower than before: a new part
+    assert est.usage == 1.0 and est.predicted_depletion_at is None and len(tr.points) == 1
+
+
+def test_health_trend_predicts_when_the_level_crosses_the_limit() -> None:
+    h = HealthTracker(bucket_s=3600, failure_level=8.0)
+    for hour in range(12):
+        for k in range(60):
+            h.add(hour * 3600 + k * 60, 1.0 + 0.5 * hour)  # level climbs half a z per hour
+    est = h.estimate(12 * 3600)
+    assert 0.0 <= est.health < 0.5
+    assert est.predicted_failure_at is not None and abs(est.predicted_failure_at - 14.5 * 3600) < 3600
+    assert est.ci is not None and est.ci[0] <= est.predicted_failure_at <= est.ci[1]
+    flat = HealthTracker()
+    for hour in range(12):
+        flat.add(hour * 3600.0, 1.0)
+    assert flat.estimate(12 * 3600).predicted_failure_at is None

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edge.config import load_config
+from edge.errors import ConfigError
+from firmware_bridge import contract
+from firmware_bridge.contract import ContractError, FaultEventMessage, parse_edge_message
+
+
+def test_config_round_trip_and_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = tmp_path / "edge.toml"
+    conf.write_text('data_dir = "data"\n[[sources]]\nkind = "serial"\nport = "/dev/ttyUSB0"\n')
+    monkeypatch.setenv("PROGNOS_EDGE_AGENT_ID", "edge-99")
+    cfg = load_config(conf)
+    assert cfg.agent_id == "edge-99" and cfg.data_dir == tmp_path / "data"
+    assert cfg.uplink.broker == "127.0.0.1:1883"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('data_dir = "d"\n', "sources"),
+        ('data_dir = "d"\n[[sources]]\nkind = "carrier-pigeon"\n', "sources.0.kind"),
+        ('data_dir = "d"\nbogus = 1\n[[sources]]\nkind = "mqtt"\n', "bogus"),
+        ("data_dir = [\n", "edge.toml"),
+    ],
+)
+def test_config_errors_name_the_setting(tmp_path: Path, text: str, message: str) -> None:
+    conf = tmp_path / "edge.toml"
+    conf.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_config(conf)
+
+
+def test_contract_rejects_bad_payloads() -> None:
+    good = FaultEventMessage(
+        message_id="abcdef0123",
+        tenant="t",
+        agent_id="a",
+        device_id="d",
+        created_at=1.0,
+        code=1,
+        name="x",
+        severity=0,
+        at=1.0,
+    )
+    assert parse_edge_message(good.model_dump_json()) == good
+    doc = json.loads(good.model_dump_json())
+    for bad in (b"{", json.dumps({**doc, "schema_version": 2}), json.dumps({**doc, "kind": "gossip"}),
+                json.dumps({**doc, "extra": 1}), json.dumps({**doc, "code": 70000})):  # fmt: skip
+        with pytest.raises(ContractError):
+            parse_edge_message(bad)
+
+
+def test_contract_public_names_are_pinned() -> None:
+    assert sorted(contract.__all__) == [
+        "AgentStatus",
+        "AlertMessage",
+        "ChannelStats",
+        "ConsumableStatusMessage",
+        "ContractError",
+        "EdgeMessage",
+        "EvidencePoint",
+        "FaultEventMessage",
+        "SCHEMA_VERSION",
+        "TelemetrySummaryMessage",
+        "edge_topic",
+        "message_id",
+        "parse_edge_message",
+    ]

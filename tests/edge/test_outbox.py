@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from edge.outbox import Outbox, PendingMessage
+
+
+def msg(i: int, kind: str = "summary") -> PendingMessage:
+    return PendingMessage(f"id-{kind}-{i:06d}", kind, f"t/{kind}", f"payload {i}".encode(), float(i))
+
+
+def test_in_order_idempotent_and_deleted_on_ack(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    assert box.add([msg(1), msg(2, "alert"), msg(3)]) == 3
+    assert box.add([msg(2, "alert")]) == 0  # same id: stored once
+    rows = box.pending()
+    assert [r.message_id for r in rows] == ["id-summary-000001", "id-alert-000002", "id-summary-000003"]
+    box.mark_sent([rows[0].seq])
+    assert [r.seq for r in box.pending(after_seq=rows[1].seq)] == [rows[2].seq]
+    assert box.size() == 2
+
+
+def test_bound_drops_oldest_summaries_never_alerts(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite", max_rows=100)
+    box.add([msg(i, "alert") for i in range(60)])
+    box.add([msg(i) for i in range(80)])
+    assert box.size() == 100
+    assert box.counter("dropped_summaries") == 40
+    kinds = [r.kind for r in box.pending(limit=1000)]
+    assert kinds.count("alert") == 60 and kinds.count("summary") == 40
+    assert box.pending(limit=1000)[-1].message_id == "id-summary-000079"  # the newest kept
+    box.add([msg(1000 + i, "alert") for i in range(60)])  # alerts alone may exceed the bound
+    assert sum(r.kind == "alert" for r in box.pending(limit=1000)) == 120
+
+
+def test_checkpoint_is_atomic_with_messages(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    box.add([msg(1, "alert")], {"device/a": b"state-1"})
+    with pytest.raises(sqlite3.ProgrammingError):  # the checkpoint fails: the message is not kept either
+        box.add([msg(2, "alert")], {"device/a": object()})  # type: ignore[dict-item]
+    assert box.checkpoints() == {"device/a": b"state-1"}
+    assert [r.message_id for r in box.pending()] == ["id-alert-000001"]
+
+
+def _writer(path: str, n: int) -> None:
+    box = Outbox(Path(path))
+    for i in range(n):
+        box.add([msg(i, "alert")], {"device/x": str(i).encode()})
+
+
+def test_survives_sigkill_mid_write(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    proc = multiprocessing.get_context("fork").Process(target=_writer, args=(str(path), 1_000_000))
+    proc.start()
+    while not path.exists() or os.path.getsize(path) < 8192:
+        pass
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    box = Outbox(path)
+    rows = box.pending(limit=10_000_000)
+    n = len(rows)
+    assert n > 0
+    assert [r.message_id for r in rows] == [f"id-alert-{i:06d}" for i in range(n)]  # a prefix, no holes
+    assert box.checkpoints()["device/x"] == str(n - 1).encode()  # state matches the last message

@@ -1,6 +1,7 @@
 """Detectors by name, for configuration files and ``--detector``.
 
-``robust`` (the default), ``hst`` (River Half-Space Trees), or ``onnx:PATH`` for an
+``robust`` (the default: robust residuals per operating mode), ``robust-single`` (one
+baseline, no modes), ``hst`` (River Half-Space Trees), or ``onnx:PATH`` for an
 exported model file.
 """
 
@@ -9,16 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import Detector
+from .modal import ModalDetector
 from .river_adapter import RiverDetector
 from .robust import RobustDetector
 
 __all__ = ["DETECTORS", "make_detector"]
 
-DETECTORS = ("robust", "hst", "onnx:PATH")
+DETECTORS = ("robust", "robust-single", "hst", "onnx:PATH")
 
 
 def make_detector(name: str = "robust", features: list[str] | None = None) -> Detector:
     if name == "robust":
+        return ModalDetector(features=features)
+    if name == "robust-single":
         return RobustDetector(features=features)
     if name == "hst":
         return RiverDetector(features=features)

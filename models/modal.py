@@ -1,0 +1,176 @@
+"""Operating modes: one robust baseline per way the machine normally runs.
+
+Duty-cycled equipment (a compressor cycling on a thermostat, a purifier pump running in
+bursts, a pump stopped at night) has several normal states whose readings differ by
+far more than the noise in any one of them. A single baseline then either alarms at
+every start/stop or is so wide that a fault hides in it.
+
+:class:`ModalDetector` starts as one :class:`~models.robust.RobustDetector`. After
+``discover_after`` learned samples it clusters them (k-means on robustly standardised
+channels) and keeps a clustering only when its modes are clearly apart: some channel's
+centroids differ by more than ``separation`` within-mode spreads, and each mode holds at
+least ``min_share`` of the samples. It then trains one detector per mode on that mode's
+samples and routes every later sample to its nearest mode. Streams without such modes
+(SKAB's test rig, most process data) keep the single detector, unchanged.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(1)
+>>> on = rng.uniform(size=(2000, 1)) < 0.4
+>>> X = np.where(on, rng.normal(12.0, 0.3, (2000, 1)), rng.normal(0.2, 0.05, (2000, 1)))
+>>> det = ModalDetector(features=["current"])
+>>> det.learn_many(X)
+>>> det.n_modes
+2
+>>> [round(float(s), 1) for s in det.score_many(np.array([[12.1], [0.21], [6.0]]))]
+[0.3, 0.2, 114.9]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.cluster.vq import kmeans2
+
+from .base import Estimator, Matrix, as_matrix, as_row
+from .robust import RobustDetector
+
+__all__ = ["ModalDetector"]
+
+
+class ModalDetector(Estimator):
+    def __init__(
+        self,
+        features: list[str] | None = None,
+        modes: int = 3,
+        discover_after: int = 500,
+        separation: float = 6.0,
+        min_share: float = 0.05,
+        seed: int = 0,
+    ) -> None:
+        self.features = list(features) if features else []
+        self.modes = modes
+        self.discover_after = discover_after
+        self.separation = separation
+        self.min_share = min_share
+        self.seed = seed
+        self.detectors_ = [RobustDetector(features=self.features)]
+        self.centroids_: Matrix | None = None  # modes x channels, raw units
+        self.spread_: NDArray[np.float64] | None = None  # per-channel scale for the distance
+        self.searched_ = False
+        self._buffer: list[Matrix] = []
+        self._buffered = 0
+
+    @property
+    def n_modes(self) -> int:
+        return len(self.detectors_)
+
+    # -- protocol -----------------------------------------------------------------------
+    def learn_one(self, x: Mapping[str, float]) -> None:
+        self.add_features([k for k in x if k not in self.features])
+        self.learn_many(as_row(x, self.features))
+
+    def score_one(self, x: Mapping[str, float]) -> float:
+        self.add_features([k for k in x if k not in self.features])
+        return float(self.score_many(as_row(x, self.features))[0])
+
+    def score_many(self, X: Any) -> NDArray[np.float64]:
+        X = self._check(X)
+        out = np.zeros(len(X))
+        for m, idx in self._routes(X):
+            out[idx] = self.detectors_[m].score_many(X[idx])
+        return out
+
+    def channel_scores(self, X: Any) -> Matrix:
+        X = self._check(X)
+        out = np.full(X.shape, np.nan)
+        for m, idx in self._routes(X):
+            out[idx] = self.detectors_[m].channel_scores(X[idx])
+        return out
+
+    def learn_many(self, X: Any, where: NDArray[np.bool_] | None = None) -> None:
+        X = self._check(X)
+        keep = np.ones(len(X), dtype=bool) if where is None else np.asarray(where, dtype=bool)
+        for m, idx in self._routes(X):
+            self.detectors_[m].learn_many(X[idx], where=keep[idx])
+        if self.centroids_ is None and self.modes > 1 and not self.searched_:
+            self._buffer.append(X[keep])
+            self._buffered += int(keep.sum())
+            if self._buffered >= self.discover_after:
+                self._discover(np.vstack(self._buffer))
+                self._buffer, self._buffered = [], 0
+
+    def add_features(self, names: list[str]) -> None:
+        if not names:
+            return
+        self.features += [n for n in names if n not in self.features]
+        for det in self.detectors_:
+            det.add_features(names)
+        if self.centroids_ is not None and self.spread_ is not None:
+            extra = len(self.features) - self.centroids_.shape[1]
+            self.centroids_ = np.hstack([self.centroids_, np.full((len(self.centroids_), extra), np.nan)])
+            self.spread_ = np.concatenate([self.spread_, np.ones(extra)])
+        self._buffer = [np.hstack([b, np.full((len(b), len(names)), np.nan)]) for b in self._buffer]
+
+    # -- modes ---------------------------------------------------------------------------
+    def _check(self, X: Any) -> Matrix:
+        X = as_matrix(X)
+        if not self.features:
+            self.features = [f"x{i}" for i in range(X.shape[1])]
+            self.detectors_ = [RobustDetector(features=self.features)]
+        if X.shape[1] != len(self.features):
+            raise ValueError(f"expected {len(self.features)} columns ({self.features}), got {X.shape[1]}")
+        return X
+
+    def _routes(self, X: Matrix) -> list[tuple[int, NDArray[np.intp]]]:
+        if self.centroids_ is None or len(X) == 0:
+            return [(0, np.arange(len(X)))]
+        diff = (X[:, None, :] - self.centroids_[None, :, :]) / self.spread_
+        dist = np.nansum(np.square(diff), axis=2)
+        mode = np.argmin(dist, axis=1)
+        return [(m, np.flatnonzero(mode == m)) for m in range(len(self.centroids_)) if (mode == m).any()]
+
+    def _discover(self, data: Matrix) -> None:
+        med = np.nanmedian(data, axis=0)
+        spread = np.nanmedian(np.abs(data - med), axis=0) * 1.4826
+        spread = np.where(spread > 0, spread, np.nanstd(data, axis=0))
+        spread = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
+        filled = np.where(np.isnan(data), med, data) / spread
+        rng = np.random.default_rng(self.seed)
+        best: tuple[Matrix, NDArray[np.int32]] | None = None
+        for k in range(2, self.modes + 1):
+            centres, labels = kmeans2(filled, k, minit="++", seed=rng)
+            if self._acceptable(filled, centres, labels, k):
+                best = (centres, labels)
+        if best is None:
+            self.searched_ = True  # looked once and found a single mode: stop looking
+            return
+        centres, labels = best
+        self.searched_ = True
+        self.spread_ = spread
+        self.centroids_ = centres * spread
+        self.detectors_ = []
+        for m in range(len(centres)):
+            det = RobustDetector(features=list(self.features))
+            det.learn_many(data[labels == m])
+            self.detectors_.append(det)
+
+    def _acceptable(self, filled: Matrix, centres: Matrix, labels: NDArray[np.int32], k: int) -> bool:
+        shares = np.bincount(labels, minlength=k) / len(labels)
+        if shares.min() < self.min_share:
+            return False
+        within = np.array(
+            [
+                np.median(np.abs(filled[labels == m] - np.median(filled[labels == m], axis=0)), axis=0)
+                for m in range(k)
+            ]
+        )
+        within = np.maximum(within * 1.4826, 1e-3)
+        for a in range(k):
+            for b in range(a + 1, k):
+                gap = np.abs(centres[a] - centres[b]) / np.maximum(within[a], within[b])
+                if gap.max() < self.separation:
+                    return False
+        return True

@@ -24,7 +24,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py $(ARGS)
+	$(BIN)/python bench/run.py
+	$(BIN)/python bench/detectors.py
+	$(BIN)/python bench/skab.py
+	$(BIN)/python bench/fleet.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,117 @@
+"""Edge throughput: decode + detect + policy, per sample and batched, for every detector kind.
+
+One stream (a simulated industrial pump, 7 channels, as binary frames) goes through the
+wire decoder and a DevicePipeline with each detector, one sample at a time (what the
+agent does) and in micro-batches of 64 (what ``prognos detect`` and backfills do). A
+second part measures the peak RSS of one agent process holding 1,000 devices.
+
+    python bench/detectors.py [--rows 20000] [--devices 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edge.pipeline import DevicePipeline  # noqa: E402
+from firmware_bridge import Decoder, Sample, encode, message_from_frame, message_to_frame  # noqa: E402
+from models.onnx_export import export_onnx, fit_pca  # noqa: E402
+from models.registry import make_detector  # noqa: E402
+from simulators.fleet import plan_fleet  # noqa: E402
+from simulators.stream import fleet_messages  # noqa: E402
+
+
+def pump_stream(rows: int) -> tuple[bytes, list[str]]:
+    fleet = plan_fleet(1, rows / 1440 + 1, seed=3, archetypes=("industrial_pump",), fault_rate=0.0)
+    samples = [m for m in fleet_messages(fleet) if isinstance(m, Sample)][:rows]
+    return b"".join(encode(message_to_frame(s)) for s in samples), list(samples[0].values)
+
+
+def run(wire: bytes, features: list[str], detector: str, batch: int) -> float:
+    pipe = DevicePipeline(make_detector(detector, list(features)))
+    dec = Decoder()
+    t0 = time.perf_counter()
+    n = 0
+    ts: list[float] = []
+    rows: list[list[float]] = []
+    for i in range(0, len(wire), 4096):
+        for frame in dec.feed(wire[i : i + 4096]):
+            s = message_from_frame(frame)
+            ts.append(s.timestamp)
+            rows.append([s.values[f] for f in features])  # type: ignore[union-attr]
+            if len(rows) == batch:
+                pipe.process_batch(np.array(ts), np.array(rows))
+                n += len(rows)
+                ts, rows = [], []
+    if rows:
+        pipe.process_batch(np.array(ts), np.array(rows))
+        n += len(rows)
+    return n / (time.perf_counter() - t0)
+
+
+def rss_child(devices: int, samples: int) -> None:
+    from edge.agent import Agent, AgentSettings
+
+    agent = Agent(AgentSettings())
+    rng = np.random.default_rng(0)
+    for d in range(devices):
+        state = agent._device(f"dev-{d:05d}")
+        on = rng.uniform(size=(samples, 1)) < 0.5
+        X = np.where(on, rng.normal(10, 1, (samples, 6)), rng.normal(0.5, 0.1, (samples, 6)))
+        t = np.arange(samples, dtype=float) * 60
+        for i in range(0, samples, 64):
+            state.pipeline.process_batch(t[i : i + 64], X[i : i + 64])
+    print(json.dumps({"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=20_000)
+    ap.add_argument("--devices", type=int, default=1000)
+    ap.add_argument("--samples-per-device", type=int, default=600)
+    ap.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.rss_child:
+        rss_child(args.devices, args.samples_per_device)
+        return
+    wire, features = pump_stream(args.rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        train = []
+        dec = Decoder()
+        for frame in dec.feed(wire[: len(wire) // 4]):
+            train.append([message_from_frame(frame).values[f] for f in features])  # type: ignore[union-attr]
+        X = np.nan_to_num(np.array(train))
+        onnx_path = export_onnx(fit_pca(X), features, Path(tmp) / "pca.onnx", "bench", X)
+        detectors = {"robust": "robust", "robust-single": "robust-single", "hst": "hst", "onnx": f"onnx:{onnx_path}"}
+        speed = {
+            name: {
+                "per_sample": round(run(wire, features, spec, 1)),
+                "batch_64": round(run(wire, features, spec, 64)),
+            }
+            for name, spec in detectors.items()
+        }
+    child = subprocess.run(
+        [sys.executable, __file__, "--rss-child", "--devices", str(args.devices), "--samples-per-device", str(args.samples_per_device)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    out = {
+        "stream": {"rows": args.rows, "channels": len(features), "source": "simulated industrial pump, binary frames"},
+        "samples_per_second_one_core": speed,
+        "ratio_batch64_over_per_sample": {k: round(v["batch_64"] / v["per_sample"], 1) for k, v in speed.items()},
+        "agent_1000_devices": {"devices": args.devices, "samples_each": args.samples_per_device, **json.loads(child.stdout)},
+    }
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

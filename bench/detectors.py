@@ -92,7 +92,12 @@ def main() -> None:
             train.append([message_from_frame(frame).values[f] for f in features])  # type: ignore[union-attr]
         X = np.nan_to_num(np.array(train))
         onnx_path = export_onnx(fit_pca(X), features, Path(tmp) / "pca.onnx", "bench", X)
-        detectors = {"robust": "robust", "robust-single": "robust-single", "hst": "hst", "onnx": f"onnx:{onnx_path}"}
+        detectors = {
+            "robust": "robust",
+            "robust-single": "robust-single",
+            "hst": "hst",
+            "onnx": f"onnx:{onnx_path}",
+        }
         speed = {
             name: {
                 "per_sample": round(run(wire, features, spec, 1)),
@@ -100,15 +105,24 @@ def main() -> None:
             }
             for name, spec in detectors.items()
         }
-    child = subprocess.run(
-        [sys.executable, __file__, "--rss-child", "--devices", str(args.devices), "--samples-per-device", str(args.samples_per_device)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    cmd = [sys.executable, __file__, "--rss-child", "--devices", str(args.devices)]
+    cmd += ["--samples-per-device", str(args.samples_per_device)]
+    child = subprocess.run(cmd, capture_output=True, text=True, check=True)
     out = {
-        "stream": {"rows": args.rows, "channels": len(features), "source": "simulated industrial pump, binary frames"},
+        "stream": {
+            "rows": args.rows,
+            "channels": len(features),
+            "source": "simulated industrial pump, binary frames",
+        },
         "samples_per_second_one_core": speed,
-        "ratio_batch64_over_per_sample": {k: round(v["batch_64"] / v["per_sample"], 1) for k, v in speed.items()},
-        "agent_1000_devices": {"devices": args.devices, "samples_each": args.samples_per_device, **json.loads(child.stdout)},
+        "ratio_batch64_over_per_sample": {
+            k: round(v["batch_64"] / v["per_sample"], 1) for k, v in speed.items()
+        },
+        "agent_1000_devices": {
+            "devices": args.devices,
+            "samples_each": args.samples_per_device,
+            **json.loads(child.stdout),
+        },
     }
     print(json.dumps(out, indent=2))
 

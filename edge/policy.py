@@ -6,7 +6,9 @@ A noisy device must not produce a storm, and a slow fault must not be absorbed. 
   ``raise_at`` (a single spike is not an alert);
 * **hysteresis**: once raised, stay raised until ``clear_after`` consecutive scores are
   below ``clear_at`` (which is lower than ``raise_at``);
-* **cooldown**: after a clear, do not raise again for ``cooldown_s`` seconds;
+* **cooldown with backoff**: after a clear, do not raise again for ``cooldown_s``
+  seconds, doubled for every further raise within ``quiet_reset_s`` (up to 64x), so a
+  flapping device settles into a few alerts a day instead of one every cycle;
 * **severity**: warning / major / critical from how far into the tail the recent peak
   is; an UPDATE is emitted when the severity rises, never more often.
 
@@ -51,7 +53,8 @@ class AlertPolicy:
     k: int = 3
     n: int = 5
     clear_after: int = 10
-    cooldown_s: float = 600.0
+    cooldown_s: float = 1800.0
+    quiet_reset_s: float = 86400.0
     major_at: float = 0.99999
     critical_at: float = 0.999999
 
@@ -65,6 +68,8 @@ class AlertPolicy:
         self._recent: deque[bool] = deque(maxlen=self.n)
         self._below = 0
         self._cooldown_until = float("-inf")
+        self._strikes = 0  # raises since the device was last quiet for quiet_reset_s
+        self._last_clear = float("-inf")
 
     def _grade(self, score: float) -> Severity:
         if score >= self.critical_at:
@@ -78,6 +83,7 @@ class AlertPolicy:
         self._recent.append(hot)
         if not self.active:
             if t >= self._cooldown_until and sum(self._recent) >= self.k:
+                self._strikes = self._strikes + 1 if t - self._last_clear < self.quiet_reset_s else 0
                 self.active, self.raised_at, self.peak = True, t, score
                 self.severity = self._grade(score)
                 self._below = 0
@@ -87,7 +93,8 @@ class AlertPolicy:
         self._below = self._below + 1 if score < self.clear_at else 0
         if self._below >= self.clear_after:
             self.active = False
-            self._cooldown_until = t + self.cooldown_s
+            self._last_clear = t
+            self._cooldown_until = t + self.cooldown_s * 2 ** min(self._strikes, 6)
             self._recent.clear()
             return Transition(TransitionKind.CLEAR, t, score, self.peak, self.severity)
         grade = self._grade(score)
@@ -106,6 +113,8 @@ class AlertPolicy:
             "recent": list(self._recent),
             "below": self._below,
             "cooldown_until": self._cooldown_until,
+            "strikes": self._strikes,
+            "last_clear": self._last_clear,
         }
 
     def restore(self, s: dict[str, object]) -> None:
@@ -116,3 +125,5 @@ class AlertPolicy:
         self._recent = deque((bool(v) for v in s["recent"]), maxlen=self.n)  # type: ignore[attr-defined]
         self._below = int(s["below"])  # type: ignore[call-overload]
         self._cooldown_until = float(s["cooldown_until"])  # type: ignore[arg-type]
+        self._strikes = int(s.get("strikes", 0))  # type: ignore[call-overload]
+        self._last_clear = float(s.get("last_clear", float("-inf")))  # type: ignore[arg-type]

@@ -6,12 +6,14 @@ far more than the noise in any one of them. A single baseline then either alarms
 every start/stop or is so wide that a fault hides in it.
 
 :class:`ModalDetector` starts as one :class:`~models.robust.RobustDetector`. After
-``discover_after`` learned samples it clusters them (k-means on robustly standardised
-channels) and keeps a clustering only when its modes are clearly apart: some channel's
-centroids differ by more than ``separation`` within-mode spreads, and each mode holds at
-least ``min_share`` of the samples. It then trains one detector per mode on that mode's
-samples and routes every later sample to its nearest mode. Streams without such modes
-(SKAB's test rig, most process data) keep the single detector, unchanged.
+``discover_after`` samples (a day of minute data: long enough to see a daily cycle) it
+clusters them (k-means on robustly standardised channels) and keeps a clustering only
+when its modes are clearly apart: some channel's centroids differ by more than
+``separation`` within-mode spreads, and each mode holds at least ``min_share`` of the
+samples. If not, it looks again at 2x, 4x... up to 16x the history, using only rows
+judged normal. It then trains one detector per mode on that mode's samples and routes
+every later sample to its nearest mode. Streams without such modes (SKAB's test rig,
+short files) keep the single detector, unchanged.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(1)
@@ -41,14 +43,17 @@ __all__ = ["ModalDetector"]
 
 
 class ModalDetector(Estimator):
+    _MAX_BUFFER = 8000  # rows kept for clustering
+
     def __init__(
         self,
         features: list[str] | None = None,
         modes: int = 3,
-        discover_after: int = 500,
+        discover_after: int = 1440,
         separation: float = 6.0,
         min_share: float = 0.05,
         seed: int = 0,
+        restarts: int = 4,
     ) -> None:
         self.features = list(features) if features else []
         self.modes = modes
@@ -56,10 +61,12 @@ class ModalDetector(Estimator):
         self.separation = separation
         self.min_share = min_share
         self.seed = seed
+        self.restarts = restarts
         self.detectors_ = [RobustDetector(features=self.features)]
         self.centroids_: Matrix | None = None  # modes x channels, raw units
         self.spread_: NDArray[np.float64] | None = None  # per-channel scale for the distance
         self.searched_ = False
+        self._next_discovery = discover_after
         self._buffer: list[Matrix] = []
         self._buffered = 0
 
@@ -96,11 +103,18 @@ class ModalDetector(Estimator):
         for m, idx in self._routes(X):
             self.detectors_[m].learn_many(X[idx], where=keep[idx])
         if self.centroids_ is None and self.modes > 1 and not self.searched_:
-            self._buffer.append(X[keep])
-            self._buffered += int(keep.sum())
-            if self._buffered >= self.discover_after:
-                self._discover(np.vstack(self._buffer))
-                self._buffer, self._buffered = [], 0
+            # The first search clusters every observed row: before modes are known the
+            # single baseline flags the rarer mode, and clustering must still see it.
+            # Later searches use only rows judged normal, so a fault that develops in the
+            # meantime cannot become a "mode" of its own.
+            first = self._next_discovery == self.discover_after
+            rows = X if first else X[keep]
+            self._buffer.append(rows)
+            self._buffered += len(rows)
+            if self._buffered >= self._next_discovery:
+                data = np.vstack(self._buffer)[-self._MAX_BUFFER :]
+                self._buffer, self._buffered = [data], len(data)
+                self._discover(data)
 
     def add_features(self, names: list[str]) -> None:
         if not names:
@@ -141,14 +155,20 @@ class ModalDetector(Estimator):
         rng = np.random.default_rng(self.seed)
         best: tuple[Matrix, NDArray[np.int32]] | None = None
         for k in range(2, self.modes + 1):
-            centres, labels = kmeans2(filled, k, minit="++", seed=rng)
-            if self._acceptable(filled, centres, labels, k):
-                best = (centres, labels)
+            for _ in range(self.restarts):  # k-means++ depends on its seeds: try a few
+                centres, labels = kmeans2(filled, k, minit="++", seed=rng)
+                if self._acceptable(filled, centres, labels, k):
+                    best = (centres, labels)
+                    break
         if best is None:
-            self.searched_ = True  # looked once and found a single mode: stop looking
+            # One mode so far. The first hours may not show every way the machine runs
+            # (a night of standby), so look again with twice the history, a few times.
+            self._next_discovery *= 2
+            self.searched_ = self._next_discovery > 16 * self.discover_after
             return
         centres, labels = best
         self.searched_ = True
+        self._buffer, self._buffered = [], 0
         self.spread_ = spread
         self.centroids_ = centres * spread
         self.detectors_ = []

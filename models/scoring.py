@@ -46,16 +46,19 @@ def fault_metrics(
     faults: Sequence[tuple[str, float, float]],
     alerts: Sequence[tuple[str, float]],
     device_days: float,
-) -> dict[str, float]:
+) -> dict[str, object]:
     """``faults``: (device, onset, failure); ``alerts``: (device, raised_at).
 
     A fault is caught when its device raises an alert in [onset, failure). Every alert
     that falls in no such window (before onset or after failure) is a false alert.
     """
     caught, leads = 0, []
+    missed: list[str] = []
     used: set[int] = set()
     for device, onset, failure in faults:
         hits = [i for i, (d, t) in enumerate(alerts) if d == device and onset <= t < failure]
+        if not hits:
+            missed.append(device)
         if hits:
             caught += 1
             first = min(alerts[i][1] for i in hits)
@@ -75,4 +78,5 @@ def fault_metrics(
         "median_lead_share": round(float(np.median(leads)), 4) if leads else 0.0,
         "false_alerts": false,
         "false_alerts_per_device_day": round(false / device_days, 4) if device_days else 0.0,
+        "missed_devices": missed,
     }

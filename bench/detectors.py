@@ -78,7 +78,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=20_000)
     ap.add_argument("--devices", type=int, default=1000)
-    ap.add_argument("--samples-per-device", type=int, default=600)
+    ap.add_argument("--samples-per-device", type=int, default=1500)  # past mode discovery
     ap.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.rss_child:

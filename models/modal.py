@@ -43,7 +43,7 @@ __all__ = ["ModalDetector"]
 
 
 class ModalDetector(Estimator):
-    _MAX_BUFFER = 8000  # rows kept for clustering
+    _MAX_BUFFER = 4000  # rows kept for clustering (float32: 16 KB per channel per device)
 
     def __init__(
         self,
@@ -108,13 +108,13 @@ class ModalDetector(Estimator):
             # Later searches use only rows judged normal, so a fault that develops in the
             # meantime cannot become a "mode" of its own.
             first = self._next_discovery == self.discover_after
-            rows = X if first else X[keep]
+            rows = (X if first else X[keep]).astype(np.float32)
             self._buffer.append(rows)
             self._buffered += len(rows)
             if self._buffered >= self._next_discovery:
                 data = np.vstack(self._buffer)[-self._MAX_BUFFER :]
                 self._buffer, self._buffered = [data], len(data)
-                self._discover(data)
+                self._discover(data.astype(np.float64))
 
     def add_features(self, names: list[str]) -> None:
         if not names:

@@ -74,11 +74,40 @@ def rss_child(devices: int, samples: int) -> None:
     print(json.dumps({"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
+def detect_file_time(rows: int, tmp: Path) -> dict[str, object]:
+    """Wall time and peak RSS of `prognos detect` on a generated CSV of ``rows`` x 4 channels."""
+    rng = np.random.default_rng(0)
+    t = 1.7e9 + np.arange(rows) * 10.0
+    X = rng.normal(size=(rows, 4)).cumsum(axis=0) * 0.01 + rng.normal(size=(rows, 4))
+    src, out = tmp / "in.csv", tmp / "out.csv"
+    line = "%.1f" + ",%.4f" * 4 + "\n"
+    with open(src, "w") as fh:
+        fh.write("timestamp,a,b,c,d\n")
+        fh.write("".join(map(line.__mod__, ((ti, *r) for ti, r in zip(t.tolist(), X.tolist(), strict=True)))))
+    code = "import resource, sys; from prognos.cli import main; rc = main(sys.argv[1:]); "
+    code += "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024); sys.exit(rc)"
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code, "detect", "--input", str(src), "--output", str(out), "--quiet"],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    seconds = time.perf_counter() - t0
+    rss = round(float(done.stdout.strip().splitlines()[-1]))
+    return {
+        "rows": rows,
+        "channels": 4,
+        "seconds": round(seconds, 1),
+        "rows_per_second": round(rows / seconds),
+        "maxrss_mb": rss,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=20_000)
     ap.add_argument("--devices", type=int, default=1000)
     ap.add_argument("--samples-per-device", type=int, default=1500)  # past mode discovery
+    ap.add_argument("--detect-rows", type=int, default=1_000_000, help="rows for the prognos detect timing")
     ap.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.rss_child:
@@ -108,7 +137,10 @@ def main() -> None:
     cmd = [sys.executable, __file__, "--rss-child", "--devices", str(args.devices)]
     cmd += ["--samples-per-device", str(args.samples_per_device)]
     child = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        detect = detect_file_time(args.detect_rows, Path(tmp))
     out = {
+        "prognos_detect_csv": detect,
         "stream": {
             "rows": args.rows,
             "channels": len(features),

@@ -7,7 +7,8 @@ learned (River's ``AnomalyFilter`` idea), so a slowly developing fault is not ab
 into "normal"; an alert that stays up for ``rebaseline_after`` samples is taken as the
 new normal and learned from again, so a permanent change of regime does not alarm forever.
 Until the calibrator holds ``min_history`` normal scores the device is still learning
-and raises nothing.
+and raises nothing; that happens again when the detector restructures itself (operating
+modes discovered), since its scores then change scale.
 """
 
 from __future__ import annotations
@@ -66,8 +67,13 @@ class DevicePipeline:
             alert[i] = self.policy.active
             self._hot_run = self._hot_run + 1 if si >= raise_at else 0
             learn[i] = si < raise_at or self._hot_run >= self.rebaseline_after
+        generation = getattr(self.detector, "generation_", 0)
         self.detector.learn_many(X, where=learn)
-        if learn.any():
+        if getattr(self.detector, "generation_", 0) != generation:
+            # The detector restructured itself (operating modes found): its scores are on
+            # a new scale, so the calibration starts over, with a new learning period.
+            self.calibrator = self.calibrator.clone()
+        elif learn.any():
             self.calibrator.update(raw[learn])
         self.samples += len(X)
         return BatchResult(raw, score, alert, transitions)

@@ -66,6 +66,7 @@ class ModalDetector(Estimator):
         self.centroids_: Matrix | None = None  # modes x channels, raw units
         self.spread_: NDArray[np.float64] | None = None  # per-channel scale for the distance
         self.searched_ = False
+        self.generation_ = 0
         self._next_discovery = discover_after
         self._buffer: list[Matrix] = []
         self._buffered = 0
@@ -167,6 +168,7 @@ class ModalDetector(Estimator):
             self.searched_ = self._next_discovery > 16 * self.discover_after
             return
         centres, labels = best
+        self.generation_ += 1  # scores change scale: a calibrator built on the old ones is stale
         self.searched_ = True
         self._buffer, self._buffered = [], 0
         self.spread_ = spread

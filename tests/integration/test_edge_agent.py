@@ -32,7 +32,7 @@ from tests.support.threads import eventually
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-FLEET = dict(devices=2, days=4, seed=2, fault_rate=1.0, archetypes=("industrial_pump", "air_conditioner"))
+FLEET = dict(devices=2, days=4, seed=5, fault_rate=1.0, archetypes=("industrial_pump", "air_conditioner"))
 
 
 class CloudSide:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,19 @@ from .errors import EdgeError
 __all__ = ["Table", "TableError", "read_table"]
 
 TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts", "date_time", "time_stamp")
+_OTHER_TIME_FORMATS = (
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%Y%m%d%H%M%S",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+)
 _MISSING = {"", "nan", "NaN", "NA", "N/A", "null", "None", "-"}
 
 
@@ -36,6 +49,7 @@ class Table:
     time: NDArray[np.float64]  # epoch seconds (or row numbers when there is no time column)
     features: list[str]
     X: NDArray[np.float64]  # rows x features, NaN where missing
+    warnings: list[str]
 
 
 def _sniff(sample: str) -> str:
@@ -85,7 +99,13 @@ def _parse_times(col: list[str]) -> NDArray[np.float64] | None:
     try:
         return np.array([datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() for v in text])
     except ValueError:
-        return None
+        pass
+    for fmt in _OTHER_TIME_FORMATS:  # the first format that reads every cell wins
+        try:
+            return np.array([datetime.strptime(v, fmt).replace(tzinfo=UTC).timestamp() for v in text])
+        except ValueError:
+            continue
+    return None
 
 
 def read_table(path: Path, timestamp_col: str | None = "timestamp", ignore: tuple[str, ...] = ()) -> Table:
@@ -112,14 +132,16 @@ def read_table(path: Path, timestamp_col: str | None = "timestamp", ignore: tupl
     columns = list(zip(*rows, strict=True))
     names = [h.strip() for h in header]
     time_idx, named = _pick_time_column(names, timestamp_col)
+    warnings: list[str] = []
     times = None
     if time_idx is not None:
         col = list(columns[time_idx])
         # An unnamed first column is a time axis only if it is text that parses as dates.
         if named or _to_float(col) is None:
             times = _parse_times(col)
-        if times is None and timestamp_col in names:
-            raise TableError(f"{path}: column {timestamp_col!r} is neither ISO-8601 nor epoch time")
+        if times is None and named:
+            # Scoring does not need clock time; row order is a fair stand-in. Say so.
+            warnings.append(f"column {names[time_idx]!r} is not a time format I know; using row order")
         if times is None:
             time_idx = None
     if times is None:
@@ -134,7 +156,7 @@ def read_table(path: Path, timestamp_col: str | None = "timestamp", ignore: tupl
             cols.append(values)
     if not features:
         raise TableError(f"{path}: no numeric columns besides the timestamp")
-    return Table(header, rows, delimiter, times, features, np.column_stack(cols))
+    return Table(header, rows, delimiter, times, features, np.column_stack(cols), warnings)
 
 
 def _pick_time_column(names: list[str], wanted: str | None) -> tuple[int | None, bool]:

@@ -19,7 +19,6 @@ from .progress import Progress
 __all__ = ["add_parser", "detect_file"]
 
 
-
 def batch_size(rows: int) -> int:
     """Rows per micro-batch. One row at a time is exactly what the agent does; files too
     long for that (about 2,500 rows/s) use small batches, which adapt a few rows later."""
@@ -75,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"prognos detect: {exc}", file=sys.stderr)
         return 2
     progress.done()
+    for warning in table.warnings:
+        print(f"prognos detect: warning: {warning}", file=sys.stderr)
     try:
         with open(args.output, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh, delimiter=table.delimiter, lineterminator="\n")

@@ -92,7 +92,6 @@ def test_deterministic(tmp_path: Path) -> None:
         ("timestamp,v\n", "no data rows"),
         ("timestamp,name\n2026-01-01T00:00:00Z,pump\n", "no numeric columns"),
         ("timestamp,v\n2026-01-01T00:00:00Z,1\n2026-01-01T00:01:00Z,1,2\n", "row 3 has 3 fields"),
-        ("timestamp,v\nyesterday,1\ntoday,2\n", "neither ISO-8601 nor epoch"),
     ],
 )
 def test_unreadable_files_fail_with_one_line(
@@ -112,3 +111,15 @@ def test_nan_cells_read_as_missing(tmp_path: Path) -> None:
     src = write(tmp_path / "f.csv", ["timestamp", "v"], [["1", "1.5"], ["2", ""], ["3", "nan"], ["4", "NA"]])
     table = read_table(src)
     assert table.X[0, 0] == 1.5 and all(math.isnan(v) for v in table.X[1:, 0])
+
+
+def test_other_time_formats_and_unknown_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    us = write(
+        tmp_path / "us.csv", ["Date", "v"], [["03/09/2020 10:14:33", "1"], ["03/09/2020 10:14:34", "2"]]
+    )
+    assert read_table(us).time[1] - read_table(us).time[0] == 1.0
+    odd = write(tmp_path / "odd.csv", ["timestamp", "v"], [["yesterday", "1"], ["today", "2"]])
+    table = read_table(odd)
+    assert list(table.time) == [0.0, 1.0] and "row order" in table.warnings[0]
+    detect(tmp_path, odd)
+    assert "warning" in capsys.readouterr().err

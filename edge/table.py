@@ -8,17 +8,20 @@ columns. Problems are reported as :class:`TableError` with one line saying what 
 from __future__ import annotations
 
 import csv
+import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .errors import EdgeError
 
-__all__ = ["Table", "TableError", "read_table"]
+__all__ = ["Table", "TableError", "iter_rows", "read_table"]
 
 TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts", "date_time", "time_stamp")
 _OTHER_TIME_FORMATS = (
@@ -43,8 +46,9 @@ class TableError(EdgeError):
 
 @dataclass(slots=True)
 class Table:
+    path: Path
     header: list[str]
-    rows: list[list[str]]  # the raw cells, written back unchanged
+    n_rows: int
     delimiter: str
     time: NDArray[np.float64]  # epoch seconds (or row numbers when there is no time column)
     features: list[str]
@@ -108,55 +112,89 @@ def _parse_times(col: list[str]) -> NDArray[np.float64] | None:
     return None
 
 
+_CHUNK = 65_536  # rows parsed at a time: memory stays at the numeric arrays, not the text
+
+
 def read_table(path: Path, timestamp_col: str | None = "timestamp", ignore: tuple[str, ...] = ()) -> Table:
+    """Parse the numeric content of ``path``. The text itself is not kept: writers stream the
+    file again (:func:`iter_rows`), so a million-row file costs its numbers, not its strings."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            sample = fh.read(65536)
+            delimiter = _sniff(fh.read(65536))
             fh.seek(0)
-            delimiter = _sniff(sample)
             reader = csv.reader(fh, delimiter=delimiter)
             header = next(reader, None)
-            rows = [r for r in reader if r]
+            if not header:
+                raise TableError(f"{path}: the file is empty")
+            names = [h.strip() for h in header]
+            time_idx, named = _pick_time_column(names, timestamp_col)
+            parsed = _parse_chunks(path, reader, names, time_idx, named)
     except FileNotFoundError:
         raise TableError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise TableError(f"{path}: cannot read it as CSV text ({exc})") from None
-    if not header:
-        raise TableError(f"{path}: the file is empty")
-    if not rows:
+    n_rows, times, numeric, warnings = parsed
+    if n_rows == 0:
         raise TableError(f"{path}: a header but no data rows")
-    width = len(header)
-    ragged = next((i for i, r in enumerate(rows) if len(r) != width), None)
-    if ragged is not None:
-        raise TableError(f"{path}: row {ragged + 2} has {len(rows[ragged])} fields, the header has {width}")
-    columns = list(zip(*rows, strict=True))
-    names = [h.strip() for h in header]
-    time_idx, named = _pick_time_column(names, timestamp_col)
-    warnings: list[str] = []
-    times = None
-    if time_idx is not None:
-        col = list(columns[time_idx])
-        # An unnamed first column is a time axis only if it is text that parses as dates.
-        if named or _to_float(col) is None:
-            times = _parse_times(col)
-        if times is None and named:
-            # Scoring does not need clock time; row order is a fair stand-in. Say so.
-            warnings.append(f"column {names[time_idx]!r} is not a time format I know; using row order")
-        if times is None:
-            time_idx = None
     if times is None:
-        times = np.arange(len(rows), dtype=np.float64)
-    features, cols = [], []
-    for j, name in enumerate(names):
-        if j == time_idx or name in ignore:
-            continue
-        values = _to_float(list(columns[j]))
-        if values is not None:
-            features.append(name)
-            cols.append(values)
+        times = np.arange(n_rows, dtype=np.float64)
+    features = [n for j, n in enumerate(names) if j in numeric and n not in ignore]
     if not features:
         raise TableError(f"{path}: no numeric columns besides the timestamp")
-    return Table(header, rows, delimiter, times, features, np.column_stack(cols), warnings)
+    X = np.column_stack([np.concatenate(numeric[names.index(f)]) for f in features])
+    return Table(path, header, n_rows, delimiter, times, features, X, warnings)
+
+
+def _parse_chunks(
+    path: Path, reader: Any, names: list[str], time_idx: int | None, named: bool
+) -> tuple[int, NDArray[np.float64] | None, dict[int, list[NDArray[np.float64]]], list[str]]:
+    width = len(names)
+    numeric: dict[int, list[NDArray[np.float64]]] = {j: [] for j in range(width) if j != time_idx}
+    time_parts: list[NDArray[np.float64]] | None = [] if time_idx is not None else None
+    warnings: list[str] = []
+    n_rows = 0
+    while True:
+        chunk = [r for r in itertools.islice(reader, _CHUNK) if r]
+        if not chunk:
+            break
+        ragged = next((i for i, r in enumerate(chunk) if len(r) != width), None)
+        if ragged is not None:
+            row = chunk[ragged]
+            raise TableError(
+                f"{path}: row {n_rows + ragged + 2} has {len(row)} fields, the header has {width}"
+            )
+        columns = list(zip(*chunk, strict=True))
+        if time_parts is not None and time_idx is not None:
+            col = list(columns[time_idx])
+            # An unnamed first column is a time axis only if it is text that parses as dates.
+            times = _parse_times(col) if named or _to_float(col) is None else None
+            if times is None:
+                if named:  # scoring does not need clock time; row order is a fair stand-in
+                    warnings.append(
+                        f"column {names[time_idx]!r} is not a time format I know; using row order"
+                    )
+                else:
+                    numeric[time_idx] = [np.full(n_rows, np.nan)] if n_rows else []
+                time_parts = None
+            else:
+                time_parts.append(times)
+        for j in list(numeric):
+            values = _to_float(list(columns[j]))
+            if values is None:
+                del numeric[j]  # text, not a sensor
+            else:
+                numeric[j].append(values)
+        n_rows += len(chunk)
+    times_all = np.concatenate(time_parts) if time_parts else None
+    return n_rows, times_all, numeric, warnings
+
+
+def iter_rows(table: Table) -> Iterator[list[str]]:
+    """The data rows of the table's file, as written, for output next to the scores."""
+    with open(table.path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh, delimiter=table.delimiter)
+        next(reader, None)
+        yield from (r for r in reader if r)
 
 
 def _pick_time_column(names: list[str], wanted: str | None) -> tuple[int | None, bool]:

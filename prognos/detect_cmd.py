@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from edge.pipeline import DevicePipeline
-from edge.table import TableError, read_table
+from edge.table import TableError, iter_rows, read_table
 from models.registry import DETECTORS, make_detector
 
 from .progress import Progress
@@ -50,7 +50,7 @@ def detect_file(
     """Score every row of ``path``; returns (table, anomaly_score, alert)."""
     table = read_table(path, timestamp_col, ignore)
     pipe = DevicePipeline(make_detector(detector, list(table.features)))
-    n = len(table.rows)
+    n = table.n_rows
     scores = np.zeros(n)
     alerts = np.zeros(n, dtype=bool)
     step = batch_size(n)
@@ -80,12 +80,12 @@ def run(args: argparse.Namespace) -> int:
         with open(args.output, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh, delimiter=table.delimiter, lineterminator="\n")
             writer.writerow([*table.header, "anomaly_score", "alert"])
-            for row, s, a in zip(table.rows, scores.tolist(), alerts.tolist(), strict=True):
+            for row, s, a in zip(iter_rows(table), scores.tolist(), alerts.tolist(), strict=True):
                 writer.writerow([*row, f"{s:.6f}", int(a)])
     except OSError as exc:
         print(f"prognos detect: cannot write {args.output}: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:
-        rows, in_alert = len(table.rows), int(alerts.sum())
+        rows, in_alert = table.n_rows, int(alerts.sum())
         print(f"{rows:,} rows, {len(table.features)} features, {in_alert:,} rows in alert -> {args.output}")
     return 0

@@ -112,5 +112,6 @@ def test_cli_gateway_processes(broker_address: BrokerAddress, tmp_path: Path) ->
         seqs = [m.seq for m in got if m.device_id == dev]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
     assert bridge.returncode == 0
-    assert json.loads(bridge_out.strip().splitlines()[-1])["published"] == len(got)
+    bridge_stats = json.loads(bridge_out.strip().splitlines()[-1])
+    assert bridge_stats["acknowledged"] == bridge_stats["published"] == len(got), json.dumps(consumer.stats())
     assert (tmp_path / "run" / "truth.jsonl").exists()

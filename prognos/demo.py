@@ -1,10 +1,10 @@
 """``prognos demo``: the simulated fleet through the real wire protocol, end to end so far.
 
-What runs today (the edge agent and cloud join in later issues):
+What runs today (the cloud joins in a later issue):
 
     simulated devices --binary frames--> pty --SerialReader--> bridge --MQTT--> broker
     simulated devices --------------------MQTT JSON-----------------------> broker
-    broker --MqttReader--> per-device tally (what the edge agent will consume)
+    broker --MqttReader--> edge agent core (detection, alert policy) --> summary
 
 mosquitto is used when installed; without it the demo shows the serial path alone.
 """
@@ -21,11 +21,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from firmware_bridge import DeviceEvent
+from edge.agent import Agent, AgentSettings
+from firmware_bridge import DeviceEvent, DeviceMessage
 from firmware_bridge.bridge import SerialMqttBridge
+from firmware_bridge.contract import AlertMessage, parse_edge_message
 from firmware_bridge.mqtt_link import BrokerAddress
 from firmware_bridge.mqtt_reader import MqttReader
 from firmware_bridge.serial_reader import SerialReader
+from models.scoring import fault_metrics
 from simulators.fleet import plan_fleet
 from simulators.pty_link import PtyLink
 from simulators.sinks import MqttSink, SerialSink, route_by_transport
@@ -52,20 +55,27 @@ def add_parser(sub: Any) -> None:
 
 
 class _Tally:
-    """What arrived at the consumer side, per device and kind."""
+    """What arrived at the consumer side, run through the edge agent's core."""
 
-    def __init__(self) -> None:
+    def __init__(self, tenant: str) -> None:
         self.by_kind: Counter[str] = Counter()
         self.devices: set[str] = set()
         self.trips: list[tuple[str, str, float]] = []
+        self.agent = Agent(AgentSettings(tenant=tenant, agent_id="demo-edge"))
+        self.raises: list[tuple[str, float, str]] = []  # device, device time, fault key
         self.lock = threading.Lock()
 
-    def add(self, msg: object) -> None:
+    def add(self, msg: DeviceMessage) -> None:
         with self.lock:
             self.by_kind[type(msg).__name__] += 1
-            self.devices.add(msg.device_id)  # type: ignore[attr-defined]
+            self.devices.add(msg.device_id)
             if isinstance(msg, DeviceEvent) and msg.severity >= 3:
                 self.trips.append((msg.device_id, msg.name, msg.timestamp))
+            for out in self.agent.handle(msg):
+                if out.kind == "alert":
+                    alert = parse_edge_message(out.payload)
+                    if isinstance(alert, AlertMessage) and alert.transition == "raise":
+                        self.raises.append((alert.device_id, alert.at, alert.fault_key))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     link = PtyLink(workdir / "ttyGATEWAY0")
     serial_sink = SerialSink(link, noise=args.noise, seed=args.seed)
     reader = SerialReader(link.path, tenant=fleet.tenant)
-    tally = _Tally()
+    tally = _Tally(fleet.tenant)
     threads: list[threading.Thread] = []
     sinks: dict[str, MessageSink] = {}
     consumer: MqttReader | None = None
@@ -183,7 +193,12 @@ def _settle(tally: _Tally, sent: int, stop: threading.Event, timeout: float = 10
 def _summary(fleet, result, tally, truth, reader, consumer, serial_sink, seconds) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     faults = [r for r in truth if r["kind"] == "fault"]
     depleted = [r for r in truth if r["kind"] == "consumable" and r["event"] == "depleted"]
+    end = fleet.end
+    windows = [(r["device"], r["onset_ts"], min(r["failure_ts"], end)) for r in faults if r["onset_ts"] < end]
+    detection = fault_metrics(windows, [(d, t) for d, t, _ in tally.raises], len(fleet.devices) * fleet.days)
     return {
+        "detection": detection,
+        "alerts_raised": [{"device": d, "at": iso(t), "fault_key": k} for d, t, k in tally.raises],
         "devices": len(fleet.devices),
         "simulated_days": fleet.days,
         "wall_seconds": round(seconds, 1),
@@ -224,4 +239,10 @@ def _print_summary(s: dict[str, Any]) -> None:
         print(f"    {f['device']:<10} {f['fault']:<24} onset {f['onset']}  failure {f['failure']}")
     trips, depleted = len(s["device_trips_received"]), len(s["consumables_depleted"])
     print(f"  device trips received {trips}, consumables depleted {depleted}")
-    print("  (detection, work orders and dispatch arrive with the edge and cloud issues)")
+    det = s["detection"]
+    caught, lead = f"{det['caught_before_failure']}/{det['faults']}", det["median_lead_share"]
+    print(f"  edge detection: {len(s['alerts_raised'])} alerts raised; faults caught before failure {caught}")
+    print(f"    median lead {lead:.0%} of onset-to-failure, false alerts {det['false_alerts']}")
+    print(
+        "  (a new device learns for its first day: short runs catch little; work orders come with the cloud)"
+    )

@@ -50,7 +50,8 @@ def test_demo_runs_and_writes_its_summary(tmp_path: Path) -> None:
     s = json.loads(target.read_text())
     assert s["devices"] == 4 and s["devices_heard"] == 4
     assert s["messages_received"] == s["messages_sent"] > 0
-    assert "summary" in run.stdout
+    assert "summary" in run.stdout and "edge detection" in run.stdout
+    assert set(s["detection"]) >= {"faults", "caught_before_failure", "false_alerts"}
     if find_mosquitto() is not None:
         assert s["mqtt"]["accepted"] == s["messages_received"]
 

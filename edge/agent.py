@@ -30,7 +30,7 @@ from firmware_bridge.contract import (
 )
 from models.registry import make_detector
 
-from .consumables import RATED_LIFE, ConsumableTracker
+from .consumables import CONDITION, RATED_LIFE, Condition, ConsumableTracker
 from .health import HealthTracker
 from .outbox import PendingMessage
 from .pipeline import DevicePipeline
@@ -51,6 +51,7 @@ class AgentSettings:
     evidence_len: int = 30
     consumable_every_s: float = 3600.0
     rated_life: dict[str, float] = field(default_factory=lambda: dict(RATED_LIFE))
+    condition: dict[str, Condition] = field(default_factory=lambda: dict(CONDITION))
     policy: dict[str, float] = field(default_factory=dict)  # AlertPolicy overrides
 
 
@@ -158,6 +159,9 @@ class Agent:
         state.evidence.append((sample.timestamp, dict(sample.values), score))
         state.health.add(sample.timestamp, raw)
         self._accumulate(state, sample, score)
+        for tracker in state.consumables.values():
+            if tracker.condition is not None and tracker.condition.channel in sample.values:
+                tracker.observe(sample.timestamp, sample.values[tracker.condition.channel])
         for tr in result.transitions:
             if tr.kind is TransitionKind.RAISE:
                 state.fault_key = self._fault_key(pipe, X)
@@ -248,7 +252,8 @@ class Agent:
             life = self.settings.rated_life.get(cu.consumable)
             if life is None:
                 return []  # no rated life known: nothing to predict; usage still in summaries
-            tracker = state.consumables[cu.consumable] = ConsumableTracker(life)
+            condition = self.settings.condition.get(cu.consumable)
+            tracker = state.consumables[cu.consumable] = ConsumableTracker(life, condition)
         est = tracker.update(cu.timestamp, cu.value, cu.replaced)
         last = state.consumable_sent.get(cu.consumable, -math.inf)
         if not cu.replaced and cu.timestamp - last < self.settings.consumable_every_s:

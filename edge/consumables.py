@@ -1,10 +1,15 @@
-"""Consumable life at the edge: remaining share and predicted depletion date from usage.
+"""Consumable life at the edge: remaining share and predicted depletion date.
 
-A device reports a usage counter per consumable (run hours, litres, cycles) that
-restarts at zero when the part is replaced. The rate of use is fitted by least squares
-over the recent counter readings (``scipy.stats.linregress``); the depletion date is
-where the fitted line reaches the part's rated life, and the slope's standard error
-gives a 90 % interval.
+Two views of the same part, and the more worn one wins:
+
+* **usage**: the device reports a counter (run hours, litres, cycles) that restarts at
+  zero when the part is replaced. The rate of use is fitted by least squares over the
+  recent readings (``scipy.stats.linregress``); depletion is where the line reaches the
+  rated life, and the slope's standard error gives a 90 % interval.
+* **condition**, where the part has a telltale channel (a filter's pressure drop): the
+  hourly peak of that channel is placed between the part's clean and end-of-life values
+  from its datasheet, and its trend extrapolated the same way. A filter on dusty air
+  clogs long before its rated hours; this is how that shows.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numpy as np
 from scipy.stats import linregress
 from scipy.stats import t as student_t
 
-__all__ = ["RATED_LIFE", "ConsumableEstimate", "ConsumableTracker"]
+__all__ = ["CONDITION", "RATED_LIFE", "ConsumableEstimate", "ConsumableTracker", "Condition"]
 
 #: Rated life in the counter's unit; a configuration file can override any entry.
 RATED_LIFE: dict[str, float] = {
@@ -30,6 +35,24 @@ RATED_LIFE: dict[str, float] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Condition:
+    """The channel that shows a part's wear, and its value when clean and when worn out."""
+
+    channel: str
+    clean: float
+    worn: float
+
+
+#: Datasheet condition limits; AgentSettings.condition can override any entry.
+CONDITION: dict[str, Condition] = {
+    "air_filter": Condition("filter_dp", 0.06, 0.28),  # kPa across the filter, fan running
+    "sediment_filter": Condition("filter_dp", 6.0, 50.0),  # kPa at nominal flow
+}
+
+_HOUR = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
 class ConsumableEstimate:
     usage: float
     remaining_fraction: float
@@ -37,33 +60,66 @@ class ConsumableEstimate:
     ci: tuple[float, float] | None
 
 
+def _eta(points: deque[tuple[float, float]], target: float) -> tuple[float, tuple[float, float]] | None:
+    """When the least-squares line through ``points`` reaches ``target``, with a 90 % interval."""
+    if len(points) < 3:
+        return None
+    t = np.array([p[0] for p in points])
+    y = np.array([p[1] for p in points])
+    if np.ptp(t) <= 0 or np.ptp(y) <= 0:
+        return None
+    fit = linregress(t, y)
+    if fit.slope <= 0:
+        return None
+    t_now, y_now = t[-1], float(fit.intercept + fit.slope * t[-1])
+    left = max(target - y_now, 0.0)
+    eta = t_now + left / fit.slope
+    q = student_t.ppf(0.95, max(len(t) - 2, 1))
+    fast, slow = fit.slope + q * fit.stderr, fit.slope - q * fit.stderr
+    lo = t_now + left / fast
+    hi = t_now + left / slow if slow > 0 else t_now + 10 * (eta - t_now) + 86400.0
+    return float(eta), (float(lo), float(hi))
+
+
 class ConsumableTracker:
-    def __init__(self, life: float, keep: int = 168) -> None:
+    def __init__(self, life: float, condition: Condition | None = None, keep: int = 168) -> None:
         self.life = life
+        self.condition = condition
         self.points: deque[tuple[float, float]] = deque(maxlen=keep)
+        self.health: deque[tuple[float, float]] = deque(maxlen=keep)  # (hour, peak condition value)
+        self._hour: float | None = None
+        self._peak = -np.inf
 
     def update(self, t: float, usage: float, replaced: bool = False) -> ConsumableEstimate:
         if replaced or (self.points and usage < self.points[-1][1]):
-            self.points.clear()  # a new part: its counter restarted
+            self.points.clear()  # a new part: its counter restarted, its condition too
+            self.health.clear()
+            self._hour, self._peak = None, -np.inf
         self.points.append((t, usage))
         return self.estimate()
 
+    def observe(self, t: float, value: float) -> None:
+        """A reading of the condition channel; kept as hourly peaks (the part under load)."""
+        if not np.isfinite(value):
+            return
+        hour = np.floor(t / _HOUR) * _HOUR
+        if self._hour is not None and hour != self._hour and np.isfinite(self._peak):
+            self.health.append((self._hour + _HOUR / 2, self._peak))
+            self._peak = -np.inf
+        self._hour = hour
+        self._peak = max(self._peak, value)
+
     def estimate(self) -> ConsumableEstimate:
-        t_now, usage = self.points[-1]
+        usage = self.points[-1][1]
         remaining = float(np.clip(1.0 - usage / self.life, 0.0, 1.0))
-        if len(self.points) < 3:
-            return ConsumableEstimate(usage, remaining, None, None)
-        t = np.array([p[0] for p in self.points])
-        u = np.array([p[1] for p in self.points])
-        if np.ptp(t) <= 0 or np.ptp(u) <= 0:
-            return ConsumableEstimate(usage, remaining, None, None)
-        fit = linregress(t, u)
-        if fit.slope <= 0:
-            return ConsumableEstimate(usage, remaining, None, None)
-        left = max(self.life - usage, 0.0)
-        eta = t_now + left / fit.slope
-        q = student_t.ppf(0.95, max(len(t) - 2, 1))
-        fast, slow = fit.slope + q * fit.stderr, fit.slope - q * fit.stderr
-        lo = t_now + left / fast
-        hi = t_now + left / slow if slow > 0 else t_now + 10 * (eta - t_now) + 86400.0
-        return ConsumableEstimate(usage, remaining, float(eta), (float(lo), float(hi)))
+        by_usage = _eta(self.points, self.life)
+        eta, ci = by_usage if by_usage else (None, None)
+        if self.condition is not None and len(self.health) >= 3:
+            c = self.condition
+            level = float(np.median([v for _, v in list(self.health)[-3:]]))
+            worn = float(np.clip((level - c.clean) / (c.worn - c.clean), 0.0, 1.0))
+            remaining = min(remaining, 1.0 - worn)
+            by_condition = _eta(self.health, c.worn)
+            if by_condition is not None and (eta is None or by_condition[0] < eta):
+                eta, ci = by_condition
+        return ConsumableEstimate(usage, remaining, eta, ci)

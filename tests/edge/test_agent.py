@@ -103,3 +103,20 @@ def test_health_trend_predicts_when_the_level_crosses_the_limit() -> None:
     for hour in range(12):
         flat.add(hour * 3600.0, 1.0)
     assert flat.estimate(12 * 3600).predicted_failure_at is None
+
+
+def test_condition_beats_usage_for_a_clogging_filter() -> None:
+    from edge.consumables import Condition
+
+    tr = ConsumableTracker(life=1500.0, condition=Condition("filter_dp", 0.06, 0.28))
+    for hour in range(48):
+        for k in range(6):
+            t = hour * 3600.0 + k * 600
+            tr.observe(t, 0.10 + 0.003 * hour if k % 2 else 0.02)  # hourly peak climbs 3 Pa/h
+        est = tr.update(hour * 3600.0 + 3599, 10.0 * hour)
+    assert est.remaining_fraction < 1 - 470 / 1500  # the pressure drop says more worn than the hours
+    assert est.predicted_depletion_at is not None
+    expected = (0.28 - 0.10) / 0.003 * 3600.0  # hour at which the peak reaches the limit
+    assert abs(est.predicted_depletion_at - expected) < 4 * 3600
+    reset = tr.update(50 * 3600.0, 0.0, replaced=True)
+    assert reset.remaining_fraction == 1.0 and len(tr.health) == 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,7 +18,7 @@ from firmware_bridge import ConsumableUsage, DeviceEvent, DeviceMessage, Heartbe
 
 from .fleet import DAY, DeviceSpec, FleetSpec
 from .nuisance import NuisanceRates, inject_nuisances, offline_mask
-from .physics import ARCHETYPES
+from .physics import ARCHETYPES, ChunkInputs
 from .truth import TruthRecord, consumable_record, fault_record
 
 __all__ = ["DeviceChunk", "DeviceSimulator"]
@@ -90,7 +89,7 @@ class DeviceSimulator:
         failure = min((p.failure for p in spec.faults), default=np.inf)
         failed = t >= failure
         wear = {c: self._wear_path(c, t) for c in self.wear}
-        result = self.model.generate(t, self.state, self.rng, self._severity(t), wear, failed)
+        result = self.model.generate(ChunkInputs(t, self.state, self.rng, self._severity(t), wear, failed))
         self.state = result.state
         if failed.any() and self.tripped_at is None:
             self.tripped_at = float(t[np.argmax(failed)])
@@ -157,6 +156,3 @@ class DeviceSimulator:
             chunk.messages.append(
                 Heartbeat(dev, float(t[i]), 0, uptime, FIRMWARE, int(self.tripped_at is not None))
             )
-
-    def summary(self) -> dict[str, Any]:
-        return {"device_id": self.spec.device_id, "wear": dict(self.wear), "tripped_at": self.tripped_at}

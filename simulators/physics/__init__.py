@@ -9,7 +9,7 @@ on a serial line and over MQTT.
 from __future__ import annotations
 
 from .air_conditioner import AirConditioner
-from .base import Archetype, ChunkResult, ConsumableModel, FaultMode
+from .base import Archetype, ChunkInputs, ChunkResult, ConsumableModel, FaultMode
 from .pump import IndustrialPump
 from .water_purifier import WaterPurifier
 
@@ -19,6 +19,7 @@ __all__ = [
     "ARCHETYPES",
     "AirConditioner",
     "Archetype",
+    "ChunkInputs",
     "ChunkResult",
     "ConsumableModel",
     "FaultMode",

@@ -11,12 +11,11 @@ import numpy as np
 
 from .base import (
     DAY,
-    Array,
+    ChunkInputs,
     ChunkResult,
     ConsumableModel,
     FaultMode,
     ar1,
-    chunk_start,
     duty_cycle,
     hour_of_day,
     lag,
@@ -58,19 +57,11 @@ class AirConditioner:
             "vib": 0.0,
         }
 
-    def generate(
-        self,
-        t: Array,
-        state: dict[str, float],
-        rng: np.random.Generator,
-        severity: dict[str, Array],
-        wear: dict[str, Array],
-        failed: np.ndarray,
-    ) -> ChunkResult:
-        n, dt, s, zero = chunk_start(t, state)
-        leak = severity.get("refrigerant_leak", zero)
-        bearing = severity.get("compressor_bearing_wear", zero)
-        fouling = severity.get("condenser_fouling", zero)
+    def generate(self, c: ChunkInputs) -> ChunkResult:
+        t, rng, wear, failed, n, dt, s = c.t, c.rng, c.wear, c.failed, c.n, c.dt, dict(c.state)
+        leak = c.fault("refrigerant_leak")
+        bearing = c.fault("compressor_bearing_wear")
+        fouling = c.fault("condenser_fouling")
         filt = np.clip(wear["air_filter"], 0.0, 1.5)
 
         hour = hour_of_day(t)

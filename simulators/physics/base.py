@@ -13,11 +13,11 @@ from scipy.signal import lfilter
 
 __all__ = [
     "Archetype",
+    "ChunkInputs",
     "ChunkResult",
     "ConsumableModel",
     "FaultMode",
     "ar1",
-    "chunk_start",
     "duty_cycle",
     "hour_of_day",
     "lag",
@@ -74,25 +74,33 @@ class Archetype(Protocol):
 
     def initial_state(self, rng: np.random.Generator) -> dict[str, float]: ...
 
-    def generate(
-        self,
-        t: Array,
-        state: dict[str, float],
-        rng: np.random.Generator,
-        severity: dict[str, Array],
-        wear: dict[str, Array],
-        failed: NDArray[np.bool_],
-    ) -> ChunkResult:
-        """Signals for timestamps ``t``; ``wear`` is each consumable's 0..1+ wear per step,
-        ``severity`` each active fault's 0..1 severity, ``failed`` where the device tripped."""
+    def generate(self, c: ChunkInputs) -> ChunkResult:
+        """Signals for the chunk's timestamps, and the state to carry to the next one."""
         ...
 
 
-def chunk_start(t: Array, state: dict[str, float]) -> tuple[int, float, dict[str, float], Array]:
-    """Common opening of every ``generate``: length, step, a state copy to update, zeros."""
-    n = len(t)
-    dt = float(t[1] - t[0]) if n > 1 else 60.0
-    return n, dt, dict(state), np.zeros(n)
+@dataclass(frozen=True, slots=True)
+class ChunkInputs:
+    """What every archetype's ``generate`` gets for one chunk of one device."""
+
+    t: Array  # timestamps, epoch seconds
+    state: dict[str, float]  # carried from the previous chunk; copy before changing
+    rng: np.random.Generator
+    severity: dict[str, Array]  # active fault -> 0..1 severity per step
+    wear: dict[str, Array]  # consumable -> wear per step (1 = end of life)
+    failed: NDArray[np.bool_]  # where the device has tripped
+
+    @property
+    def n(self) -> int:
+        return len(self.t)
+
+    @property
+    def dt(self) -> float:
+        return float(self.t[1] - self.t[0]) if len(self.t) > 1 else 60.0
+
+    def fault(self, name: str) -> Array:
+        """Severity of fault ``name`` per step; zeros when it is not developing."""
+        return self.severity.get(name, np.zeros(len(self.t)))
 
 
 def hour_of_day(t: Array) -> Array:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import DAY, Array, ChunkResult, ConsumableModel, FaultMode, ar1, chunk_start, hour_of_day, lag
+from .base import DAY, ChunkInputs, ChunkResult, ConsumableModel, FaultMode, ar1, hour_of_day, lag
 
 
 class IndustrialPump:
@@ -46,19 +46,11 @@ class IndustrialPump:
             "stop_day": -1.0,
         }
 
-    def generate(
-        self,
-        t: Array,
-        state: dict[str, float],
-        rng: np.random.Generator,
-        severity: dict[str, Array],
-        wear: dict[str, Array],
-        failed: np.ndarray,
-    ) -> ChunkResult:
-        n, dt, s, zero = chunk_start(t, state)
-        bearing = severity.get("bearing_wear", zero)
-        cav = severity.get("cavitation", zero)
-        impeller = severity.get("impeller_wear", zero)
+    def generate(self, c: ChunkInputs) -> ChunkResult:
+        t, rng, wear, failed, n, dt, s = c.t, c.rng, c.wear, c.failed, c.n, c.dt, dict(c.state)
+        bearing = c.fault("bearing_wear")
+        cav = c.fault("cavitation")
+        impeller = c.fault("impeller_wear")
         grease = np.clip(wear["bearing_grease"], 0.0, 1.5)
         seal = np.clip(wear["mechanical_seal"], 0.0, 1.5)
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from .base import (
-    Array,
+    ChunkInputs,
     ChunkResult,
     ConsumableModel,
     FaultMode,
     ar1,
-    chunk_start,
     duty_cycle,
     hour_of_day,
     lag,
@@ -59,18 +58,10 @@ class WaterPurifier:
             "temp": 18.0,
         }
 
-    def generate(
-        self,
-        t: Array,
-        state: dict[str, float],
-        rng: np.random.Generator,
-        severity: dict[str, Array],
-        wear: dict[str, Array],
-        failed: np.ndarray,
-    ) -> ChunkResult:
-        n, dt, s, zero = chunk_start(t, state)
-        pump = severity.get("pump_wear", zero)
-        breach = severity.get("membrane_breach", zero)
+    def generate(self, c: ChunkInputs) -> ChunkResult:
+        t, rng, wear, failed, n, dt, s = c.t, c.rng, c.wear, c.failed, c.n, c.dt, dict(c.state)
+        pump = c.fault("pump_wear")
+        breach = c.fault("membrane_breach")
         sed = np.clip(wear["sediment_filter"], 0.0, 1.5)
         membrane = np.clip(wear["ro_membrane"], 0.0, 1.5)
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Detector", "Estimator", "as_matrix", "as_row"]
+__all__ = ["BatchDetector", "Detector", "Estimator", "as_matrix", "as_row"]
 
 Matrix = NDArray[np.float64]
 
@@ -75,3 +75,30 @@ def as_matrix(X: Any) -> Matrix:
     if arr.ndim != 2:
         raise ValueError(f"expected a 2-D array of samples, got shape {arr.shape}")
     return arr
+
+
+class BatchDetector(Estimator):
+    """Base for detectors built on the batch path: the one-sample methods are a batch of one.
+
+    Subclasses implement ``learn_many``, ``score_many`` and ``add_features`` (a device
+    may start reporting a new channel at any time).
+    """
+
+    features: list[str]
+
+    def add_features(self, names: list[str]) -> None:
+        raise NotImplementedError
+
+    def learn_many(self, X: Any, where: NDArray[np.bool_] | None = None) -> None:
+        raise NotImplementedError
+
+    def score_many(self, X: Any) -> NDArray[np.float64]:
+        raise NotImplementedError
+
+    def learn_one(self, x: Mapping[str, float]) -> None:
+        self.add_features([k for k in x if k not in self.features])
+        self.learn_many(as_row(x, self.features))
+
+    def score_one(self, x: Mapping[str, float]) -> float:
+        self.add_features([k for k in x if k not in self.features])
+        return float(self.score_many(as_row(x, self.features))[0])

@@ -29,20 +29,19 @@ short files) keep the single detector, unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.cluster.vq import kmeans2
 
-from .base import Estimator, Matrix, as_matrix, as_row
+from .base import BatchDetector, Matrix, as_matrix
 from .robust import RobustDetector
 
 __all__ = ["ModalDetector"]
 
 
-class ModalDetector(Estimator):
+class ModalDetector(BatchDetector):
     _MAX_BUFFER = 4000  # rows kept for clustering (float32: 16 KB per channel per device)
 
     def __init__(
@@ -76,14 +75,6 @@ class ModalDetector(Estimator):
         return len(self.detectors_)
 
     # -- protocol -----------------------------------------------------------------------
-    def learn_one(self, x: Mapping[str, float]) -> None:
-        self.add_features([k for k in x if k not in self.features])
-        self.learn_many(as_row(x, self.features))
-
-    def score_one(self, x: Mapping[str, float]) -> float:
-        self.add_features([k for k in x if k not in self.features])
-        return float(self.score_many(as_row(x, self.features))[0])
-
     def score_many(self, X: Any) -> NDArray[np.float64]:
         X = self._check(X)
         out = np.zeros(len(X))

@@ -41,14 +41,14 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import chi2, norm
 
-from .base import Estimator, Matrix, as_matrix, as_row
+from .base import BatchDetector, Matrix, as_matrix
 
 __all__ = ["RobustDetector"]
 
 _MAD_TO_SIGMA = 1.2533  # E|x - mu| = 0.798 sigma for a Gaussian
 
 
-class RobustDetector(Estimator):
+class RobustDetector(BatchDetector):
     """Robust residual + CUSUM + flat-line detector over any number of channels."""
 
     def __init__(
@@ -84,14 +84,6 @@ class RobustDetector(Estimator):
         self._warm: list[Matrix] = []
 
     # -- the Detector protocol -------------------------------------------------------
-    def learn_one(self, x: Mapping[str, float]) -> None:
-        self._grow(x)
-        self.learn_many(as_row(x, self.features))
-
-    def score_one(self, x: Mapping[str, float]) -> float:
-        self._grow(x)
-        return float(self.score_many(as_row(x, self.features))[0])
-
     def score_many(self, X: Any) -> NDArray[np.float64]:
         X = self._check(X)
         comp = self.channel_scores(X)

@@ -39,7 +39,7 @@ class MosquittoBroker:
         self.binary = found
         self.port = port or free_port()
         self.host = "127.0.0.1"
-        self.persistence = persistence  # keep sessions and queued messages across restart()
+        self.persistence = persistence  # keep sessions and queued messages across halt() + start()
         self._dir = Path(tempfile.mkdtemp(prefix="prognos-mosquitto-"))
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -76,17 +76,13 @@ class MosquittoBroker:
         self.stop()
         raise TimeoutError(f"mosquitto did not listen on port {self.port} within {timeout}s")
 
-    def restart(self, down_for: float = 0.0) -> None:
-        """Stop the process and start it again on the same port (sessions kept with persistence)."""
-        self._terminate()
-        time.sleep(down_for)
-        self.start()
-
     def stop(self) -> None:
-        self._terminate()
+        self.halt()
         shutil.rmtree(self._dir, ignore_errors=True)
 
-    def _terminate(self) -> None:
+    def halt(self) -> None:
+        """Stop the process but keep its folder: ``start()`` brings the broker back on the
+        same port, with its sessions when ``persistence`` is on (an outage, in tests)."""
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
             try:

@@ -145,7 +145,7 @@ def test_broker_outage_loses_no_alert(tmp_path: Path, persistent_broker: Mosquit
         third = len(messages) // 3
         for msg in messages[:third]:
             sink.send(msg)
-        persistent_broker._terminate()  # the broker goes away mid-stream
+        persistent_broker.halt()  # the broker goes away mid-stream
         for msg in messages[third:]:
             sink.send(msg)
         time.sleep(2.0)

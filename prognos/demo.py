@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     reader = SerialReader(link.path, tenant=fleet.tenant)
     tally = _Tally(fleet.tenant)
     threads: list[threading.Thread] = []
-    sinks: dict[str, MessageSink] = {}
+    by_transport: dict[str, MessageSink] = {"serial": serial_sink}
     consumer: MqttReader | None = None
     bridge: SerialMqttBridge | None = None
     progress = Progress(every=2.0)
@@ -108,9 +108,7 @@ def run(args: argparse.Namespace) -> int:
         threads.append(threading.Thread(target=bridge.run, daemon=True))
         mqtt_sink = MqttSink(address, fleet.tenant)
         mqtt_sink.start()
-        sinks.update(
-            {d.device_id: (serial_sink if d.transport == "serial" else mqtt_sink) for d in fleet.devices}
-        )
+        by_transport["mqtt"] = mqtt_sink
         threads.append(
             threading.Thread(target=lambda: [tally.add(m) for m in _drain(consumer, stop)], daemon=True)
         )
@@ -119,10 +117,10 @@ def run(args: argparse.Namespace) -> int:
             "  MQTT broker  none (install mosquitto to see the MQTT half); reading the serial line directly"
         )
         mqtt_sink = None
-        sinks.update(route_by_transport(fleet, {"serial": serial_sink}))
         threads.append(
             threading.Thread(target=lambda: [tally.add(m) for m in reader.messages()], daemon=True)
         )
+    sinks = route_by_transport(fleet, by_transport)
     for th in threads:
         th.start()
     deadline = time.monotonic() + 5

@@ -7,6 +7,14 @@
     agent_id = "edge-17"
     detector = "robust"
 
+    [rated_life]
+    air_filter = 2000.0                        # hours; overrides the built-in table
+
+    [condition.air_filter]
+    channel = "filter_dp"                      # the channel that shows its wear
+    clean = 0.06                               # kPa when new
+    worn = 0.28                                # kPa at end of life
+
     [[sources]]
     kind = "serial"
     port = "/dev/serial/by-id/usb-gateway"     # or a pyserial URL
@@ -19,6 +27,7 @@
     [uplink]
     broker = "cloud.example:8883"
     tls = true
+    ca_file = "/etc/prognos/ca.pem"            # optional: a private CA
     username = "edge-17"
     password = "..."
 
@@ -33,11 +42,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
 
-__all__ = ["EdgeConfig", "SourceConfig", "UplinkConfig", "load_config"]
+__all__ = ["ConditionConfig", "EdgeConfig", "SourceConfig", "UplinkConfig", "load_config"]
 
 ENV_PREFIX = "PROGNOS_EDGE_"
 
@@ -57,10 +66,29 @@ class UplinkConfig(BaseModel):
 
     broker: str = "127.0.0.1:1883"
     tls: bool = False
+    ca_file: Path | None = None  # a private CA to trust instead of the system's
+    client_cert: Path | None = None  # mutual TLS
+    client_key: Path | None = None
     username: str | None = None
     password: str | None = None
     client_id: str | None = None
     max_inflight: int = Field(50, ge=1, le=1000)
+
+
+class ConditionConfig(BaseModel):
+    """A consumable's telltale channel and its datasheet values when clean and worn out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str
+    clean: float
+    worn: float
+
+    @model_validator(mode="after")
+    def _apart(self) -> ConditionConfig:
+        if self.clean == self.worn:
+            raise ValueError("clean and worn must differ")
+        return self
 
 
 class EdgeConfig(BaseModel):
@@ -74,6 +102,7 @@ class EdgeConfig(BaseModel):
     checkpoint_every_s: float = Field(30.0, gt=0)
     outbox_max_rows: int = Field(100_000, ge=100)
     rated_life: dict[str, float] = Field(default_factory=dict)
+    condition: dict[str, ConditionConfig] = Field(default_factory=dict)
     sources: list[SourceConfig] = Field(min_length=1)
     uplink: UplinkConfig = Field(default_factory=UplinkConfig)
 
@@ -100,11 +129,19 @@ def load_config(path: Path) -> EdgeConfig:
         if key.startswith(ENV_PREFIX):
             doc[key[len(ENV_PREFIX) :].lower()] = value
     base = Path(path).resolve().parent
-    if "data_dir" in doc and not Path(str(doc["data_dir"])).is_absolute():
-        doc["data_dir"] = str(base / str(doc["data_dir"]))
+    _resolve_paths(doc, ("data_dir",), base)
+    if isinstance(doc.get("uplink"), dict):
+        _resolve_paths(doc["uplink"], ("ca_file", "client_cert", "client_key"), base)
     try:
         return EdgeConfig.model_validate(doc)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+
+
+def _resolve_paths(table: dict[str, Any], keys: tuple[str, ...], base: Path) -> None:
+    """Relative paths in the file are relative to the file, not to the working directory."""
+    for key in keys:
+        if key in table and not Path(str(table[key])).is_absolute():
+            table[key] = str(base / str(table[key]))

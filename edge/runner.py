@@ -23,7 +23,7 @@ from firmware_bridge.serial_reader import SerialReader
 
 from .agent import Agent, AgentSettings
 from .config import EdgeConfig
-from .consumables import RATED_LIFE
+from .consumables import CONDITION, RATED_LIFE, Condition
 from .outbox import Outbox
 from .uplink_mqtt import MqttUplink
 
@@ -42,20 +42,31 @@ class EdgeRunner:
             detector=config.detector,
             summary_every_s=config.summary_every_s,
             rated_life={**RATED_LIFE, **config.rated_life},
+            condition={
+                **CONDITION,
+                **{k: Condition(c.channel, c.clean, c.worn) for k, c in config.condition.items()},
+            },
         )
         self.agent = Agent(settings)
         self.restored = self.agent.restore(self.outbox.checkpoints())
         up = config.uplink
-        self.uplink = MqttUplink(
-            self.outbox,
-            parse_broker(up.broker),
-            tenant=config.tenant,
-            agent_id=config.agent_id,
-            username=up.username,
-            password=up.password,
-            tls=up.tls,
-            max_inflight=up.max_inflight,
-        )
+        try:
+            self.uplink = MqttUplink(
+                self.outbox,
+                parse_broker(up.broker),
+                tenant=config.tenant,
+                agent_id=config.agent_id,
+                username=up.username,
+                password=up.password,
+                tls=up.tls,
+                ca_file=str(up.ca_file) if up.ca_file else None,
+                client_cert=str(up.client_cert) if up.client_cert else None,
+                client_key=str(up.client_key) if up.client_key else None,
+                max_inflight=up.max_inflight,
+            )
+        except Exception:
+            self.outbox.close()  # a bad uplink setting must not leave the database open
+            raise
         self.inbox: queue.Queue[DeviceMessage] = queue.Queue(maxsize=10_000)
         self.stop_event = threading.Event()
         self.counts: Counter[str] = Counter()

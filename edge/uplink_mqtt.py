@@ -11,6 +11,7 @@ A retained last will on the status topic tells the cloud when the agent is gone.
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 
@@ -20,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from firmware_bridge.contract import AgentStatus, edge_topic
 from firmware_bridge.mqtt_link import BrokerAddress
 
+from .errors import ConfigError
 from .outbox import Outbox
 
 __all__ = ["MqttUplink"]
@@ -38,6 +40,9 @@ class MqttUplink:
         username: str | None = None,
         password: str | None = None,
         tls: bool = False,
+        ca_file: str | None = None,
+        client_cert: str | None = None,
+        client_key: str | None = None,
         max_inflight: int = 50,
     ) -> None:
         self.outbox = outbox
@@ -50,8 +55,14 @@ class MqttUplink:
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         if username:
             self.client.username_pw_set(username, password)
-        if tls:
-            self.client.tls_set()
+        if tls or ca_file:
+            # System trust store unless a private CA is named; a client certificate only
+            # when the broker asks for one (mutual TLS).
+            try:
+                self.client.tls_set(ca_certs=ca_file, certfile=client_cert, keyfile=client_key)
+            except (OSError, ssl.SSLError) as exc:
+                files = ", ".join(f for f in (ca_file, client_cert, client_key) if f) or "system trust store"
+                raise ConfigError(f"uplink TLS: cannot load {files}: {exc}") from None
         offline = AgentStatus(agent_id=agent_id, state="offline").model_dump_json()
         self.client.will_set(self.status_topic, offline, qos=1, retain=True)
         self.client.on_connect = self._on_connect

@@ -6,14 +6,16 @@ caller decides what to do (tests fail in CI and skip locally; the demo says so).
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MosquittoBroker", "find_mosquitto", "free_port"]
+__all__ = ["BrokerTls", "MosquittoBroker", "find_mosquitto", "free_port"]
 
 _SEARCH = ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/opt/homebrew/sbin")
 
@@ -29,10 +31,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class MosquittoBroker:
-    """A mosquitto process with a generated config: one listener on 127.0.0.1, anonymous."""
+@dataclass(frozen=True, slots=True)
+class BrokerTls:
+    """Server side of TLS: the certificate chain and key mosquitto presents."""
 
-    def __init__(self, binary: str | None = None, port: int | None = None, persistence: bool = False) -> None:
+    certfile: Path
+    keyfile: Path
+
+
+class MosquittoBroker:
+    """A mosquitto process with a generated config: one listener on 127.0.0.1.
+
+    Anonymous by default; ``users`` (name -> password) switches to a password file, and
+    ``tls`` makes the listener TLS-only, as a cloud-facing broker would be.
+    """
+
+    def __init__(
+        self,
+        binary: str | None = None,
+        port: int | None = None,
+        persistence: bool = False,
+        *,
+        users: dict[str, str] | None = None,
+        tls: BrokerTls | None = None,
+    ) -> None:
         found = binary or find_mosquitto()
         if found is None:
             raise FileNotFoundError("mosquitto is not installed (Debian: apt-get install mosquitto)")
@@ -40,6 +62,8 @@ class MosquittoBroker:
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.persistence = persistence  # keep sessions and queued messages across halt() + start()
+        self.users = dict(users or {})
+        self.tls = tls
         self._dir = Path(tempfile.mkdtemp(prefix="prognos-mosquitto-"))
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -52,9 +76,12 @@ class MosquittoBroker:
         persistence = "persistence false\n"
         if self.persistence:
             persistence = f"persistence true\npersistence_location {self._dir}/\n"
+        # As root, mosquitto drops to the "mosquitto" user before it opens its log,
+        # password file and certificates, which live in our private temp folder.
+        run_as = "user root\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
         conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            f"{run_as}listener {self.port} 127.0.0.1\n"
+            f"{self._auth_lines()}"
             f"{persistence}"
             "max_queued_messages 100000\n"
             f"log_dest file {self.log_path}\n"
@@ -75,6 +102,21 @@ class MosquittoBroker:
                 time.sleep(0.05)
         self.stop()
         raise TimeoutError(f"mosquitto did not listen on port {self.port} within {timeout}s")
+
+    def _auth_lines(self) -> str:
+        lines = ""
+        if self.tls is not None:
+            lines += f"certfile {self.tls.certfile}\nkeyfile {self.tls.keyfile}\n"
+        if not self.users:
+            return lines + "allow_anonymous true\n"
+        passwd = self._dir / "passwd"
+        passwd.write_text("")
+        tool = shutil.which("mosquitto_passwd") or shutil.which("mosquitto_passwd", path=":".join(_SEARCH))
+        if tool is None:
+            raise FileNotFoundError("mosquitto_passwd is not installed (it ships with mosquitto)")
+        for name, password in self.users.items():
+            subprocess.run([tool, "-b", str(passwd), name, password], check=True, capture_output=True)
+        return lines + f"allow_anonymous false\npassword_file {passwd}\n"
 
     def stop(self) -> None:
         self.halt()

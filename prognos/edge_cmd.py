@@ -30,10 +30,10 @@ def add_parser(sub: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
+        runner = EdgeRunner(config)
     except ConfigError as exc:
         print(f"prognos edge: {exc}", file=sys.stderr)
         return 2
-    runner = EdgeRunner(config)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: runner.stop())
     progress = Progress(quiet=args.quiet, every=5.0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,22 +9,16 @@ import pytest
 
 from firmware_bridge.mqtt_link import BrokerAddress
 from prognos.broker import MosquittoBroker, find_mosquitto
+from tests.support.engines import engine_missing
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-
-
-def _missing(what: str) -> None:
-    # In CI a missing engine is a broken install step, not a reason to skip.
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} is required in CI but is not installed")
-    pytest.skip(f"{what} is not installed (Debian: apt-get install mosquitto)")
 
 
 @pytest.fixture
 def mosquitto() -> Iterator[MosquittoBroker]:
     """A fresh mosquitto on a free 127.0.0.1 port, stopped after the test."""
     if find_mosquitto() is None:
-        _missing("mosquitto")
+        engine_missing("mosquitto", "Debian: apt-get install mosquitto")
     with MosquittoBroker() as broker:
         yield broker
 

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from edge.config import load_config
+from edge.consumables import CONDITION, Condition
 from edge.errors import ConfigError
+from edge.runner import EdgeRunner
 from firmware_bridge import contract
 from firmware_bridge.contract import ContractError, FaultEventMessage, parse_edge_message
 
@@ -20,10 +22,39 @@ def test_config_round_trip_and_env_override(tmp_path: Path, monkeypatch: pytest.
     assert cfg.uplink.broker == "127.0.0.1:1883"
 
 
+def test_consumable_limits_and_tls_files_come_from_the_file(tmp_path: Path) -> None:
+    conf = tmp_path / "edge.toml"
+    conf.write_text(
+        'data_dir = "data"\n'
+        "[rated_life]\nair_filter = 2000.0\n"
+        '[condition.air_filter]\nchannel = "filter_dp"\nclean = 0.05\nworn = 0.30\n'
+        '[[sources]]\nkind = "mqtt"\nbroker = "127.0.0.1:1"\n'
+        '[uplink]\ntls = true\nca_file = "certs/ca.pem"\n'
+    )
+    cfg = load_config(conf)
+    assert cfg.rated_life == {"air_filter": 2000.0}
+    assert cfg.condition["air_filter"].worn == 0.30
+    assert cfg.uplink.ca_file == tmp_path / "certs" / "ca.pem"
+    with pytest.raises(ConfigError, match=r"uplink TLS: cannot load .*certs/ca\.pem"):
+        EdgeRunner(cfg)  # the CA file does not exist: said at start-up, not at first connect
+    runner = EdgeRunner(cfg.model_copy(update={"uplink": cfg.uplink.model_copy(update={"ca_file": None})}))
+    try:
+        assert runner.agent.settings.condition["air_filter"] == Condition("filter_dp", 0.05, 0.30)
+        assert runner.agent.settings.condition["sediment_filter"] == CONDITION["sediment_filter"]
+        assert runner.agent.settings.rated_life["air_filter"] == 2000.0
+    finally:
+        runner.outbox.close()
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ('data_dir = "d"\n', "sources"),
+        (
+            'data_dir = "d"\n[condition.f]\nchannel = "dp"\nclean = 1\nworn = 1\n'
+            '[[sources]]\nkind = "mqtt"\n',
+            "condition.f",
+        ),
         ('data_dir = "d"\n[[sources]]\nkind = "carrier-pigeon"\n', "sources.0.kind"),
         ('data_dir = "d"\nbogus = 1\n[[sources]]\nkind = "mqtt"\n', "bogus"),
         ("data_dir = [\n", "edge.toml"),

@@ -29,6 +29,7 @@ short files) keep the single detector, unchanged.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,8 @@ class ModalDetector(BatchDetector):
         min_share: float = 0.05,
         seed: int = 0,
         restarts: int = 4,
+        settle_band: float = 1.0,
+        settle_max: int = 240,
     ) -> None:
         self.features = list(features) if features else []
         self.modes = modes
@@ -61,6 +64,8 @@ class ModalDetector(BatchDetector):
         self.min_share = min_share
         self.seed = seed
         self.restarts = restarts
+        self.settle_band = settle_band
+        self.settle_max = settle_max
         self.detectors_ = [RobustDetector(features=self.features)]
         self.centroids_: Matrix | None = None  # modes x channels, raw units
         self.spread_: NDArray[np.float64] | None = None  # per-channel scale for the distance
@@ -69,6 +74,7 @@ class ModalDetector(BatchDetector):
         self._next_discovery = discover_after
         self._buffer: list[Matrix] = []
         self._buffered = 0
+        self._switch = _Switch.start(len(self.features))
 
     @property
     def n_modes(self) -> int:
@@ -77,23 +83,34 @@ class ModalDetector(BatchDetector):
     # -- protocol -----------------------------------------------------------------------
     def score_many(self, X: Any) -> NDArray[np.float64]:
         X = self._check(X)
+        mode = self._modes(X)
+        settle, _ = self._settling(X, mode)
+        steady = np.where(np.isnan(settle), X, np.nan)
         out = np.zeros(len(X))
-        for m, idx in self._routes(X):
-            out[idx] = self.detectors_[m].score_many(X[idx])
-        return out
+        for m, idx in _groups(mode):
+            out[idx] = self.detectors_[m].score_many(steady[idx])
+        with np.errstate(all="ignore"):
+            settling = np.nanmax(np.where(np.isnan(settle), -np.inf, settle), axis=1) if len(X) else out
+        return np.fmax(out, np.where(np.isfinite(settling), settling, 0.0))
 
     def channel_scores(self, X: Any) -> Matrix:
         X = self._check(X)
+        mode = self._modes(X)
+        settle, _ = self._settling(X, mode)
+        steady = np.where(np.isnan(settle), X, np.nan)
         out = np.full(X.shape, np.nan)
-        for m, idx in self._routes(X):
-            out[idx] = self.detectors_[m].channel_scores(X[idx])
-        return out
+        for m, idx in _groups(mode):
+            out[idx] = self.detectors_[m].channel_scores(steady[idx])
+        return np.where(np.isnan(settle), out, settle)
 
     def learn_many(self, X: Any, where: NDArray[np.bool_] | None = None) -> None:
         X = self._check(X)
         keep = np.ones(len(X), dtype=bool) if where is None else np.asarray(where, dtype=bool)
-        for m, idx in self._routes(X):
-            self.detectors_[m].learn_many(X[idx], where=keep[idx])
+        mode = self._modes(X)
+        settle, self._switch = self._settling(X, mode)
+        steady = np.where(np.isnan(settle), X, np.nan)  # settling channels are not learned
+        for m, idx in _groups(mode):
+            self.detectors_[m].learn_many(steady[idx], where=keep[idx])
         if self.centroids_ is None and self.modes > 1 and not self.searched_:
             # The first search clusters every observed row: before modes are known the
             # single baseline flags the rarer mode, and clustering must still see it.
@@ -114,6 +131,7 @@ class ModalDetector(BatchDetector):
         self.features += [n for n in names if n not in self.features]
         for det in self.detectors_:
             det.add_features(names)
+        self._switch = self._switch.grown(len(self.features))
         if self.centroids_ is not None and self.spread_ is not None:
             extra = len(self.features) - self.centroids_.shape[1]
             self.centroids_ = np.hstack([self.centroids_, np.full((len(self.centroids_), extra), np.nan)])
@@ -126,17 +144,45 @@ class ModalDetector(BatchDetector):
         if not self.features:
             self.features = [f"x{i}" for i in range(X.shape[1])]
             self.detectors_ = [RobustDetector(features=self.features)]
+            self._switch = _Switch.start(X.shape[1])
         if X.shape[1] != len(self.features):
             raise ValueError(f"expected {len(self.features)} columns ({self.features}), got {X.shape[1]}")
         return X
 
-    def _routes(self, X: Matrix) -> list[tuple[int, NDArray[np.intp]]]:
+    def _modes(self, X: Matrix) -> NDArray[np.intp]:
+        """The nearest mode of every row (all 0 while there is one mode)."""
         if self.centroids_ is None or len(X) == 0:
-            return [(0, np.arange(len(X)))]
+            return np.zeros(len(X), dtype=np.intp)
         diff = (X[:, None, :] - self.centroids_[None, :, :]) / self.spread_
-        dist = np.nansum(np.square(diff), axis=2)
-        mode = np.argmin(dist, axis=1)
-        return [(m, np.flatnonzero(mode == m)) for m in range(len(self.centroids_)) if (mode == m).any()]
+        return np.argmin(np.nansum(np.square(diff), axis=2), axis=1)
+
+    def _settling(self, X: Matrix, mode: NDArray[np.intp]) -> tuple[Matrix, _Switch]:
+        """z of settling channels (NaN elsewhere), and the switch state after the batch."""
+        n, d = X.shape
+        z = np.full((n, d), np.nan)
+        sw = self._switch
+        if self.centroids_ is None or n == 0:
+            return z, sw
+        edges = np.concatenate([[0], np.flatnonzero(np.diff(mode)) + 1, [n]])
+        current, source, settling, age = sw.mode, sw.source, sw.settling, sw.age
+        for a, b in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+            m = int(mode[a])
+            if m != current:
+                source = current  # -1 before the first row: nothing to settle from
+                settling = np.full(d, source >= 0)
+                current, age = m, 0
+            if source >= 0 and settling.any():
+                src, dst = self.detectors_[source], self.detectors_[m]
+                seg = X[a:b]
+                reached = np.logical_or.accumulate(np.abs(seg - dst.loc_) <= self.settle_band * dst.scale_)
+                young = (age + np.arange(b - a) < self.settle_max)[:, None]
+                still = settling & ~reached & young
+                lo, hi = np.minimum(src.loc_, dst.loc_), np.maximum(src.loc_, dst.loc_)
+                outside = np.maximum(np.maximum(lo - seg, seg - hi), 0.0)
+                z[a:b] = np.where(still, outside / np.maximum(src.scale_, dst.scale_), np.nan)
+                settling = still[-1]
+            age += b - a
+        return z, _Switch(current, source, settling, age)
 
     def _discover(self, data: Matrix) -> None:
         med = np.nanmedian(data, axis=0)
@@ -161,6 +207,7 @@ class ModalDetector(BatchDetector):
         centres, labels = best
         self.generation_ += 1  # scores change scale: a calibrator built on the old ones is stale
         self.searched_ = True
+        self._switch = _Switch.start(len(self.features))
         self._buffer, self._buffered = [], 0
         self.spread_ = spread
         self.centroids_ = centres * spread
@@ -187,3 +234,28 @@ class ModalDetector(BatchDetector):
                 if gap.max() < self.separation:
                     return False
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Switch:
+    """Where the stream stands: its mode, the mode it came from and which channels still settle."""
+
+    mode: int
+    source: int
+    settling: NDArray[np.bool_]
+    age: int  # samples since the last switch
+
+    @classmethod
+    def start(cls, d: int) -> _Switch:
+        return cls(-1, -1, np.zeros(d, dtype=bool), 0)
+
+    def grown(self, d: int) -> _Switch:
+        extra = np.zeros(d - len(self.settling), dtype=bool)
+        return _Switch(self.mode, self.source, np.concatenate([self.settling, extra]), self.age)
+
+
+def _groups(mode: NDArray[np.intp]) -> list[tuple[int, NDArray[np.intp]]]:
+    """Row indices per mode, for the modes present."""
+    if len(mode) and (mode == mode[0]).all():
+        return [(int(mode[0]), np.arange(len(mode)))]
+    return [(int(m), np.flatnonzero(mode == m)) for m in np.unique(mode)]

@@ -12,9 +12,15 @@ Built for real sensor streams rather than for one data set:
 * **NaN / missing channels**: skipped, neither scored nor learned;
 * **irregular sampling**: nothing assumes a fixed step.
 
-An optional joint component (``joint=True``) scores several channels that are each a
-little off at once, as a chi-square of the z values; on SKAB it changed F1 by less than
-0.001 at twice the cost, so it is off by default.
+* **broken relations between channels** (``relations=True``, the default with two or
+  more channels): a pump whose impeller wears delivers less flow for the same power
+  while both still swing with demand inside their usual ranges. The channels' joint
+  distribution is learned slowly (an exponentially weighted mean and covariance with a
+  memory of ``1 / relation_alpha`` samples, plus a small ridge) and each sample
+  is scored by its Mahalanobis distance as a chi-square, with a CUSUM on top so a
+  small, lasting break accumulates. Movement along the usual directions (all channels
+  rising with the load) costs little; movement across them costs a lot. The slow memory
+  is the point: the per-channel baselines follow a slow fault, the relations do not.
 
 Every component is expressed as a z-equivalent (the |z| of a Gaussian tail with the same
 probability), and the sample's raw score is the largest over channels and components.
@@ -60,7 +66,8 @@ class RobustDetector(BatchDetector):
         cusum_cap: float = 1e6,
         warmup: int = 30,
         flat_min: int = 5,
-        joint: bool = False,
+        relations: bool = True,
+        relation_alpha: float = 0.0005,
     ) -> None:
         self.features = list(features) if features else []
         self.alpha = alpha
@@ -69,7 +76,8 @@ class RobustDetector(BatchDetector):
         self.cusum_cap = cusum_cap
         self.warmup = warmup
         self.flat_min = flat_min
-        self.joint = joint
+        self.relations = relations
+        self.relation_alpha = relation_alpha
         self._reset(len(self.features))
 
     def _reset(self, d: int) -> None:
@@ -82,6 +90,7 @@ class RobustDetector(BatchDetector):
         self.run_ = np.zeros(d)  # length of the current run of identical values
         self.repeat_ = np.full(d, 0.5)  # EW share of steps that repeat the previous value
         self._warm: list[Matrix] = []
+        self.rel_ = _Relations.empty(d)
 
     # -- the Detector protocol -------------------------------------------------------
     def score_many(self, X: Any) -> NDArray[np.float64]:
@@ -90,9 +99,8 @@ class RobustDetector(BatchDetector):
         with np.errstate(all="ignore"):
             out = np.nanmax(np.where(np.isnan(comp), -np.inf, comp), axis=1) if len(X) else np.zeros(0)
         out = np.where(np.isfinite(out), out, 0.0)
-        if self.joint and len(X):
-            ready = self.n_ >= self.warmup
-            out = np.maximum(out, self._joint_scores(np.where(ready, (X - self.loc_) / self.scale_, np.nan)))
+        if self._relations_on() and len(X):
+            out = np.maximum(out, self.rel_.scores(self._rel_units(X))[0])
         return out
 
     def channel_scores(self, X: Any) -> Matrix:
@@ -111,17 +119,6 @@ class RobustDetector(BatchDetector):
     def add_features(self, names: list[str]) -> None:
         """Start tracking channels first seen now (a device that reports a new sensor)."""
         self._grow(dict.fromkeys(names, np.nan))
-
-    def _joint_scores(self, z: Matrix) -> NDArray[np.float64]:
-        """Several channels moderately off at once: sum of z^2 as a chi-square, in z units."""
-        seen = ~np.isnan(z)
-        dof = seen.sum(axis=1)
-        q = np.where(seen, np.minimum(z, 50.0) ** 2, 0.0).sum(axis=1)
-        with np.errstate(all="ignore"):
-            log_p = chi2.logsf(q, np.maximum(dof, 1))
-        # |z| of a two-sided Gaussian tail with the same log-probability
-        zeq = -norm.ppf(np.exp(np.maximum(log_p, -700.0)) / 2.0)
-        return np.where(dof > 1, np.nan_to_num(zeq, posinf=38.0), 0.0)
 
     def learn_many(self, X: Any, where: NDArray[np.bool_] | None = None) -> None:
         """Learn from the rows in ``where`` (all by default).
@@ -144,6 +141,8 @@ class RobustDetector(BatchDetector):
             warm = ~cold
             if warm.any():
                 self._update(rows, warm)
+            if self._relations_on():
+                self._learn_relations(rows)
         self._advance_runs(X, commit=True)
 
     # -- internals ---------------------------------------------------------------------
@@ -156,8 +155,24 @@ class RobustDetector(BatchDetector):
             for name in ("n_", "loc_", "scale_", "floor_", "last_", "run_", "repeat_"):
                 getattr(grown, name)[:old] = getattr(self, name)
             grown.cusum_[:, :old] = self.cusum_
+            # relations start over with the new channel once it has warmed up
             self.__dict__.update({k: v for k, v in grown.__dict__.items() if k.endswith("_")})
             self._warm = [np.hstack([w, np.full((len(w), len(new)), np.nan)]) for w in self._warm]
+
+    # -- relations between channels ------------------------------------------------------
+    def _relations_on(self) -> bool:
+        return self.relations and len(self.features) > 1
+
+    def _rel_units(self, X: Matrix) -> Matrix:
+        """Raw values in each channel's robust scale as it was when relations started."""
+        return X / self.rel_.unit
+
+    def _learn_relations(self, rows: Matrix) -> None:
+        if not self.rel_.started:
+            if not (self.n_ >= self.warmup).all():
+                return
+            self.rel_ = _Relations.empty(len(self.features), unit=self.scale_.copy())
+        self.rel_.learn(self._rel_units(rows), self.relation_alpha)
 
     def _check(self, X: Any) -> Matrix:
         X = as_matrix(X)
@@ -178,8 +193,11 @@ class RobustDetector(BatchDetector):
             mad = float(np.mean(np.abs(col - med))) * _MAD_TO_SIGMA
             steps = np.abs(np.diff(col))
             nonzero = steps[steps > 0]
+            # Smallest credible scale: half the finest step seen, and never below float32
+            # resolution (the wire carries float32), so a channel that sat still while warming
+            # up does not turn rounding into a thousand-sigma event.
             self.floor_[j] = max(
-                0.5 * float(np.min(nonzero)) if len(nonzero) else 0.0, 1e-9 * abs(med), 1e-12
+                0.5 * float(np.min(nonzero)) if len(nonzero) else 0.0, 1e-6 * abs(med), 1e-12
             )
             self.loc_[j] = med
             self.scale_[j] = max(mad, self.floor_[j])
@@ -222,7 +240,9 @@ class RobustDetector(BatchDetector):
 
     def _flat_scores(self, X: Matrix) -> Matrix:
         runs = self._advance_runs(X, commit=False)
-        p = np.clip(self.repeat_, 1e-3, 0.999)
+        # A channel that never moves in this mode (a motor at rest reads exactly 0.08)
+        # has p -> 1 and a long run there is no surprise; only the lower end is clipped.
+        p = np.clip(self.repeat_, 1e-3, 1.0 - 1e-9)
         surprise = np.where(runs >= self.flat_min, runs * -np.log(p), 0.0)
         return np.sqrt(2.0 * surprise)
 
@@ -244,3 +264,79 @@ class RobustDetector(BatchDetector):
             last_row = len(X) - 1 - np.argmax(seen[::-1], axis=0)
             self.last_ = np.where(upd, X[last_row, np.arange(X.shape[1])], self.last_)
         return runs
+
+
+class _Relations:
+    """Slow joint model of the channels: EW mean/covariance, Mahalanobis + CUSUM in z units."""
+
+    # A share of each channel's own variance added to the covariance's diagonal: no relation
+    # is trusted to be tighter than a tenth of a channel's spread, so two channels exactly
+    # linked in training (power = voltage x current) do not turn rounding into an alarm.
+    _RIDGE = 0.01
+    _CUSUM_REF = 1.5  # z-equivalents above this accumulate
+    _REFRESH = 64  # learned rows between re-inversions
+
+    def __init__(self, d: int, unit: NDArray[np.float64] | None) -> None:
+        self.unit = np.ones(d) if unit is None else np.maximum(unit, 1e-12)
+        self.started = unit is not None
+        self.n = 0
+        self.mean = np.zeros(d)
+        self.cov = np.eye(d)
+        self.prec = np.eye(d)
+        self.cusum = 0.0
+        self._since = 0
+
+    @classmethod
+    def empty(cls, d: int, unit: NDArray[np.float64] | None = None) -> _Relations:
+        return cls(d, unit)
+
+    @property
+    def ready(self) -> bool:
+        return self.n >= max(50, 10 * len(self.mean))
+
+    def _distance(self, U: Matrix) -> tuple[NDArray[np.float64], Matrix]:
+        """z-equivalent of each row's Mahalanobis distance (unobserved channels at the mean)."""
+        dev = np.where(np.isnan(U), 0.0, U - self.mean)
+        q = np.einsum("ij,jk,ik->i", dev, self.prec, dev)
+        dof = np.maximum((~np.isnan(U)).sum(axis=1), 1)
+        with np.errstate(all="ignore"):
+            log_p = chi2.logsf(q, dof)
+        zeq = -norm.ppf(np.exp(np.maximum(log_p, -700.0)) / 2.0)
+        return np.nan_to_num(zeq, posinf=38.0), dev
+
+    def scores(self, U: Matrix) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(score, CUSUM path) per row, continuing from the stored CUSUM without changing it."""
+        if not self.ready:
+            return np.zeros(len(U)), np.zeros(len(U))
+        zeq, _ = self._distance(U)
+        c = np.cumsum(np.minimum(zeq, 8.0) - self._CUSUM_REF)
+        low = np.minimum(np.minimum.accumulate(c), 0.0)
+        path = np.maximum(self.cusum + c, c - low)
+        return np.fmax(zeq, np.sqrt(2.0 * self._CUSUM_REF * path)), path
+
+    def learn(self, U: Matrix, alpha: float) -> None:
+        """Advance the CUSUM over these rows, then fold them into the mean and covariance.
+
+        The first rows are averaged plainly (weight k / (n + k)) so the prior does not linger;
+        after that each row weighs ``alpha``."""
+        k = len(U)
+        if k == 0:
+            return
+        if self.ready:
+            self.cusum = float(self.scores(U)[1][-1])
+        seen = (~np.isnan(U)).sum(axis=0)
+        fill = self.mean if self.n else np.nansum(U, axis=0) / np.maximum(seen, 1)
+        rows = np.nan_to_num(np.where(np.isnan(U), fill, U))
+        a = min(1.0, max(1.0 - (1.0 - alpha) ** k, k / (self.n + k)))
+        self.mean = self.mean + a * (rows.mean(axis=0) - self.mean)
+        dev = rows - self.mean
+        self.cov = (1.0 - a) * self.cov + a * (dev.T @ dev) / k
+        self.n += k
+        self._since += k
+        if self._since >= self._REFRESH or not self.ready:
+            self._invert()
+
+    def _invert(self) -> None:
+        ridge = self._RIDGE * np.diag(self.cov) + 1e-12
+        self.prec = np.linalg.pinv(self.cov + np.diag(ridge), hermitian=True)
+        self._since = 0

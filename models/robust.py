@@ -12,8 +12,8 @@ Built for real sensor streams rather than for one data set:
 * **NaN / missing channels**: skipped, neither scored nor learned;
 * **irregular sampling**: nothing assumes a fixed step.
 
-* **broken relations between channels** (``relations=True``, the default with two or
-  more channels): a pump whose impeller wears delivers less flow for the same power
+* **broken relations between channels** (``relations=True``; off by default, see below):
+  a pump whose impeller wears delivers less flow for the same power
   while both still swing with demand inside their usual ranges. The channels' joint
   distribution is learned slowly (an exponentially weighted mean and covariance with a
   memory of ``1 / relation_alpha`` samples, plus a small ridge) and each sample
@@ -21,6 +21,9 @@ Built for real sensor streams rather than for one data set:
   small, lasting break accumulates. Movement along the usual directions (all channels
   rising with the load) costs little; movement across them costs a lot. The slow memory
   is the point: the per-channel baselines follow a slow fault, the relations do not.
+  Measured, it has not yet paid its way: SKAB F1 0.771 -> 0.771 with FAR 25 % -> 30 %, and
+  on the simulated fleet more false alerts (0.29 -> 0.47 per device-day) for no fault
+  caught that was missed before, so it stays opt-in until it does.
 
 Every component is expressed as a z-equivalent (the |z| of a Gaussian tail with the same
 probability), and the sample's raw score is the largest over channels and components.
@@ -66,7 +69,7 @@ class RobustDetector(BatchDetector):
         cusum_cap: float = 1e6,
         warmup: int = 30,
         flat_min: int = 5,
-        relations: bool = True,
+        relations: bool = False,
         relation_alpha: float = 0.0005,
     ) -> None:
         self.features = list(features) if features else []

@@ -3,7 +3,11 @@
 A noisy device must not produce a storm, and a slow fault must not be absorbed. So:
 
 * **persistence**: raise only when ``k`` of the last ``n`` scores are at or above
-  ``raise_at`` (a single spike is not an alert);
+  ``raise_at`` (a single spike is not an alert). The default, 4 of 20, rather than 3
+  of 5, is for machines that run in bursts: a purifier's failing membrane shows only in
+  the minutes its pump runs, one or two samples at a time. On the simulated fleet it
+  caught one more fault of six for one more false alert in 49; on SKAB it changed
+  nothing (F1 0.771 -> 0.770);
 * **hysteresis**: once raised, stay raised until ``clear_after`` consecutive scores are
   below ``clear_at`` (which is lower than ``raise_at``);
 * **cooldown with backoff**: after a clear, do not raise again for ``cooldown_s``
@@ -50,8 +54,8 @@ class Transition:
 class AlertPolicy:
     raise_at: float = 0.9999
     clear_at: float = 0.999
-    k: int = 3
-    n: int = 5
+    k: int = 4
+    n: int = 20
     clear_after: int = 10
     cooldown_s: float = 1800.0
     quiet_reset_s: float = 86400.0

@@ -30,15 +30,21 @@ def test_persistence_raise_then_hysteresis_clear() -> None:
 
 
 def test_cooldown_blocks_an_immediate_re_raise() -> None:
-    p = AlertPolicy(clear_after=2, cooldown_s=600)
+    p = AlertPolicy(k=3, n=5, clear_after=2, cooldown_s=600)
     trs = run(p, [HOT] * 3 + [COLD] * 2 + [HOT] * 5 + [COLD] * 10 + [HOT] * 3)
     kinds = [t.kind for t in trs]
     assert kinds == [TransitionKind.RAISE, TransitionKind.CLEAR, TransitionKind.RAISE]
     assert trs[2].at >= trs[1].at + 600
 
 
+def test_a_fault_seen_only_while_a_machine_runs_in_bursts_is_raised() -> None:
+    bursts = ([HOT] + [COLD] * 3) * 4  # hot one sample in four: never 3 in a row
+    assert [t.kind for t in run(AlertPolicy(), [COLD] * 10 + bursts)] == [TransitionKind.RAISE]
+    assert run(AlertPolicy(k=3, n=5), [COLD] * 10 + bursts) == []
+
+
 def test_severity_rises_by_update_only() -> None:
-    p = AlertPolicy()
+    p = AlertPolicy(k=3, n=5)
     trs = run(p, [0.99995] * 3 + [0.9999995] * 2 + [0.99995] * 3)
     assert [(t.kind, t.severity) for t in trs] == [
         (TransitionKind.RAISE, Severity.WARNING),

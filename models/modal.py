@@ -75,6 +75,7 @@ class ModalDetector(BatchDetector):
         self._buffer: list[Matrix] = []
         self._buffered = 0
         self._switch = _Switch.start(len(self.features))
+        self._plan_memo: tuple[Any, ...] | None = None
 
     @property
     def n_modes(self) -> int:
@@ -83,8 +84,7 @@ class ModalDetector(BatchDetector):
     # -- protocol -----------------------------------------------------------------------
     def score_many(self, X: Any) -> NDArray[np.float64]:
         X = self._check(X)
-        mode = self._modes(X)
-        settle, _ = self._settling(X, mode)
+        mode, settle, _ = self._plan(X)
         steady = np.where(np.isnan(settle), X, np.nan)
         out = np.zeros(len(X))
         for m, idx in _groups(mode):
@@ -95,8 +95,7 @@ class ModalDetector(BatchDetector):
 
     def channel_scores(self, X: Any) -> Matrix:
         X = self._check(X)
-        mode = self._modes(X)
-        settle, _ = self._settling(X, mode)
+        mode, settle, _ = self._plan(X)
         steady = np.where(np.isnan(settle), X, np.nan)
         out = np.full(X.shape, np.nan)
         for m, idx in _groups(mode):
@@ -106,8 +105,8 @@ class ModalDetector(BatchDetector):
     def learn_many(self, X: Any, where: NDArray[np.bool_] | None = None) -> None:
         X = self._check(X)
         keep = np.ones(len(X), dtype=bool) if where is None else np.asarray(where, dtype=bool)
-        mode = self._modes(X)
-        settle, self._switch = self._settling(X, mode)
+        mode, settle, self._switch = self._plan(X)
+        self._plan_memo = None
         steady = np.where(np.isnan(settle), X, np.nan)  # settling channels are not learned
         for m, idx in _groups(mode):
             self.detectors_[m].learn_many(steady[idx], where=keep[idx])
@@ -148,6 +147,17 @@ class ModalDetector(BatchDetector):
         if X.shape[1] != len(self.features):
             raise ValueError(f"expected {len(self.features)} columns ({self.features}), got {X.shape[1]}")
         return X
+
+    def _plan(self, X: Matrix) -> tuple[NDArray[np.intp], Matrix, _Switch]:
+        """Modes and settling of a batch. The pipeline scores a batch and then learns the
+        same batch with nothing learned in between, so the plan is kept for that second call."""
+        memo = self._plan_memo
+        if memo is not None and memo[0] is self._switch and np.array_equal(memo[1], X, equal_nan=True):
+            return memo[2], memo[3], memo[4]
+        mode = self._modes(X)
+        settle, after = self._settling(X, mode)
+        self._plan_memo = (self._switch, X.copy(), mode, settle, after)
+        return mode, settle, after
 
     def _modes(self, X: Matrix) -> NDArray[np.intp]:
         """The nearest mode of every row (all 0 while there is one mode)."""

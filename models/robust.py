@@ -216,7 +216,9 @@ class RobustDetector(BatchDetector):
         keep = (1 - a) ** k
         z = np.where(obs, (X - self.loc_) / self.scale_, np.nan)  # as the rows were scored
         self.cusum_ = np.where(cols, self._cusum_state(z), self.cusum_)
-        resid = np.clip(np.nan_to_num(X - self.loc_), -self.clip * self.scale_, self.clip * self.scale_)
+        diff = X - self.loc_
+        bound = self.clip * self.scale_
+        resid = np.clip(np.where(np.isnan(diff), 0.0, diff), -bound, bound)
         self.loc_ = keep * self.loc_ + (w * (self.loc_ + resid)).sum(axis=0)
         dev = np.abs(resid) * _MAD_TO_SIGMA
         self.scale_ = np.maximum(keep * self.scale_ + (w * dev).sum(axis=0), self.floor_)
@@ -225,7 +227,8 @@ class RobustDetector(BatchDetector):
     def _cusum_paths(self, z: Matrix) -> tuple[Matrix, Matrix]:
         """Two-sided CUSUM over the batch, continuing from the stored state (Lindley form)."""
         k = self.cusum_k
-        zz = np.nan_to_num(np.clip(z, -8.0, 8.0))
+        zz = np.clip(z, -8.0, 8.0)
+        zz = np.where(np.isnan(zz), 0.0, zz)  # np.nan_to_num costs 3x as much on small arrays
         paths = []
         for sign, start in ((1.0, self.cusum_[0]), (-1.0, self.cusum_[1])):
             c = np.cumsum(sign * zz - k, axis=0)

@@ -2,7 +2,10 @@
 
 River learns from dicts one sample at a time; this adapter drops NaN (unobserved)
 features before handing a sample over, and runs the batch methods as a loop, so River
-and ONNX models can be swapped in the same pipeline. The default model is
+and ONNX models can be swapped in the same pipeline. Half-Space Trees draw their split
+features from the first sample they learn, so the adapter holds learning back until a
+sample has every channel observed (a stream that starts in a dropout would otherwise
+leave those channels out for good, or crash River on an empty sample). The default model is
 ``MinMaxScaler | HalfSpaceTrees`` (Half-Space Trees need inputs in [0, 1]).
 """
 
@@ -33,6 +36,7 @@ class RiverDetector(Estimator):
     def __init__(self, features: list[str] | None = None, model: Any = None) -> None:
         self.features = list(features) if features else []
         self.model = model if model is not None else default_river_model()
+        self.started_ = False  # has the model learned its first, complete sample?
 
     def clone(self, **overrides: Any) -> RiverDetector:
         params = {"features": list(self.features), "model": self.model.clone(), **overrides}
@@ -44,7 +48,14 @@ class RiverDetector(Estimator):
 
     def learn_one(self, x: Mapping[str, float]) -> None:
         self.features += [k for k in x if k not in self.features]
-        self.model.learn_one(self._clean(x))
+        self._learn(self._clean(x))
+
+    def _learn(self, row: dict[str, float]) -> None:
+        if not self.started_:
+            if len(row) < len(self.features):
+                return  # wait for a sample with every channel (see the module docstring)
+            self.started_ = True
+        self.model.learn_one(row)
 
     def score_one(self, x: Mapping[str, float]) -> float:
         self.features += [k for k in x if k not in self.features]
@@ -62,7 +73,7 @@ class RiverDetector(Estimator):
         keep = [True] * len(rows) if where is None else np.asarray(where, dtype=bool).tolist()
         for row, k in zip(rows, keep, strict=True):
             if k:
-                self.model.learn_one(row)
+                self._learn(row)
 
     def score_many(self, X: Any) -> NDArray[np.float64]:
         return np.array([float(self.model.score_one(r)) if r else 0.0 for r in self._rows(X)])

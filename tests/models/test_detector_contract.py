@@ -107,6 +107,20 @@ def test_robust_detects_a_stuck_sensor_and_a_slow_drift() -> None:
     assert scores[-1] > 4.0 > np.median(scores[:30])
 
 
+def test_hst_waits_for_a_complete_sample_before_growing_its_trees() -> None:
+    """A stream that starts in a dropout: River's HST builds its trees from the first
+    sample it learns, and an empty one crashed it (IndexError in make_padded_tree)."""
+    det = make_detector("hst", ["a", "b"])
+    det.learn_many(np.array([[np.nan, np.nan], [1.0, np.nan]]))
+    assert not det.started_
+    rng = np.random.default_rng(4)
+    det.learn_many(rng.uniform(size=(300, 2)))
+    assert det.started_
+    trees = det.model["HalfSpaceTrees"].trees
+    used = {node.feature for tree in trees for node in tree.iter_dfs() if hasattr(node, "feature")}
+    assert used == {"a", "b"}
+
+
 def test_unknown_detector_name() -> None:
     with pytest.raises(ValueError, match="unknown detector"):
         make_detector("magic")

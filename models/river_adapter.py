@@ -46,19 +46,23 @@ class RiverDetector(Estimator):
     def _clean(x: Mapping[str, float]) -> dict[str, float]:
         return {k: float(v) for k, v in x.items() if v is not None and not math.isnan(v)}
 
+    def add_features(self, names: list[str]) -> None:
+        """Channels first seen now; the agent announces them before the sample that has them."""
+        self.features += [n for n in names if n not in self.features]
+
     def learn_one(self, x: Mapping[str, float]) -> None:
-        self.features += [k for k in x if k not in self.features]
+        self.add_features(list(x))
         self._learn(self._clean(x))
 
     def _learn(self, row: dict[str, float]) -> None:
         if not self.started_:
-            if len(row) < len(self.features):
+            if not row or len(row) < len(self.features):
                 return  # wait for a sample with every channel (see the module docstring)
             self.started_ = True
         self.model.learn_one(row)
 
     def score_one(self, x: Mapping[str, float]) -> float:
-        self.features += [k for k in x if k not in self.features]
+        self.add_features(list(x))
         clean = self._clean(x)
         return float(self.model.score_one(clean)) if clean else 0.0
 

@@ -120,3 +120,15 @@ def test_condition_beats_usage_for_a_clogging_filter() -> None:
     assert abs(est.predicted_depletion_at - expected) < 4 * 3600
     reset = tr.update(50 * 3600.0, 0.0, replaced=True)
     assert reset.remaining_fraction == 1.0 and len(tr.health) == 0
+
+
+def test_every_named_detector_runs_in_the_agent() -> None:
+    """The agent grows a detector's channels as they appear; River's HST once crashed on
+    that path (it built its trees from the empty sample it was handed first)."""
+    from models.registry import DETECTORS
+
+    for name in (d for d in DETECTORS if ":" not in d):
+        agent = Agent(AgentSettings(detector=name))
+        out = run(agent, samples(300, shift_from=250))
+        assert any(m.kind == "summary" for m in out), name
+        assert agent.devices["pump-1"].pipeline.detector.features == ["vibration_rms", "motor_current"]

@@ -110,7 +110,9 @@ def test_robust_detects_a_stuck_sensor_and_a_slow_drift() -> None:
 def test_hst_waits_for_a_complete_sample_before_growing_its_trees() -> None:
     """A stream that starts in a dropout: River's HST builds its trees from the first
     sample it learns, and an empty one crashed it (IndexError in make_padded_tree)."""
-    det = make_detector("hst", ["a", "b"])
+    det = make_detector("hst")  # as the agent makes it: channels announced as they appear
+    det.learn_many(np.zeros((1, 0)))  # nothing known yet
+    det.add_features(["a", "b"])
     det.learn_many(np.array([[np.nan, np.nan], [1.0, np.nan]]))
     assert not det.started_
     rng = np.random.default_rng(4)

@@ -71,7 +71,7 @@ class UplinkConfig(BaseModel):
     client_key: Path | None = None
     username: str | None = None
     password: str | None = None
-    client_id: str | None = None
+    client_id: str | None = None  # MQTT client id; default "prognos-edge-<agent_id>"
     max_inflight: int = Field(50, ge=1, le=1000)
 
 

@@ -62,6 +62,7 @@ class EdgeRunner:
                 ca_file=str(up.ca_file) if up.ca_file else None,
                 client_cert=str(up.client_cert) if up.client_cert else None,
                 client_key=str(up.client_key) if up.client_key else None,
+                client_id=up.client_id,
                 max_inflight=up.max_inflight,
             )
         except Exception:

@@ -43,6 +43,7 @@ class MqttUplink:
         ca_file: str | None = None,
         client_cert: str | None = None,
         client_key: str | None = None,
+        client_id: str | None = None,
         max_inflight: int = 50,
     ) -> None:
         self.outbox = outbox
@@ -50,7 +51,9 @@ class MqttUplink:
         self.max_inflight = max_inflight
         self.status_topic = edge_topic(tenant, agent_id, "status")
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"prognos-edge-{agent_id}", protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"prognos-edge-{agent_id}",
+            protocol=mqtt.MQTTv5,
         )
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         if username:

@@ -90,11 +90,13 @@ def test_uplink_delivers_over_tls_with_a_password(
         password=USERS["edge-7"],
         tls=True,
         ca_file=str(certs / "ca.pem"),
+        client_id="site-7-gateway",
     )
     try:
         uplink.start()
         eventually(lambda: len(got) == 5 and outbox.size() == 0, timeout=15)
         assert got == [b'{"n": %d}' % i for i in range(5)]  # in outbox order
+        assert " as site-7-gateway " in tls_broker.log_path.read_text()  # the configured client id
     finally:
         uplink.stop()
         sub.disconnect()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rss import peak_rss_mb  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 from edge.pipeline import DevicePipeline  # noqa: E402
 from firmware_bridge import Decoder, Sample, encode, message_from_frame, message_to_frame  # noqa: E402
@@ -74,18 +75,6 @@ def rss_child(devices: int, samples: int) -> None:
     print(json.dumps({"maxrss_mb": peak_rss_mb()}))
 
 
-def peak_rss_mb() -> float:
-    """This process's peak RSS. On Linux from /proc (VmHWM), which starts afresh at exec;
-    ru_maxrss does not, so a child of a large parent would report the parent's peak."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _write_drifting_csv(path: Path, rows: int) -> None:
     """A random walk plus noise on four channels, written in slices."""
     rng = np.random.default_rng(0)
@@ -103,7 +92,7 @@ def detect_file_time(rows: int, tmp: Path) -> dict[str, object]:
     """Wall time and peak RSS of `prognos detect` on a generated CSV of ``rows`` x 4 channels."""
     src, out = tmp / "in.csv", tmp / "out.csv"
     _write_drifting_csv(src, rows)
-    code = "import sys; sys.path.insert(0, 'bench'); from detectors import peak_rss_mb; "
+    code = "import sys; sys.path.insert(0, 'bench'); from rss import peak_rss_mb; "
     code += "from prognos.cli import main; rc = main(sys.argv[1:]); print(peak_rss_mb()); sys.exit(rc)"
     t0 = time.perf_counter()
     done = subprocess.run(

@@ -42,11 +42,12 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .consumables import Condition
 from .errors import ConfigError
 
-__all__ = ["ConditionConfig", "EdgeConfig", "SourceConfig", "UplinkConfig", "load_config"]
+__all__ = ["EdgeConfig", "SourceConfig", "UplinkConfig", "load_config"]
 
 ENV_PREFIX = "PROGNOS_EDGE_"
 
@@ -75,22 +76,6 @@ class UplinkConfig(BaseModel):
     max_inflight: int = Field(50, ge=1, le=1000)
 
 
-class ConditionConfig(BaseModel):
-    """A consumable's telltale channel and its datasheet values when clean and worn out."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    channel: str
-    clean: float
-    worn: float
-
-    @model_validator(mode="after")
-    def _apart(self) -> ConditionConfig:
-        if self.clean == self.worn:
-            raise ValueError("clean and worn must differ")
-        return self
-
-
 class EdgeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -102,7 +87,7 @@ class EdgeConfig(BaseModel):
     checkpoint_every_s: float = Field(30.0, gt=0)
     outbox_max_rows: int = Field(100_000, ge=100)
     rated_life: dict[str, float] = Field(default_factory=dict)
-    condition: dict[str, ConditionConfig] = Field(default_factory=dict)
+    condition: dict[str, Condition] = Field(default_factory=dict)  # validated by Condition itself
     sources: list[SourceConfig] = Field(min_length=1)
     uplink: UplinkConfig = Field(default_factory=UplinkConfig)
 

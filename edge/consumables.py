@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ConfigDict
 from scipy.stats import linregress
 from scipy.stats import t as student_t
 
@@ -38,9 +39,15 @@ RATED_LIFE: dict[str, float] = {
 class Condition:
     """The channel that shows a part's wear, and its value when clean and when worn out."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")  # a misspelt key in the config file is an error
+
     channel: str
     clean: float
     worn: float
+
+    def __post_init__(self) -> None:
+        if self.clean == self.worn:
+            raise ValueError("clean and worn must differ")  # the wear scale would be zero wide
 
 
 #: Datasheet condition limits; AgentSettings.condition can override any entry.

@@ -23,7 +23,7 @@ from firmware_bridge.serial_reader import SerialReader
 
 from .agent import Agent, AgentSettings
 from .config import EdgeConfig
-from .consumables import CONDITION, RATED_LIFE, Condition
+from .consumables import CONDITION, RATED_LIFE
 from .outbox import Outbox
 from .uplink_mqtt import MqttUplink
 
@@ -42,10 +42,7 @@ class EdgeRunner:
             detector=config.detector,
             summary_every_s=config.summary_every_s,
             rated_life={**RATED_LIFE, **config.rated_life},
-            condition={
-                **CONDITION,
-                **{k: Condition(c.channel, c.clean, c.worn) for k, c in config.condition.items()},
-            },
+            condition={**CONDITION, **config.condition},
         )
         self.agent = Agent(settings)
         self.restored = self.agent.restore(self.outbox.checkpoints())
@@ -59,9 +56,9 @@ class EdgeRunner:
                 username=up.username,
                 password=up.password,
                 tls=up.tls,
-                ca_file=str(up.ca_file) if up.ca_file else None,
-                client_cert=str(up.client_cert) if up.client_cert else None,
-                client_key=str(up.client_key) if up.client_key else None,
+                ca_file=up.ca_file,
+                client_cert=up.client_cert,
+                client_key=up.client_key,
                 client_id=up.client_id,
                 max_inflight=up.max_inflight,
             )

@@ -14,6 +14,7 @@ import logging
 import ssl
 import threading
 import time
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -40,9 +41,9 @@ class MqttUplink:
         username: str | None = None,
         password: str | None = None,
         tls: bool = False,
-        ca_file: str | None = None,
-        client_cert: str | None = None,
-        client_key: str | None = None,
+        ca_file: Path | None = None,
+        client_cert: Path | None = None,
+        client_key: Path | None = None,
         client_id: str | None = None,
         max_inflight: int = 50,
     ) -> None:
@@ -61,11 +62,12 @@ class MqttUplink:
         if tls or ca_file:
             # System trust store unless a private CA is named; a client certificate only
             # when the broker asks for one (mutual TLS).
+            files = [str(f) if f else None for f in (ca_file, client_cert, client_key)]
             try:
-                self.client.tls_set(ca_certs=ca_file, certfile=client_cert, keyfile=client_key)
+                self.client.tls_set(ca_certs=files[0], certfile=files[1], keyfile=files[2])
             except (OSError, ssl.SSLError) as exc:
-                files = ", ".join(f for f in (ca_file, client_cert, client_key) if f) or "system trust store"
-                raise ConfigError(f"uplink TLS: cannot load {files}: {exc}") from None
+                named = ", ".join(f for f in files if f) or "system trust store"
+                raise ConfigError(f"uplink TLS: cannot load {named}: {exc}") from None
         offline = AgentStatus(agent_id=agent_id, state="offline").model_dump_json()
         self.client.will_set(self.status_topic, offline, qos=1, retain=True)
         self.client.on_connect = self._on_connect

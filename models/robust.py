@@ -93,7 +93,7 @@ class RobustDetector(BatchDetector):
         self.run_ = np.zeros(d)  # length of the current run of identical values
         self.repeat_ = np.full(d, 0.5)  # EW share of steps that repeat the previous value
         self._warm: list[Matrix] = []
-        self.rel_ = _Relations.empty(d)
+        self.rel_ = _Relations(d)
 
     # -- the Detector protocol -------------------------------------------------------
     def score_many(self, X: Any) -> NDArray[np.float64]:
@@ -174,7 +174,7 @@ class RobustDetector(BatchDetector):
         if not self.rel_.started:
             if not (self.n_ >= self.warmup).all():
                 return
-            self.rel_ = _Relations.empty(len(self.features), unit=self.scale_.copy())
+            self.rel_ = _Relations(len(self.features), unit=self.scale_.copy())
         self.rel_.learn(self._rel_units(rows), self.relation_alpha)
 
     def _check(self, X: Any) -> Matrix:
@@ -282,7 +282,7 @@ class _Relations:
     _CUSUM_REF = 1.5  # z-equivalents above this accumulate
     _REFRESH = 64  # learned rows between re-inversions
 
-    def __init__(self, d: int, unit: NDArray[np.float64] | None) -> None:
+    def __init__(self, d: int, unit: NDArray[np.float64] | None = None) -> None:
         self.unit = np.ones(d) if unit is None else np.maximum(unit, 1e-12)
         self.started = unit is not None
         self.n = 0
@@ -291,10 +291,6 @@ class _Relations:
         self.prec = np.eye(d)
         self.cusum = 0.0
         self._since = 0
-
-    @classmethod
-    def empty(cls, d: int, unit: NDArray[np.float64] | None = None) -> _Relations:
-        return cls(d, unit)
 
     @property
     def ready(self) -> bool:

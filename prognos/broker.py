@@ -20,9 +20,14 @@ __all__ = ["BrokerTls", "MosquittoBroker", "find_mosquitto", "free_port"]
 _SEARCH = ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/opt/homebrew/sbin")
 
 
+def _find_tool(name: str) -> str | None:
+    """A mosquitto program, also looking in sbin folders that are not on PATH."""
+    return shutil.which(name) or shutil.which(name, path=":".join(_SEARCH))
+
+
 def find_mosquitto() -> str | None:
-    """Path of the mosquitto binary, also looking in sbin folders that are not on PATH."""
-    return shutil.which("mosquitto") or shutil.which("mosquitto", path=":".join(_SEARCH))
+    """Path of the mosquitto binary."""
+    return _find_tool("mosquitto")
 
 
 def free_port() -> int:
@@ -81,7 +86,7 @@ class MosquittoBroker:
         run_as = "user root\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
         conf.write_text(
             f"{run_as}listener {self.port} 127.0.0.1\n"
-            f"{self._auth_lines()}"
+            f"{self._write_auth()}"
             f"{persistence}"
             "max_queued_messages 100000\n"
             f"log_dest file {self.log_path}\n"
@@ -103,7 +108,8 @@ class MosquittoBroker:
         self.stop()
         raise TimeoutError(f"mosquitto did not listen on port {self.port} within {timeout}s")
 
-    def _auth_lines(self) -> str:
+    def _write_auth(self) -> str:
+        """Config lines for TLS and logins; writes the password file they name."""
         lines = ""
         if self.tls is not None:
             lines += f"certfile {self.tls.certfile}\nkeyfile {self.tls.keyfile}\n"
@@ -111,7 +117,7 @@ class MosquittoBroker:
             return lines + "allow_anonymous true\n"
         passwd = self._dir / "passwd"
         passwd.write_text("")
-        tool = shutil.which("mosquitto_passwd") or shutil.which("mosquitto_passwd", path=":".join(_SEARCH))
+        tool = _find_tool("mosquitto_passwd")
         if tool is None:
             raise FileNotFoundError("mosquitto_passwd is not installed (it ships with mosquitto)")
         for name, password in self.users.items():

@@ -6,6 +6,7 @@ import shutil
 import ssl
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -48,7 +49,7 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def tls_broker(certs: Path) -> MosquittoBroker:
+def tls_broker(certs: Path) -> Iterator[MosquittoBroker]:
     if find_mosquitto() is None:
         engine_missing("mosquitto", "Debian: apt-get install mosquitto")
     broker = MosquittoBroker(users=USERS, tls=BrokerTls(certs / "server.pem", certs / "server.key"))
@@ -70,6 +71,23 @@ def _subscriber(broker: MosquittoBroker, ca: Path, got: list[bytes]) -> mqtt.Cli
     return client
 
 
+def _tls_uplink(
+    outbox: Outbox, broker: MosquittoBroker, password: str, ca: Path | None, client_id: str | None = None
+) -> MqttUplink:
+    """The uplink as edge-7 over TLS; ``ca=None`` trusts only the system store."""
+    return MqttUplink(
+        outbox,
+        BrokerAddress(broker.host, broker.port),
+        tenant="acme",
+        agent_id="edge-7",
+        username="edge-7",
+        password=password,
+        tls=True,
+        ca_file=ca,
+        client_id=client_id,
+    )
+
+
 def _alert_row(n: int) -> PendingMessage:
     return PendingMessage(f"id-{n}", "alert", "prognos/v1/acme/edge/edge-7/alert", b'{"n": %d}' % n, 0.0)
 
@@ -81,20 +99,10 @@ def test_uplink_delivers_over_tls_with_a_password(
     sub = _subscriber(tls_broker, certs / "ca.pem", got)
     outbox = Outbox(tmp_path / "outbox.sqlite")
     outbox.add([_alert_row(i) for i in range(5)])
-    uplink = MqttUplink(
-        outbox,
-        BrokerAddress(tls_broker.host, tls_broker.port),
-        tenant="acme",
-        agent_id="edge-7",
-        username="edge-7",
-        password=USERS["edge-7"],
-        tls=True,
-        ca_file=str(certs / "ca.pem"),
-        client_id="site-7-gateway",
-    )
+    uplink = _tls_uplink(outbox, tls_broker, USERS["edge-7"], certs / "ca.pem", client_id="site-7-gateway")
     try:
         uplink.start()
-        eventually(lambda: len(got) == 5 and outbox.size() == 0, timeout=15)
+        assert eventually(lambda: len(got) == 5 and outbox.size() == 0, timeout=15)
         assert got == [b'{"n": %d}' % i for i in range(5)]  # in outbox order
         assert " as site-7-gateway " in tls_broker.log_path.read_text()  # the configured client id
     finally:
@@ -124,16 +132,7 @@ def test_refused_uplink_keeps_every_row(
     """A refused login or a certificate the agent cannot verify sends nothing and loses nothing."""
     outbox = Outbox(tmp_path / "outbox.sqlite")
     outbox.add([_alert_row(i) for i in range(3)])
-    uplink = MqttUplink(
-        outbox,
-        BrokerAddress(tls_broker.host, tls_broker.port),
-        tenant="acme",
-        agent_id="edge-7",
-        username="edge-7",
-        password=password,
-        tls=True,
-        ca_file=str(certs / ca) if ca else None,  # None: the system store, which lacks our CA
-    )
+    uplink = _tls_uplink(outbox, tls_broker, password, certs / ca if ca else None)
     try:
         uplink.start()
         assert not uplink.connected.wait(3)

@@ -34,6 +34,7 @@ __all__ = [
     "edge_topic",
     "message_id",
     "parse_edge_message",
+    "parse_edge_topic",
 ]
 
 SCHEMA_VERSION = 1
@@ -51,6 +52,14 @@ def message_id(*parts: object) -> str:
 
 def edge_topic(tenant: str, agent_id: str, kind: str) -> str:
     return f"prognos/v1/{tenant}/edge/{agent_id}/{kind}"
+
+
+def parse_edge_topic(topic: str) -> tuple[str, str, str]:
+    """(tenant, agent_id, kind) of an edge topic; raise :class:`ContractError` if it is not one."""
+    parts = topic.split("/")
+    if len(parts) != 6 or parts[:2] != ["prognos", "v1"] or parts[3] != "edge" or not all(parts):
+        raise ContractError(f"not an edge topic: {topic!r}")
+    return parts[2], parts[4], parts[5]
 
 
 class _Message(BaseModel):

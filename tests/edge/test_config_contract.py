@@ -102,4 +102,5 @@ def test_contract_public_names_are_pinned() -> None:
         "edge_topic",
         "message_id",
         "parse_edge_message",
+        "parse_edge_topic",
     ]

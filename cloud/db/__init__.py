@@ -1,0 +1,37 @@
+"""Tables (SQLAlchemy 2, typed) and engines. Alembic migrations in ``cloud/migrations`` are
+the only way the schema changes; ``Base.metadata`` is what they are checked against."""
+
+from __future__ import annotations
+
+from .base import Base, JsonDoc, UtcDateTime, make_engine, make_session_factory, utc
+from .fleet import Consumable, DeadLetter, InboxMessage, Reminder, TelemetrySummary
+from .tenancy import GENESIS_HASH, Agent, ApiToken, Customer, Device, Engineer, Site, Tenant
+from .work import Alert, Notification, Task, WorkOrder, WorkOrderEvent, WorkOrderPart
+
+__all__ = [
+    "GENESIS_HASH",
+    "Agent",
+    "Alert",
+    "ApiToken",
+    "Base",
+    "Consumable",
+    "Customer",
+    "DeadLetter",
+    "Device",
+    "Engineer",
+    "InboxMessage",
+    "JsonDoc",
+    "Notification",
+    "Reminder",
+    "Site",
+    "Task",
+    "TelemetrySummary",
+    "Tenant",
+    "UtcDateTime",
+    "WorkOrder",
+    "WorkOrderEvent",
+    "WorkOrderPart",
+    "make_engine",
+    "make_session_factory",
+    "utc",
+]

@@ -1,0 +1,307 @@
+"""One edge message in, stored exactly once, with everything it sets off, or dead-lettered.
+
+:class:`Ingestor` is transport-free: the MQTT worker (``cloud/ingest_mqtt.py``) and the HTTP
+endpoint for devices both hand it ``(topic, payload)`` and act on the :class:`IngestResult`
+(ack, count, forward the summary to the time-series sink). The rules:
+
+- a payload that is not a valid contract message, or whose topic names another tenant,
+  agent or kind than its body, is dead-lettered byte for byte with the reason;
+- a message id already stored is a duplicate (the edge delivers at least once): no effect;
+- an unknown tenant is dead-lettered; an unknown device in a known tenant is created with
+  ``registered = False`` and everything it sends is kept;
+- anything that fails while applying a valid message rolls back and is dead-lettered too,
+  so one poisonous message neither crashes the worker nor blocks the ones behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from firmware_bridge.contract import (
+    AgentStatus,
+    AlertMessage,
+    ConsumableStatusMessage,
+    ContractError,
+    FaultEventMessage,
+    TelemetrySummaryMessage,
+    parse_edge_message,
+    parse_edge_topic,
+)
+
+from ..catalog import category_for_alert, category_for_fault_code
+from ..clock import Clock, from_epoch
+from ..db import Agent, Alert, DeadLetter, Device, InboxMessage, TelemetrySummary, Tenant, WorkOrder
+from . import work_orders
+from .dispatch import dispatch_orders
+from .reminders import ReminderPolicy, on_consumable_status
+
+__all__ = ["IngestOptions", "IngestResult", "Ingestor"]
+
+log = logging.getLogger("prognos.cloud.ingest")
+ACTOR = "system:ingest"
+EVIDENCE_POINTS = 120  # samples of the triggering window kept with a work order
+_RETRIES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    auto_dispatch: bool = True
+    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
+
+
+@dataclass(slots=True)
+class IngestResult:
+    outcome: Literal["stored", "duplicate", "dead_letter", "status"]
+    kind: str | None = None
+    reason: str | None = None
+    lag_s: float | None = None
+    created_orders: list[int] = field(default_factory=list)
+    summary: TelemetrySummaryMessage | None = None
+
+
+class _DeadLetter(Exception):
+    """Internal: this message cannot be accepted, for the reason given."""
+
+
+class Ingestor:
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Clock, options: IngestOptions | None = None
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.options = options or IngestOptions()
+
+    def handle(self, topic: str, payload: bytes) -> IngestResult:
+        """Apply one message. Never raises for bad input; database outages do propagate, so
+        the caller leaves the message unacknowledged and the broker redelivers it."""
+        try:
+            tenant_slug, agent_key, kind = parse_edge_topic(topic)
+            if kind == "status":
+                return self._status(tenant_slug, agent_key, payload)
+            msg = parse_edge_message(payload)
+            if (msg.tenant, msg.agent_id, msg.kind) != (tenant_slug, agent_key, kind):
+                raise _DeadLetter(
+                    f"topic names {tenant_slug}/{agent_key}/{kind} but the message says "
+                    f"{msg.tenant}/{msg.agent_id}/{msg.kind}"
+                )
+        except (ContractError, _DeadLetter) as exc:
+            return self._dead_letter(topic, payload, str(exc))
+        for attempt in range(_RETRIES):
+            try:
+                return self._apply(msg)
+            except _DeadLetter as exc:
+                return self._dead_letter(topic, payload, str(exc))
+            except IntegrityError as exc:
+                # a concurrent worker stored a row we also inserted (device, order, event seq):
+                # try again against what it committed; the inbox row makes a real duplicate a no-op
+                log.info("ingest retry %d after a conflict: %s", attempt + 1, exc.orig)
+            except OperationalError:
+                raise  # the database is away: no ack, redelivered later
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the stream
+                log.exception("ingest failed for %s", msg.message_id)
+                return self._dead_letter(topic, payload, f"processing failed: {type(exc).__name__}: {exc}")
+        return self._dead_letter(topic, payload, f"gave up after {_RETRIES} conflicting attempts")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _dead_letter(self, topic: str, payload: bytes, reason: str) -> IngestResult:
+        with self.sessions.begin() as s:
+            s.add(
+                DeadLetter(
+                    received_at=self.clock.now(), topic=topic[:400], payload=bytes(payload), reason=reason
+                )
+            )
+        log.warning("dead letter on %s: %s", topic, reason)
+        return IngestResult("dead_letter", reason=reason)
+
+    def _status(self, tenant_slug: str, agent_key: str, payload: bytes) -> IngestResult:
+        try:
+            status = AgentStatus.model_validate_json(payload)
+        except ValueError as exc:
+            raise ContractError(f"invalid agent status: {exc}") from None
+        if status.agent_id != agent_key:
+            raise _DeadLetter(f"status for agent {status.agent_id!r} on the topic of {agent_key!r}")
+        now = self.clock.now()
+        with self.sessions.begin() as s:
+            tenant = s.scalar(select(Tenant).where(Tenant.slug == tenant_slug))
+            if tenant is None:
+                raise _DeadLetter(f"unknown tenant {tenant_slug!r}")
+            agent = s.scalar(select(Agent).where(Agent.tenant_id == tenant.id, Agent.key == agent_key))
+            if agent is None:
+                agent = Agent(tenant_id=tenant.id, key=agent_key)
+                s.add(agent)
+            agent.state, agent.last_seen_at = status.state, now
+        return IngestResult("status", kind="status")
+
+    def _apply(
+        self, msg: AlertMessage | ConsumableStatusMessage | FaultEventMessage | TelemetrySummaryMessage
+    ) -> IngestResult:
+        now = self.clock.now()
+        result = IngestResult("stored", kind=msg.kind, lag_s=max(0.0, now.timestamp() - msg.created_at))
+        with self.sessions() as s, s.begin():
+            tenant = s.scalar(select(Tenant).where(Tenant.slug == msg.tenant))
+            if tenant is None:
+                raise _DeadLetter(f"unknown tenant {msg.tenant!r}")
+            if s.get(InboxMessage, msg.message_id) is not None:
+                return IngestResult("duplicate", kind=msg.kind)
+            s.add(
+                InboxMessage(
+                    message_id=msg.message_id,
+                    tenant_id=tenant.id,
+                    kind=msg.kind,
+                    device_key=msg.device_id,
+                    received_at=now,
+                )
+            )
+            device = self._device(s, tenant, msg, now)
+            created: list[WorkOrder] = []
+            if isinstance(msg, AlertMessage):
+                created += self._alert(s, device, msg, now)
+            elif isinstance(msg, ConsumableStatusMessage):
+                order = on_consumable_status(s, device, msg, now, self.options.reminders, ACTOR)
+                created += [order] if order is not None else []
+            elif isinstance(msg, FaultEventMessage):
+                created += self._fault(s, device, msg, now)
+            else:
+                self._summary(s, device, msg)
+                result.summary = msg
+            s.flush()
+            if created and self.options.auto_dispatch:
+                dispatch_orders(s, created, now, ACTOR)
+            result.created_orders = [o.id for o in created]
+        return result
+
+    def _device(self, s: Session, tenant: Tenant, msg: Any, now: datetime) -> Device:
+        """The device row, locked for this transaction (its history chain is appended to)."""
+        query = (
+            select(Device).where(Device.tenant_id == tenant.id, Device.key == msg.device_id).with_for_update()
+        )
+        device = s.scalar(query)
+        if device is None:
+            device = Device(tenant_id=tenant.id, key=msg.device_id, registered=False, first_seen_at=now)
+            s.add(device)
+            s.flush()
+            log.warning("unknown device %s/%s recorded as unregistered", tenant.slug, msg.device_id)
+        device.first_seen_at = device.first_seen_at or now
+        device.last_seen_at, device.last_agent = now, msg.agent_id
+        return device
+
+    def _alert(self, s: Session, device: Device, msg: AlertMessage, now: datetime) -> list[WorkOrder]:
+        at = from_epoch(msg.at)
+        assert at is not None
+        alert = s.scalar(select(Alert).where(Alert.device_id == device.id, Alert.key == msg.alert_id))
+        worse = False
+        if alert is None:
+            alert = Alert(
+                tenant_id=device.tenant_id,
+                device_id=device.id,
+                key=msg.alert_id,
+                fault_key=msg.fault_key,
+                category=category_for_alert(device.model, msg.fault_key),
+                status="active",
+                severity=msg.severity,
+                score=msg.score,
+                peak=msg.peak,
+                raised_at=at,
+                last_at=at,
+                detector=msg.detector,
+                model_version=msg.model_version,
+                evidence=[],
+                updates=0,
+            )
+            s.add(alert)
+            worse = msg.transition != "clear"
+        else:
+            worse = _RANK[msg.severity] > _RANK[alert.severity]
+            alert.updates += 1
+        if at >= alert.last_at:
+            alert.last_at, alert.score = at, msg.score
+            alert.severity = max(alert.severity, msg.severity, key=_RANK.__getitem__)
+            alert.peak = max(alert.peak, msg.peak)
+            alert.health, alert.predicted_failure_at = msg.health, from_epoch(msg.predicted_failure_at)
+            if msg.health is not None:
+                device.health = msg.health
+                device.predicted_failure_at = from_epoch(msg.predicted_failure_at)
+        if msg.evidence:
+            alert.evidence = [p.model_dump() for p in msg.evidence][-EVIDENCE_POINTS:]
+        if msg.transition == "clear":
+            alert.status, alert.cleared_at = "cleared", at
+            return self._cleared(s, device, alert, now)
+        if not worse:
+            return []
+        spec = work_orders.OrderSpec(
+            source="alert",
+            kind="preventive",
+            title=f"{alert.category} anomaly on {device.key} ({msg.fault_key})",
+            fault_key=msg.fault_key,
+            category=alert.category,
+            severity=msg.severity,
+            predicted_failure_at=from_epoch(msg.predicted_failure_at),
+            model_version=msg.model_version,
+            evidence={
+                "alert_id": msg.alert_id,
+                "transition": msg.transition,
+                "at": at.isoformat(),
+                "severity": msg.severity,
+                "score": msg.score,
+                "peak": msg.peak,
+                "detector": msg.detector,
+                "model_version": msg.model_version,
+                "health": msg.health,
+                "predicted_failure_at": msg.predicted_failure_at,
+                "predicted_failure_ci": msg.predicted_failure_ci,
+                "window": [p.model_dump() for p in msg.evidence][-EVIDENCE_POINTS:],
+            },
+        )
+        order, created = work_orders.open_order(s, device, spec, ACTOR, now)
+        alert.work_order_id = order.id
+        return [order] if created else []
+
+    def _cleared(self, s: Session, device: Device, alert: Alert, now: datetime) -> list[WorkOrder]:
+        """Record the clear on the order; before anyone acted on it, say so (never delete)."""
+        order = s.get(WorkOrder, alert.work_order_id) if alert.work_order_id is not None else None
+        if order is not None:
+            work_orders.note_alert_cleared(s, device, order, alert.key, ACTOR, now)
+        return []
+
+    def _fault(self, s: Session, device: Device, msg: FaultEventMessage, now: datetime) -> list[WorkOrder]:
+        severity = "critical" if msg.severity >= 200 else "major" if msg.severity >= 100 else "warning"
+        at = from_epoch(msg.at)
+        assert at is not None
+        category = category_for_fault_code(device.model, msg.code)
+        spec = work_orders.OrderSpec(
+            source="fault",
+            kind="corrective",
+            title=f"fault {msg.name} (0x{msg.code:04x}) on {device.key}",
+            fault_key=f"code:0x{msg.code:04x}",
+            category=category,
+            severity=severity,
+            evidence={"code": msg.code, "name": msg.name, "severity": msg.severity, "at": at.isoformat()},
+        )
+        order, created = work_orders.open_order(s, device, spec, ACTOR, now)
+        return [order] if created else []
+
+    @staticmethod
+    def _summary(s: Session, device: Device, msg: TelemetrySummaryMessage) -> None:
+        start, end = from_epoch(msg.window_start), from_epoch(msg.window_end)
+        assert start is not None and end is not None
+        s.add(
+            TelemetrySummary(
+                tenant_id=device.tenant_id,
+                device_id=device.id,
+                window_start=start,
+                window_end=end,
+                channels={k: v.model_dump() for k, v in msg.channels.items()},
+                max_score=msg.max_score,
+            )
+        )
+
+
+_RANK = {"warning": 1, "major": 2, "critical": 3}

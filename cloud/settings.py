@@ -1,0 +1,74 @@
+"""The cloud service's one settings object, read from ``PROGNOS_*`` environment variables.
+
+Nothing here is a module-level singleton: ``create_app(Settings(...))`` and the CLI build
+their own, so tests run many services side by side with different databases.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_SECRET", "Settings"]
+
+#: Placeholder accepted only when ``environment == "local"``; anywhere else it is refused,
+#: because API tokens are stored as HMACs keyed by this secret.
+DEFAULT_SECRET = "local-development-only"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROGNOS_", extra="ignore")
+
+    environment: Literal["local", "staging", "production"] = "local"
+    data_dir: Path = Path("data")
+    database_url: str | None = None  # default: SQLite (WAL) in data_dir
+    secret_key: str = DEFAULT_SECRET
+
+    # MQTT ingest: a URL such as mqtt://127.0.0.1:1883 (mqtts:// for TLS); None = no worker
+    mqtt_url: str | None = None
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    mqtt_ca_file: Path | None = None
+    mqtt_share_group: str = "prognos-cloud"
+    mqtt_topic: str = "prognos/v1/+/edge/+/+"
+    mqtt_client_id: str | None = None
+
+    # telemetry history beyond what the device-health page needs
+    influx_url: str | None = None
+    influx_token: str = ""
+    influx_org: str = "prognos"
+    influx_bucket: str = "telemetry"
+    influx_batch_size: int = Field(default=500, ge=1)
+    influx_flush_interval_ms: int = Field(default=1000, ge=10)
+    summary_retention_days: float = Field(default=14.0, gt=0)
+
+    # automation
+    scheduler_interval_s: float = Field(default=30.0, gt=0)
+    verification_window_h: float = Field(default=72.0, ge=0)
+    reminder_lead_days: float = Field(default=14.0, ge=0)
+    replacement_lead_days: float = Field(default=3.0, ge=0)
+    offline_after_s: float = Field(default=900.0, gt=0)
+
+    # HTTP
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    log_json: bool = True
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.environment != "local" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError(
+                "PROGNOS_SECRET_KEY must be set to a real secret outside environment=local "
+                "(API tokens are keyed by it)"
+            )
+        return self
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL in use: the configured one, or SQLite in ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'prognos.db').resolve()}"

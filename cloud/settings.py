@@ -47,6 +47,7 @@ class Settings(BaseSettings):
 
     # automation
     scheduler_interval_s: float = Field(default=30.0, gt=0)
+    auto_dispatch: bool = True
     verification_window_h: float = Field(default=72.0, ge=0)
     reminder_lead_days: float = Field(default=14.0, ge=0)
     replacement_lead_days: float = Field(default=3.0, ge=0)

@@ -11,7 +11,6 @@ A retained last will on the status topic tells the cloud when the agent is gone.
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from pathlib import Path
@@ -20,7 +19,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from firmware_bridge.contract import AgentStatus, edge_topic
-from firmware_bridge.mqtt_link import BrokerAddress
+from firmware_bridge.errors import MqttError
+from firmware_bridge.mqtt_link import BrokerAddress, secure_client
 
 from .errors import ConfigError
 from .outbox import Outbox
@@ -57,17 +57,18 @@ class MqttUplink:
             protocol=mqtt.MQTTv5,
         )
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
-        if username:
-            self.client.username_pw_set(username, password)
-        if tls or ca_file:
-            # System trust store unless a private CA is named; a client certificate only
-            # when the broker asks for one (mutual TLS).
-            files = [str(f) if f else None for f in (ca_file, client_cert, client_key)]
-            try:
-                self.client.tls_set(ca_certs=files[0], certfile=files[1], keyfile=files[2])
-            except (OSError, ssl.SSLError) as exc:
-                named = ", ".join(f for f in files if f) or "system trust store"
-                raise ConfigError(f"uplink TLS: cannot load {named}: {exc}") from None
+        try:
+            secure_client(
+                self.client,
+                username=username,
+                password=password,
+                tls=tls,
+                ca_file=ca_file,
+                client_cert=client_cert,
+                client_key=client_key,
+            )
+        except MqttError as exc:
+            raise ConfigError(f"uplink {exc}") from None
         offline = AgentStatus(agent_id=agent_id, state="offline").model_dump_json()
         self.client.will_set(self.status_topic, offline, qos=1, retain=True)
         self.client.on_connect = self._on_connect

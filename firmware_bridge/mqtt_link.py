@@ -6,16 +6,18 @@ reconnect policy and error translation are decided once.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from .errors import MqttError
 
-__all__ = ["BrokerAddress", "ConnectedClient", "parse_broker"]
+__all__ = ["BrokerAddress", "ConnectedClient", "parse_broker", "secure_client"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,32 @@ def parse_broker(text: str) -> BrokerAddress:
     return BrokerAddress(host, int(port))
 
 
+def secure_client(
+    client: mqtt.Client,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    tls: bool = False,
+    ca_file: Path | None = None,
+    client_cert: Path | None = None,
+    client_key: Path | None = None,
+) -> None:
+    """Credentials and TLS for a client, with unreadable files reported as :class:`MqttError`.
+
+    TLS uses the system trust store unless a private CA is named; a client certificate is
+    sent only when given (mutual TLS).
+    """
+    if username:
+        client.username_pw_set(username, password)
+    if tls or ca_file:
+        files = [str(f) if f else None for f in (ca_file, client_cert, client_key)]
+        try:
+            client.tls_set(ca_certs=files[0], certfile=files[1], keyfile=files[2])
+        except (OSError, ssl.SSLError) as exc:
+            named = ", ".join(f for f in files if f) or "system trust store"
+            raise MqttError(f"TLS: cannot load {named}: {exc}") from None
+
+
 class ConnectedClient:
     """A paho client running its network loop in a thread, with connection state exposed.
 
@@ -50,10 +78,13 @@ class ConnectedClient:
         keepalive: int = 30,
         reconnect_min: int = 1,
         reconnect_max: int = 30,
+        manual_ack: bool = False,
     ) -> None:
         self.broker = broker
         self.keepalive = keepalive
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=manual_ack
+        )
         self.client.reconnect_delay_set(min_delay=reconnect_min, max_delay=reconnect_max)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -62,9 +93,17 @@ class ConnectedClient:
         self.disconnects = 0
         self.on_connected: list[Callable[[], None]] = []
 
-    def connect(self) -> None:
+    def connect(
+        self, clean_start: bool | int = mqtt.MQTT_CLEAN_START_FIRST_ONLY, properties: object = None
+    ) -> None:
         """Start the network thread and connect in the background."""
-        err = self.client.connect_async(self.broker.host, self.broker.port, keepalive=self.keepalive)
+        err = self.client.connect_async(
+            self.broker.host,
+            self.broker.port,
+            keepalive=self.keepalive,
+            clean_start=clean_start,
+            properties=properties,  # type: ignore[arg-type]
+        )
         if err not in (None, MQTTErrorCode.MQTT_ERR_SUCCESS):  # pragma: no cover - paho returns None
             raise MqttError(f"connect_async failed: {err}")
         self.client.loop_start()

@@ -1,8 +1,9 @@
 """Declarative base, column types that behave the same on SQLite and PostgreSQL, and engines.
 
-SQLite is the zero-set-up default, so its connections get WAL (readers never block the
-ingest writer), foreign keys (off by default in SQLite) and a busy timeout instead of
-``database is locked`` errors when the API and the ingest worker write at once.
+SQLite is the zero-set-up default, so its connections get WAL (a reader outside a transaction
+never waits), foreign keys (off by default in SQLite), a busy timeout, and ``BEGIN IMMEDIATE``
+so that the API and the ingest worker queue for the write lock instead of failing with
+``database is locked`` halfway through a transaction.
 """
 
 from __future__ import annotations
@@ -69,12 +70,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # SQLAlchemy, not pysqlite, says when to BEGIN
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            # Take the write lock at BEGIN: a deferred transaction that reads, then writes after
+            # another writer committed, fails at once with SQLITE_BUSY (busy_timeout cannot help),
+            # which is exactly the ingest worker + API pattern.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

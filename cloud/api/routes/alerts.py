@@ -1,0 +1,43 @@
+"""Alerts as the edge reported them (raised, updated, cleared: never deleted)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from ...db import Alert
+from ...schemas.common import Page
+from ...schemas.work import AlertPublic
+from ..deps import Reader, SessionDep
+from ..scope import check_device_visible, engineer_device_ids, page
+
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("")
+def list_alerts(
+    principal: Reader,
+    session: SessionDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    device_id: int | None = None,
+    status: Literal["active", "cleared"] | None = None,
+) -> Page[AlertPublic]:
+    q = (
+        select(Alert)
+        .where(Alert.tenant_id == principal.tenant_id)
+        .order_by(Alert.raised_at.desc(), Alert.id.desc())
+    )
+    if principal.role == "engineer":
+        q = q.where(Alert.device_id.in_(engineer_device_ids(session, principal.engineer_id or -1)))
+    if device_id is not None:
+        check_device_visible(session, principal, device_id)
+        q = q.where(Alert.device_id == device_id)
+    if status is not None:
+        q = q.where(Alert.status == status)
+    rows, total = page(session, q, limit, offset)
+    return Page[AlertPublic](items=rows, total=total, limit=limit, offset=offset)

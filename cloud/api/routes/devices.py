@@ -1,0 +1,93 @@
+"""Devices: registry, health, and the tamper-evident service history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from ...db import Device, Site, WorkOrderEvent
+from ...errors import Conflict, NotFound
+from ...schemas.common import Page
+from ...schemas.fleet import DeviceCreate, DevicePublic
+from ...schemas.ops import DeviceHealth
+from ...schemas.work import ChainReportPublic, EventPublic
+from ...services.health import device_health
+from ...services.history import verify_chain
+from ..deps import Admin, Reader, SessionDep, StateDep
+from ..scope import check_device_visible, page, visible_devices
+
+router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("")
+def list_devices(
+    principal: Reader,
+    session: SessionDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    site_id: int | None = None,
+    model: str | None = None,
+    registered: bool | None = None,
+) -> Page[DevicePublic]:
+    q = visible_devices(session, principal, select(Device)).order_by(Device.id)
+    if site_id is not None:
+        q = q.where(Device.site_id == site_id)
+    if model is not None:
+        q = q.where(Device.model == model)
+    if registered is not None:
+        q = q.where(Device.registered.is_(registered))
+    rows, total = page(session, q, limit, offset)
+    return Page[DevicePublic](items=rows, total=total, limit=limit, offset=offset)
+
+
+@router.post("", status_code=201)
+def create_device(body: DeviceCreate, principal: Admin, session: SessionDep) -> DevicePublic:
+    """Register a device; a device that already reported (unregistered) is adopted instead."""
+    site = session.get(Site, body.site_id)
+    if site is None or site.tenant_id != principal.tenant_id:
+        raise NotFound(f"site {body.site_id} not found")
+    row = session.scalar(
+        select(Device).where(Device.tenant_id == principal.tenant_id, Device.key == body.key)
+    )
+    if row is not None and row.registered:
+        raise Conflict(f"device {body.key!r} is already registered")
+    if row is None:
+        row = Device(tenant_id=principal.tenant_id, key=body.key)
+        session.add(row)
+    for name, value in body.model_dump().items():
+        setattr(row, name, value)
+    row.registered = True
+    session.flush()
+    return DevicePublic.model_validate(row)
+
+
+@router.get("/{device_id}")
+def read_device(device_id: int, principal: Reader, session: SessionDep) -> DevicePublic:
+    return DevicePublic.model_validate(check_device_visible(session, principal, device_id))
+
+
+@router.get("/{device_id}/health")
+def read_device_health(
+    device_id: int, principal: Reader, session: SessionDep, state: StateDep
+) -> DeviceHealth:
+    device = check_device_visible(session, principal, device_id)
+    return DeviceHealth.model_validate(device_health(session, device, state.clock.now(), state.offline_after))
+
+
+@router.get("/{device_id}/history")
+def list_device_history(device_id: int, principal: Reader, session: SessionDep) -> list[EventPublic]:
+    device = check_device_visible(session, principal, device_id)
+    rows = session.scalars(
+        select(WorkOrderEvent).where(WorkOrderEvent.device_id == device.id).order_by(WorkOrderEvent.seq)
+    )
+    return [EventPublic.model_validate(r) for r in rows]
+
+
+@router.get("/{device_id}/history/verify")
+def verify_device_history(device_id: int, principal: Reader, session: SessionDep) -> ChainReportPublic:
+    device = check_device_visible(session, principal, device_id)
+    return ChainReportPublic.model_validate(verify_chain(session, device))

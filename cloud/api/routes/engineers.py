@@ -1,0 +1,45 @@
+"""Engineers: admins manage them, dispatchers see all, an engineer sees only themself."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from ...db import Engineer
+from ...errors import NotFound
+from ...schemas.common import Page
+from ...schemas.fleet import EngineerCreate, EngineerPublic
+from ..deps import Admin, Reader, SessionDep
+from ..scope import get_scoped, page
+
+router = APIRouter(prefix="/api/v1/engineers", tags=["engineers"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("")
+def list_engineers(
+    principal: Reader, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[EngineerPublic]:
+    q = select(Engineer).where(Engineer.tenant_id == principal.tenant_id).order_by(Engineer.id)
+    if principal.role == "engineer":
+        q = q.where(Engineer.id == principal.engineer_id)
+    rows, total = page(session, q, limit, offset)
+    return Page[EngineerPublic](items=rows, total=total, limit=limit, offset=offset)
+
+
+@router.post("", status_code=201)
+def create_engineer(body: EngineerCreate, principal: Admin, session: SessionDep) -> EngineerPublic:
+    row = Engineer(tenant_id=principal.tenant_id, active=True, **body.model_dump())
+    session.add(row)
+    session.flush()
+    return EngineerPublic.model_validate(row)
+
+
+@router.get("/{engineer_id}")
+def read_engineer(engineer_id: int, principal: Reader, session: SessionDep) -> EngineerPublic:
+    if principal.role == "engineer" and engineer_id != principal.engineer_id:
+        raise NotFound(f"engineer {engineer_id} not found")
+    return EngineerPublic.model_validate(get_scoped(session, Engineer, engineer_id, principal, "engineer"))

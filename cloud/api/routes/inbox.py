@@ -1,0 +1,51 @@
+"""Notifications and follow-up tasks (what the people behind the roles are asked to do)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from ...db import Notification, Task
+from ...schemas.common import Page
+from ...schemas.work import NotificationPublic, TaskPublic
+from ..deps import Reader, SessionDep, Staff
+from ..scope import page
+
+router = APIRouter(prefix="/api/v1", tags=["inbox"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("/notifications")
+def list_notifications(
+    principal: Reader,
+    session: SessionDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    tier: Annotated[int | None, Query(ge=1, le=3)] = None,
+    recipient: str | None = None,
+) -> Page[NotificationPublic]:
+    q = (
+        select(Notification)
+        .where(Notification.tenant_id == principal.tenant_id)
+        .order_by(Notification.id.desc())
+    )
+    if principal.role == "engineer":
+        q = q.where(Notification.recipient == f"engineer:{principal.engineer_id}")
+    if tier is not None:
+        q = q.where(Notification.tier == tier)
+    if recipient is not None:
+        q = q.where(Notification.recipient == recipient)
+    rows, total = page(session, q, limit, offset)
+    return Page[NotificationPublic](items=rows, total=total, limit=limit, offset=offset)
+
+
+@router.get("/tasks")
+def list_tasks(
+    principal: Staff, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[TaskPublic]:
+    q = select(Task).where(Task.tenant_id == principal.tenant_id).order_by(Task.id.desc())
+    rows, total = page(session, q, limit, offset)
+    return Page[TaskPublic](items=rows, total=total, limit=limit, offset=offset)

@@ -1,0 +1,52 @@
+"""Consumable reminders and the consumables behind them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from ...db import Consumable, Reminder
+from ...schemas.common import Page
+from ...schemas.work import ConsumablePublic, ReminderPublic
+from ..deps import Reader, SessionDep
+from ..scope import check_device_visible, engineer_device_ids, page
+
+router = APIRouter(prefix="/api/v1", tags=["reminders"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("/reminders")
+def list_reminders(
+    principal: Reader,
+    session: SessionDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    device_id: int | None = None,
+    status: Literal["active", "cancelled", "done"] | None = None,
+) -> Page[ReminderPublic]:
+    q = (
+        select(Reminder)
+        .where(Reminder.tenant_id == principal.tenant_id)
+        .order_by(Reminder.due_at, Reminder.id)
+    )
+    if principal.role == "engineer":
+        q = q.where(Reminder.device_id.in_(engineer_device_ids(session, principal.engineer_id or -1)))
+    if device_id is not None:
+        check_device_visible(session, principal, device_id)
+        q = q.where(Reminder.device_id == device_id)
+    if status is not None:
+        q = q.where(Reminder.status == status)
+    rows, total = page(session, q, limit, offset)
+    return Page[ReminderPublic](items=rows, total=total, limit=limit, offset=offset)
+
+
+@router.get("/devices/{device_id}/consumables")
+def list_device_consumables(device_id: int, principal: Reader, session: SessionDep) -> list[ConsumablePublic]:
+    device = check_device_visible(session, principal, device_id)
+    rows = session.scalars(
+        select(Consumable).where(Consumable.device_id == device.id).order_by(Consumable.name)
+    )
+    return [ConsumablePublic.model_validate(r) for r in rows]

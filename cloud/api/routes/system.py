@@ -1,0 +1,79 @@
+"""Liveness, readiness, metrics, the caller's identity, tokens and the scheduler."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from sqlalchemy import text
+
+from ...db.migrate import current_revision, head_revision
+from ...schemas.ops import SchedulerRun, TokenCreate, TokenIssued
+from ...services.auth import issue_token
+from ...services.scheduler import run_due
+from ..deps import Admin, CurrentPrincipal, SessionDep, StateDep
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["system"])
+def get_liveness() -> dict[str, str]:
+    """The process answers. Says nothing about the database (that is /readyz)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["system"], responses={503: {"description": "not ready"}})
+def get_readiness(state: StateDep, response: Response) -> dict[str, object]:
+    """Ready when the database answers and its schema is at the migrations' head."""
+    checks: dict[str, object] = {}
+    try:
+        with state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        current, head = current_revision(state.engine), head_revision()
+        checks["schema"] = (
+            "ok" if current == head else f"at {current}, head is {head}: run `prognos cloud migrate`"
+        )
+    except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    if not ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return {"status": "ready" if ready else "not ready", "checks": checks}
+
+
+@router.get("/metrics", tags=["system"], response_class=Response)
+def get_metrics(state: StateDep) -> Response:
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/api/v1/me", tags=["auth"])
+def read_me(principal: CurrentPrincipal) -> dict[str, object]:
+    return {
+        "tenant": principal.tenant,
+        "role": principal.role,
+        "name": principal.name,
+        "engineer_id": principal.engineer_id,
+        "device_id": principal.device_id,
+    }
+
+
+@router.post("/api/v1/tokens", tags=["auth"], status_code=201)
+def create_token(body: TokenCreate, principal: Admin, session: SessionDep, state: StateDep) -> TokenIssued:
+    row, plain = issue_token(
+        session,
+        principal.tenant_id,
+        body.role,
+        body.name,
+        state.clock.now(),
+        state.settings.secret_key,
+        body.engineer_id,
+        body.device_id,
+    )
+    return TokenIssued(id=row.id, name=row.name, role=row.role, token=plain)
+
+
+@router.post("/api/v1/scheduler/run", tags=["system"])
+def run_scheduler(principal: Admin, session: SessionDep, state: StateDep) -> SchedulerRun:
+    """Run the time-driven rules for this tenant now (the service also runs them on a timer)."""
+    report = run_due(session, state.clock.now(), principal.tenant_id)
+    state.metrics.observe_scheduler(report)
+    return SchedulerRun.model_validate(report)

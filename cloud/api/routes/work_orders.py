@@ -1,0 +1,257 @@
+"""Work orders: list, read (with history, evidence, parts and allowed actions), create by hand,
+dispatch, and the lifecycle actions. Illegal transitions answer 409 (the services raise)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...db import Device, Engineer, WorkOrder, WorkOrderEvent, WorkOrderPart
+from ...errors import IllegalTransition, NotFound
+from ...schemas.common import Page
+from ...schemas.work import (
+    AssignBody,
+    DeclineBody,
+    RateBody,
+    ReasonBody,
+    ResolveBody,
+    WorkOrderCreate,
+    WorkOrderDetail,
+    WorkOrderPublic,
+)
+from ...services import work_orders as wo
+from ...services.auth import Principal
+from ...services.dispatch import DispatchResult, dispatch_orders
+from ...services.knowledge import similar_cases
+from ...services.lifecycle import allowed_actions
+from ..deps import Engineer as EngineerCaller
+from ..deps import Reader, SessionDep, Staff, StateDep
+from ..scope import get_scoped, page
+
+router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+StatusName = Literal["open", "assigned", "accepted", "in_progress", "resolved", "closed", "cancelled"]
+
+_ROLE_ACTIONS = {
+    "admin": {"assign", "cancel", "close", "reopen"},
+    "dispatcher": {"assign", "cancel", "close", "reopen"},
+    "engineer": {"accept", "decline", "start", "resolve"},
+}
+
+
+def _visible(session: Session, principal: Principal, order_id: int) -> tuple[WorkOrder, Device]:
+    order = get_scoped(session, WorkOrder, order_id, principal, "work order")
+    if principal.role == "engineer" and order.assignee_id != principal.engineer_id:
+        raise NotFound(f"work order {order_id} not found")
+    device = session.get(Device, order.device_id)
+    assert device is not None
+    return order, device
+
+
+def _detail(session: Session, order: WorkOrder, principal: Principal) -> WorkOrderDetail:
+    events = session.scalars(
+        select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == order.id).order_by(WorkOrderEvent.seq)
+    ).all()
+    parts = session.scalars(select(WorkOrderPart).where(WorkOrderPart.work_order_id == order.id)).all()
+    actions = [
+        a.value for a in allowed_actions(order.status) if a.value in _ROLE_ACTIONS.get(principal.role, set())
+    ]
+    if order.status == "resolved" and order.rating is None and principal.role in ("admin", "dispatcher"):
+        actions.append("rate")
+    doc: dict[str, Any] = {
+        **WorkOrderPublic.model_validate(order).model_dump(),
+        "description": order.description,
+        "evidence": order.evidence,
+        "parts": parts,
+        "events": events,
+        "allowed_actions": actions,
+    }
+    return WorkOrderDetail.model_validate(doc)
+
+
+@router.get("")
+def list_work_orders(
+    principal: Reader,
+    session: SessionDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    status: Annotated[list[StatusName] | None, Query()] = None,
+    device_id: int | None = None,
+    assignee_id: int | None = None,
+) -> Page[WorkOrderPublic]:
+    q = select(WorkOrder).where(WorkOrder.tenant_id == principal.tenant_id)
+    if principal.role == "engineer":
+        q = q.where(WorkOrder.assignee_id == principal.engineer_id)
+    if status:
+        q = q.where(WorkOrder.status.in_(status))
+    if device_id is not None:
+        q = q.where(WorkOrder.device_id == device_id)
+    if assignee_id is not None:
+        q = q.where(WorkOrder.assignee_id == assignee_id)
+    rows, total = page(
+        session, q.order_by(WorkOrder.priority, WorkOrder.created_at, WorkOrder.id), limit, offset
+    )
+    return Page[WorkOrderPublic](items=rows, total=total, limit=limit, offset=offset)
+
+
+@router.post("", status_code=201)
+def create_work_order(
+    body: WorkOrderCreate, principal: Staff, session: SessionDep, state: StateDep
+) -> WorkOrderDetail:
+    """A work order by hand; deduplicated like automatic ones (same device + fault key)."""
+    device = get_scoped(session, Device, body.device_id, principal, "device")
+    fault_key = body.fault_key or f"manual:{body.category}:{body.title}"
+    spec = wo.OrderSpec(
+        source="manual",
+        kind=body.kind,
+        title=body.title,
+        fault_key=fault_key,
+        category=body.category,
+        severity=body.severity,
+        description=body.description,
+    )
+    order, created = wo.open_order(session, device, spec, principal.actor, state.clock.now())
+    if created:
+        state.metrics.orders_created.labels("manual").inc()
+    return _detail(session, order, principal)
+
+
+@router.post("/dispatch")
+def dispatch_work_orders(principal: Staff, session: SessionDep, state: StateDep) -> list[dict[str, object]]:
+    """Dispatch every open order of the tenant, most urgent first, in one pass."""
+    orders = list(
+        session.scalars(
+            select(WorkOrder).where(WorkOrder.tenant_id == principal.tenant_id, WorkOrder.status == "open")
+        )
+    )
+    results: list[DispatchResult] = dispatch_orders(session, orders, state.clock.now(), principal.actor)
+    return [{"work_order_id": r.order_id, "engineer_id": r.engineer_id, "reason": r.reason} for r in results]
+
+
+@router.get("/{order_id}")
+def read_work_order(order_id: int, principal: Reader, session: SessionDep) -> WorkOrderDetail:
+    order, _ = _visible(session, principal, order_id)
+    return _detail(session, order, principal)
+
+
+@router.get("/{order_id}/similar")
+def list_similar_cases(order_id: int, principal: Reader, session: SessionDep) -> list[dict[str, Any]]:
+    order, _ = _visible(session, principal, order_id)
+    return similar_cases(session, order)
+
+
+@router.post("/{order_id}/dispatch")
+def dispatch_work_order(
+    order_id: int, principal: Staff, session: SessionDep, state: StateDep
+) -> WorkOrderDetail:
+    order, _ = _visible(session, principal, order_id)
+    if order.status != "open":
+        raise IllegalTransition("dispatch", order.status)
+    dispatch_orders(session, [order], state.clock.now(), principal.actor)
+    return _detail(session, order, principal)
+
+
+@router.post("/{order_id}/assign")
+def assign_work_order(
+    order_id: int, body: AssignBody, principal: Staff, session: SessionDep, state: StateDep
+) -> WorkOrderDetail:
+    order, device = _visible(session, principal, order_id)
+    engineer = get_scoped(session, Engineer, body.engineer_id, principal, "engineer")
+    wo.assign(session, device, order, engineer, principal.actor, state.clock.now())
+    return _detail(session, order, principal)
+
+
+def _own(order: WorkOrder, principal: Principal) -> None:
+    if order.assignee_id != principal.engineer_id:
+        raise NotFound(f"work order {order.id} not found")
+
+
+@router.post("/{order_id}/accept")
+def accept_work_order(
+    order_id: int, principal: EngineerCaller, session: SessionDep, state: StateDep
+) -> WorkOrderDetail:
+    order, device = _visible(session, principal, order_id)
+    _own(order, principal)
+    wo.accept(session, device, order, principal.actor, state.clock.now())
+    return _detail(session, order, principal)
+
+
+@router.post("/{order_id}/decline")
+def decline_work_order(
+    order_id: int, body: DeclineBody, principal: EngineerCaller, session: SessionDep, state: StateDep
+) -> dict[str, object]:
+    """Decline, and the order is dispatched again to the next best engineer (not this one)."""
+    order, device = _visible(session, principal, order_id)
+    _own(order, principal)
+    now = state.clock.now()
+    wo.decline(session, device, order, principal.actor, now, body.reason)
+    results = dispatch_orders(session, [order], now, "system:dispatch")
+    return {
+        "work_order_id": order.id,
+        "status": order.status,
+        "reassigned_to": results[0].engineer_id if results else None,
+    }
+
+
+@router.post("/{order_id}/start")
+def start_work_order(
+    order_id: int, principal: EngineerCaller, session: SessionDep, state: StateDep
+) -> WorkOrderDetail:
+    order, device = _visible(session, principal, order_id)
+    _own(order, principal)
+    wo.start(session, device, order, principal.actor, state.clock.now())
+    return _detail(session, order, principal)
+
+
+@router.post("/{order_id}/resolve")
+def resolve_work_order(
+    order_id: int, body: ResolveBody, principal: EngineerCaller, session: SessionDep, state: StateDep
+) -> WorkOrderDetail:
+    order, device = _visible(session, principal, order_id)
+    _own(order, principal)
+    parts = [wo.PartUsed(p.part_number, p.name, p.quantity) for p in body.parts]
+    wo.resolve(
+        session, device, order, principal.actor, state.clock.now(), body.fix, parts, state.verification_window
+    )
+    return _detail(session, order, principal)
+
+
+@router.post("/{order_id}/rate")
+def rate_work_order(
+    order_id: int, body: RateBody, principal: Staff, session: SessionDep, state: StateDep
+) -> WorkOrderDetail:
+    """Record the customer's rating; below 3 stars opens a review task."""
+    order, device = _visible(session, principal, order_id)
+    wo.rate(session, device, order, principal.actor, state.clock.now(), body.stars, body.comment)
+    return _detail(session, order, principal)
+
+
+@router.post("/{order_id}/close")
+def close_work_order(
+    order_id: int, principal: Staff, session: SessionDep, state: StateDep
+) -> WorkOrderDetail:
+    order, device = _visible(session, principal, order_id)
+    wo.close(session, device, order, principal.actor, state.clock.now())
+    return _detail(session, order, principal)
+
+
+@router.post("/{order_id}/reopen")
+def reopen_work_order(
+    order_id: int, body: ReasonBody, principal: Staff, session: SessionDep, state: StateDep
+) -> WorkOrderDetail:
+    order, device = _visible(session, principal, order_id)
+    wo.reopen(session, device, order, principal.actor, state.clock.now(), body.reason)
+    return _detail(session, order, principal)
+
+
+@router.post("/{order_id}/cancel")
+def cancel_work_order(
+    order_id: int, body: ReasonBody, principal: Staff, session: SessionDep, state: StateDep
+) -> WorkOrderDetail:
+    order, device = _visible(session, principal, order_id)
+    wo.cancel(session, device, order, principal.actor, state.clock.now(), body.reason)
+    return _detail(session, order, principal)

@@ -1,0 +1,68 @@
+"""``create_app(settings)``: the FastAPI service, its routers and its background workers.
+
+Workers (the MQTT ingest and the scheduler) start with the app's lifespan when
+``start_workers`` is true, which is what ``prognos cloud serve`` does; tests usually build
+the app without them and drive ingest and the scheduler directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from .api.errors import install_error_handlers
+from .api.middleware import BodyLimit, RequestLog
+from .api.routes import alerts, devices, engineers, fleet, inbox, ingest, reminders, system, work_orders
+from .clock import Clock
+from .logs import configure_logging
+from .settings import Settings
+from .state import CloudState
+from .workers import Workers
+
+__all__ = ["create_app"]
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name  # handlers are named verb_noun and unique: stable OpenAPI ids
+
+
+def create_app(
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    *,
+    start_workers: bool = False,
+    state: CloudState | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    state = state or CloudState.build(settings, clock)
+    workers = Workers(state)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if start_workers:
+            workers.start()
+        try:
+            yield
+        finally:
+            workers.stop()
+            state.close()
+
+    app = FastAPI(
+        title="Prognos cloud",
+        version="1",
+        summary="Alerts in, preventive work orders out: ingest, dispatch, SLAs, reminders.",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.cloud = state
+    app.state.workers = workers
+    install_error_handlers(app)
+    for module in (system, fleet, devices, engineers, alerts, work_orders, reminders, inbox, ingest):
+        app.include_router(module.router)
+    app.add_middleware(RequestLog, metrics=state.metrics)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,152 @@
+"""The MQTT side of ingest: a shared subscription, one worker thread, acks after commit.
+
+- ``$share/<group>/prognos/v1/+/edge/+/+``: with MQTT v5 shared subscriptions the broker
+  hands each message to one member of the group, so N cloud processes split the stream.
+- ``manual_ack=True``: paho's network thread only queues a message; the worker thread runs
+  the :class:`~cloud.services.ingest.Ingestor` and sends the PUBACK once the transaction
+  committed (or the message was dead-lettered). A crash before that means redelivery, and
+  the message id makes redelivery harmless. Acks leave in arrival order, as MQTT asks.
+- ``clean_start=False`` with a session expiry: messages published while the cloud is down
+  wait in the broker for this client id instead of being dropped.
+- the database away (``OperationalError``): the worker holds the message unacked and
+  retries with backoff; the broker's receive window (``receive_maximum``) bounds the backlog.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sqlalchemy.exc import OperationalError
+
+from firmware_bridge.mqtt_link import BrokerAddress, ConnectedClient, secure_client
+
+from .metrics import Metrics
+from .services.ingest import Ingestor
+from .settings import Settings
+
+__all__ = ["MqttIngestWorker", "parse_mqtt_url"]
+
+log = logging.getLogger("prognos.cloud.ingest_mqtt")
+
+
+def parse_mqtt_url(url: str) -> tuple[BrokerAddress, bool]:
+    """``mqtt://host:port`` / ``mqtts://host:port`` / ``host:port`` -> (address, tls)."""
+    if "://" not in url:
+        url = "mqtt://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError(f"PROGNOS_MQTT_URL {url!r} is not mqtt://HOST:PORT or mqtts://HOST:PORT")
+    tls = parts.scheme == "mqtts"
+    return BrokerAddress(parts.hostname, parts.port or (8883 if tls else 1883)), tls
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+
+
+class MqttIngestWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        ingestor: Ingestor,
+        metrics: Metrics,
+        sink: object | None = None,
+        receive_maximum: int = 200,
+    ) -> None:
+        assert settings.mqtt_url, "MqttIngestWorker needs PROGNOS_MQTT_URL"
+        broker, tls = parse_mqtt_url(settings.mqtt_url)
+        self.ingestor, self.metrics, self.sink = ingestor, metrics, sink
+        self.subscription = f"$share/{settings.mqtt_share_group}/{settings.mqtt_topic}"
+        client_id = settings.mqtt_client_id or f"prognos-cloud-{settings.mqtt_share_group}"
+        self.link = ConnectedClient(broker, client_id, manual_ack=True)
+        secure_client(
+            self.link.client,
+            username=settings.mqtt_username,
+            password=settings.mqtt_password,
+            tls=tls,
+            ca_file=settings.mqtt_ca_file,
+        )
+        self.link.client.on_message = self._on_message
+        self.link.client.on_subscribe = self._on_subscribe
+        self.link.on_connected.append(self._subscribe)
+        self.receive_maximum = receive_maximum
+        self.subscribed = threading.Event()
+        self.handled = 0
+        self._queue: queue.Queue[_Delivery | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="cloud-ingest", daemon=True)
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 24 * 3600
+        props.ReceiveMaximum = self.receive_maximum
+        self._thread.start()
+        self.link.connect(clean_start=False, properties=props)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._queue.put(None)
+        self._thread.join(timeout)
+        self.link.close()
+
+    # paho network thread -------------------------------------------------------------
+
+    def _subscribe(self) -> None:
+        self.link.client.subscribe(self.subscription, qos=1)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # type: ignore[no-untyped-def]
+        if all(not rc.is_failure for rc in reason_codes):
+            self.subscribed.set()
+        else:
+            log.error("subscription %s refused: %s", self.subscription, reason_codes)
+
+    def _on_message(self, client, userdata, message) -> None:  # type: ignore[no-untyped-def]
+        self._queue.put(_Delivery(message.topic, bytes(message.payload), message.mid, message.qos))
+
+    # worker thread ----------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._handle(item)
+
+    def _handle(self, item: _Delivery) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                result = self.ingestor.handle(item.topic, item.payload)
+                break
+            except OperationalError as exc:
+                log.error("database unavailable, holding message (retry in %.1fs): %s", delay, exc.orig)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+        else:
+            return  # stopping: leave it unacked; the broker redelivers to the group
+        self.metrics.observe_ingest(result)
+        if result.summary is not None and self.sink is not None:
+            self.sink.write(result.summary)  # type: ignore[attr-defined]
+        if item.qos > 0:
+            self.link.client.ack(item.mid, item.qos)
+        self.handled += 1
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once every queued message is handled (tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._queue.unfinished_tasks == 0 or self._queue.empty():
+                return True
+            time.sleep(0.01)
+        return False

@@ -1,0 +1,57 @@
+"""What one running service holds: settings, database, clock, metrics and the ingestor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from .clock import Clock, SystemClock
+from .db import make_engine, make_session_factory
+from .metrics import Metrics
+from .services.ingest import IngestOptions, Ingestor
+from .services.reminders import ReminderPolicy
+from .settings import Settings
+
+__all__ = ["CloudState"]
+
+
+@dataclass
+class CloudState:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    metrics: Metrics
+    ingestor: Ingestor
+    sink: Any = None  # the telemetry sink, when one is configured
+
+    @classmethod
+    def build(
+        cls, settings: Settings, clock: Clock | None = None, engine: Engine | None = None
+    ) -> CloudState:
+        engine = engine or make_engine(settings.db_url)
+        sessions = make_session_factory(engine)
+        clock = clock or SystemClock()
+        options = IngestOptions(
+            auto_dispatch=settings.auto_dispatch,
+            reminders=ReminderPolicy(
+                reminder_lead=timedelta(days=settings.reminder_lead_days),
+                replacement_lead=timedelta(days=settings.replacement_lead_days),
+            ),
+        )
+        return cls(settings, engine, sessions, clock, Metrics(), Ingestor(sessions, clock, options))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def verification_window(self) -> timedelta:
+        return timedelta(hours=self.settings.verification_window_h)
+
+    @property
+    def offline_after(self) -> timedelta:
+        return timedelta(seconds=self.settings.offline_after_s)

@@ -19,7 +19,6 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -31,20 +30,9 @@ from .metrics import Metrics
 from .services.ingest import Ingestor
 from .settings import Settings
 
-__all__ = ["MqttIngestWorker", "parse_mqtt_url"]
+__all__ = ["MqttIngestWorker"]
 
 log = logging.getLogger("prognos.cloud.ingest_mqtt")
-
-
-def parse_mqtt_url(url: str) -> tuple[BrokerAddress, bool]:
-    """``mqtt://host:port`` / ``mqtts://host:port`` / ``host:port`` -> (address, tls)."""
-    if "://" not in url:
-        url = "mqtt://" + url
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ValueError(f"PROGNOS_MQTT_URL {url!r} is not mqtt://HOST:PORT or mqtts://HOST:PORT")
-    tls = parts.scheme == "mqtts"
-    return BrokerAddress(parts.hostname, parts.port or (8883 if tls else 1883)), tls
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +53,8 @@ class MqttIngestWorker:
         receive_maximum: int = 200,
     ) -> None:
         assert settings.mqtt_url, "MqttIngestWorker needs PROGNOS_MQTT_URL"
-        broker, tls = parse_mqtt_url(settings.mqtt_url)
+        host, port, tls = settings.mqtt_broker()
+        broker = BrokerAddress(host, port)
         self.ingestor, self.metrics, self.sink = ingestor, metrics, sink
         self.subscription = f"$share/{settings.mqtt_share_group}/{settings.mqtt_topic}"
         client_id = settings.mqtt_client_id or f"prognos-cloud-{settings.mqtt_share_group}"

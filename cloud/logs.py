@@ -30,6 +30,7 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     """Route the ``prognos`` loggers to stderr; idempotent, so repeated app builds do not stack handlers."""
     logger = logging.getLogger("prognos")
     logger.setLevel(level.upper())
+    logger.propagate = False  # one line per record, not a second copy through the root logger
     for h in list(logger.handlers):
         if getattr(h, "_prognos", False):
             logger.removeHandler(h)

@@ -8,15 +8,29 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_SECRET", "Settings"]
+__all__ = ["DEFAULT_SECRET", "Settings", "split_mqtt_url"]
 
 #: Placeholder accepted only when ``environment == "local"``; anywhere else it is refused,
 #: because API tokens are stored as HMACs keyed by this secret.
 DEFAULT_SECRET = "local-development-only"
+
+
+def split_mqtt_url(url: str) -> tuple[str, int, bool]:
+    """``mqtt://host:port`` / ``mqtts://host:port`` / ``host:port`` -> (host, port, tls)."""
+    parts = urlsplit(url if "://" in url else "mqtt://" + url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or port == -1:
+        raise ValueError(f"MQTT URL {url!r} is not mqtt://HOST:PORT or mqtts://HOST:PORT")
+    tls = parts.scheme == "mqtts"
+    return parts.hostname, port or (8883 if tls else 1883), tls
 
 
 class Settings(BaseSettings):
@@ -57,6 +71,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     log_json: bool = True
     log_level: str = "INFO"
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_mqtt_url(value)
+        return value
+
+    def mqtt_broker(self) -> tuple[str, int, bool]:
+        """(host, port, tls) of ``mqtt_url``."""
+        assert self.mqtt_url, "no PROGNOS_MQTT_URL"
+        return split_mqtt_url(self.mqtt_url)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

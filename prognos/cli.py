@@ -6,23 +6,10 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
 
-from . import __version__, bridge_cmd, demo, detect_cmd, edge_cmd, sim_cmd
+from . import __version__, bridge_cmd, cloud_cmd, demo, detect_cmd, edge_cmd, sim_cmd
 
 __all__ = ["main"]
-
-_LATER = {
-    "cloud": "the cloud service (work orders, dispatch, reminders, health views)",
-}
-
-
-def _not_yet(name: str) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        print(f"prognos {name}: not built yet; it will run {_LATER[name]}.", file=sys.stderr)
-        return 2
-
-    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,9 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(sub)
     detect_cmd.add_parser(sub)
     edge_cmd.add_parser(sub)
-    for name, what in _LATER.items():
-        p = sub.add_parser(name, help=f"{what} (not built yet)")
-        p.set_defaults(func=_not_yet(name))
+    cloud_cmd.add_parser(sub)
     return parser
 
 

@@ -14,7 +14,7 @@ ALLOWED = {
     "firmware_bridge": set(),
     "simulators": {"firmware_bridge"},
     "edge": {"firmware_bridge", "models"},
-    "cloud": {"models", "firmware_bridge"},  # firmware_bridge only for its contract module
+    "cloud": {"models", "firmware_bridge"},  # firmware_bridge for its contract and its paho client builder
     "models": set(),
 }
 CODEC = ("cobs", "crc", "frames", "layout", "encoder", "decoder")

@@ -62,7 +62,22 @@ def test_demo_runs_and_writes_its_summary(tmp_path: Path) -> None:
         (("sim",), "give --out DIR"),
         (("sim", "--config", "/nonexistent/fleet.toml", "--out", "/tmp/x"), "cannot read fleet config"),
         (("sim", "--devices", "0", "--out", "/tmp/x"), "must be positive"),
-        (("cloud",), "not built yet"),
+        (("cloud", "serve", "--mqtt", "ftp://broker"), "is not mqtt://HOST:PORT"),
+        (
+            (
+                "cloud",
+                "--data-dir",
+                "/tmp/prognos-cli-none",
+                "token",
+                "--tenant",
+                "nope",
+                "--role",
+                "admin",
+                "--name",
+                "x",
+            ),
+            "no tenant 'nope'",
+        ),
         (("edge", "run", "--config", "/nonexistent.toml"), "cannot read"),
     ],
 )

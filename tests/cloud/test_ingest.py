@@ -1,0 +1,199 @@
+"""Ingest on both engines: every edge message kind, dedup, and what happens to bad input."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from cloud.db import Agent, Alert, DeadLetter, Device, InboxMessage, Reminder, TelemetrySummary, WorkOrder
+from cloud.state import CloudState
+
+from .conftest import NOW
+from .messages import alert, consumable, fault, summary, wire
+from .world import World
+
+
+def _ingest(state: CloudState, msg: object):  # type: ignore[no-untyped-def]
+    return state.ingestor.handle(*wire(msg))
+
+
+def _orders(state: CloudState) -> list[WorkOrder]:
+    with state.sessions() as s:
+        return list(s.scalars(select(WorkOrder).order_by(WorkOrder.id)))
+
+
+def _count(state: CloudState, model: type) -> int:
+    with state.sessions() as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_alert_opens_a_preventive_order_dispatched_to_the_right_engineer(
+    state: CloudState, world: World
+) -> None:
+    pfa = NOW + timedelta(hours=20)
+    result = _ingest(state, alert("ac-1", "raise", NOW, predicted_failure_at=pfa))
+    assert result.outcome == "stored" and len(result.created_orders) == 1
+    (order,) = _orders(state)
+    assert (order.source, order.kind, order.category) == ("alert", "preventive", "refrigerant")
+    assert order.status == "assigned" and order.assignee_id == world.engineer["frida"]
+    assert order.priority == 1  # major + failure within a day + gold customer + under warranty
+    assert order.response_due_at == NOW + timedelta(hours=2)
+    assert order.predicted_failure_at == pfa and order.model_version == "robust-1"
+    ev = order.evidence[0]
+    assert ev["alert_id"] == "a1" and ev["score"] == 0.9999 and len(ev["window"]) == 3
+    why = order.dispatch
+    assert why is not None and why["facts"]["knows_model"] and why["facts"]["knows_category"]
+    assert {r["engineer_id"] for r in why["runners_up"]} == {world.engineer["paul"], world.engineer["nils"]}
+
+
+def test_redelivered_message_has_no_effect(state: CloudState, world: World) -> None:
+    msg = alert("ac-1", "raise", NOW)
+    assert _ingest(state, msg).outcome == "stored"
+    assert _ingest(state, msg).outcome == "duplicate"
+    assert len(_orders(state)) == 1 and _count(state, Alert) == 1 and _count(state, InboxMessage) == 1
+
+
+def test_repeat_alert_attaches_as_evidence_and_raises_priority(state: CloudState, world: World) -> None:
+    _ingest(state, alert("pump-1", "raise", NOW, fault_key="vibration_rms", severity="warning"))
+    (order,) = _orders(state)
+    assert order.priority == 4  # warning, standard customer, out of warranty
+    later = NOW + timedelta(minutes=30)
+    _ingest(
+        state,
+        alert(
+            "pump-1",
+            "update",
+            later,
+            fault_key="vibration_rms",
+            severity="critical",
+            predicted_failure_at=later + timedelta(hours=12),
+        ),
+    )
+    # a second alert id for the same fault on the same device is still the same order
+    _ingest(
+        state, alert("pump-1", "raise", later, alert_id="a2", fault_key="vibration_rms", severity="critical")
+    )
+    (order,) = _orders(state)
+    assert order.severity == "critical" and order.priority == 2 and len(order.evidence) == 3
+    assert order.category == "mechanical" and order.assignee_id == world.engineer["paul"]
+    assert order.response_due_at <= later + timedelta(hours=4)
+
+
+def test_other_fault_on_same_device_is_its_own_order(state: CloudState, world: World) -> None:
+    _ingest(state, alert("pump-1", "raise", NOW, fault_key="vibration_rms"))
+    _ingest(state, alert("pump-1", "raise", NOW, alert_id="a2", fault_key="flow_rate"))
+    assert [o.category for o in _orders(state)] == ["mechanical", "hydraulic"]
+
+
+def test_alert_cleared_before_anyone_acted_is_recorded_not_deleted(state: CloudState, world: World) -> None:
+    _ingest(state, alert("ac-1", "raise", NOW))
+    _ingest(state, alert("ac-1", "clear", NOW + timedelta(minutes=20)))
+    with state.sessions() as s:
+        a = s.scalar(select(Alert))
+        assert a is not None and a.status == "cleared" and a.cleared_at == NOW + timedelta(minutes=20)
+        from cloud.db import WorkOrderEvent
+
+        kinds = [(e.kind, e.data) for e in s.scalars(select(WorkOrderEvent).order_by(WorkOrderEvent.seq))]
+    assert kinds[-1] == ("alert_cleared", {"alert_id": "a1", "cleared_before_action": True})
+    assert _orders(state)[0].status == "assigned"
+
+
+def test_fault_code_opens_a_corrective_order(state: CloudState, world: World) -> None:
+    result = _ingest(state, fault("ac-1", 0x1003, NOW))
+    (order,) = _orders(state)
+    assert result.created_orders == [order.id]
+    assert (order.kind, order.category, order.severity, order.fault_key) == (
+        "corrective",
+        "mechanical",
+        "critical",
+        "code:0x1003",
+    )
+
+
+def test_summary_is_kept_for_the_health_view(state: CloudState, world: World) -> None:
+    result = _ingest(state, summary("ac-1", NOW))
+    assert result.summary is not None and _count(state, TelemetrySummary) == 1
+
+
+def test_status_topic_records_the_agent(state: CloudState, world: World) -> None:
+    payload = json.dumps({"schema_version": 1, "agent_id": "edge-1", "state": "offline", "at": 1.0}).encode()
+    assert state.ingestor.handle("prognos/v1/acme/edge/edge-1/status", payload).outcome == "status"
+    with state.sessions() as s:
+        agent = s.scalar(select(Agent))
+        assert agent is not None and agent.state == "offline"
+
+
+def test_consumable_reminder_then_replacement_order_then_reset(state: CloudState, world: World) -> None:
+    far = _ingest(state, consumable("ac-1", "air_filter", NOW, 0.5, NOW + timedelta(days=40)))
+    assert far.outcome == "stored" and _count(state, Reminder) == 0
+    _ingest(state, consumable("ac-1", "air_filter", NOW + timedelta(days=1), 0.3, NOW + timedelta(days=10)))
+    _ingest(state, consumable("ac-1", "air_filter", NOW + timedelta(days=2), 0.25, NOW + timedelta(days=11)))
+    with state.sessions() as s:
+        (rem,) = s.scalars(select(Reminder)).all()
+        assert rem.status == "active" and rem.due_at == NOW + timedelta(days=11) and rem.work_order_id is None
+    made = _ingest(
+        state, consumable("ac-1", "air_filter", NOW + timedelta(days=9), 0.05, NOW + timedelta(days=11))
+    )
+    (order,) = _orders(state)
+    assert (
+        made.created_orders == [order.id] and order.kind == "replacement" and order.category == "consumable"
+    )
+    assert order.assignee_id == world.engineer["frida"]
+    # an older status arriving late changes nothing
+    assert (
+        _ingest(state, consumable("ac-1", "air_filter", NOW + timedelta(days=3), 0.2, None)).outcome
+        == "stored"
+    )
+    _ingest(state, consumable("ac-1", "air_filter", NOW + timedelta(days=10), 1.0, None, replaced=True))
+    with state.sessions() as s:
+        (rem,) = s.scalars(select(Reminder)).all()
+        assert rem.status == "cancelled" and rem.dedup_key is None
+    assert _orders(state)[0].status == "cancelled"
+
+
+def test_unknown_device_is_recorded_and_its_order_waits_for_a_site(state: CloudState, world: World) -> None:
+    result = _ingest(state, alert("stranger-9", "raise", NOW))
+    assert result.outcome == "stored"
+    with state.sessions() as s:
+        d = s.scalar(select(Device).where(Device.key == "stranger-9"))
+        assert d is not None and not d.registered and d.last_agent == "edge-1"
+    (order,) = _orders(state)
+    assert order.status == "open" and order.dispatch == {
+        "unassigned": "device has no registered site",
+        "at": NOW.isoformat(),
+    }
+
+
+def _dead(state: CloudState) -> list[DeadLetter]:
+    with state.sessions() as s:
+        return list(s.scalars(select(DeadLetter).order_by(DeadLetter.id)))
+
+
+def test_bad_messages_are_dead_lettered_byte_for_byte(state: CloudState, world: World) -> None:
+    topic, good = wire(alert("ac-1", "raise", NOW))
+    doc = json.loads(good)
+    cases = {
+        b"\xff\xfe not json": "not JSON",
+        json.dumps({**doc, "score": "NaN"}).encode(): "score",
+        json.dumps({**doc, "peak": float("nan")}).encode(): "peak",  # a bare NaN literal
+        json.dumps({**doc, "score": 7}).encode(): "score",
+        json.dumps({**doc, "schema_version": 9}).encode(): "unsupported schema_version",
+        json.dumps({**doc, "surprise": 1}).encode(): "surprise",
+    }
+    for payload in cases:
+        assert state.ingestor.handle(topic, payload).outcome == "dead_letter"
+    assert state.ingestor.handle("prognos/v1/acme/edge/other-agent/alert", good).outcome == "dead_letter"
+    assert state.ingestor.handle("not/a/topic", good).outcome == "dead_letter"
+    stranger = alert("ac-1", "raise", NOW, tenant="nobody")
+    assert _ingest(state, stranger).outcome == "dead_letter"
+    dead = _dead(state)
+    assert [d.payload for d in dead[: len(cases)]] == list(cases)
+    for d, reason in zip(dead, cases.values(), strict=False):
+        assert reason in d.reason
+    assert "topic names acme/other-agent/alert" in dead[len(cases)].reason
+    assert "unknown tenant 'nobody'" in dead[-1].reason
+    assert _orders(state) == [] and _count(state, InboxMessage) == 0
+    # the stream goes on: a good message after the bad ones is stored
+    assert state.ingestor.handle(topic, good).outcome == "stored"

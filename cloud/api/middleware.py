@@ -41,31 +41,32 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await _reply(send, 413, f"request body over {self.max_bytes} bytes")
         seen = 0
-        started = False
+        too_large = False
+        replied = False
 
         async def limited_receive() -> Any:
-            nonlocal seen
+            # Past the cap, hand the app an empty final chunk instead of the rest; whatever it
+            # answers to that truncated body is replaced by a 413 below.
+            nonlocal seen, too_large
+            if too_large:
+                return {"type": "http.request", "body": b"", "more_body": False}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    too_large = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
             return message
 
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
+        async def guarded_send(message: Any) -> None:
+            nonlocal replied
+            if not too_large:
+                await send(message)
+            elif not replied:
+                replied = True
                 await _reply(send, 413, f"request body over {self.max_bytes} bytes")
 
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, limited_receive, guarded_send)
 
 
 class RequestLog:

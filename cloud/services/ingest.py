@@ -161,21 +161,22 @@ class Ingestor:
                 )
             )
             device = self._device(s, tenant, msg, now)
-            created: list[WorkOrder] = []
+            touched: list[tuple[WorkOrder, bool]] = []  # (order, created by this message)
             if isinstance(msg, AlertMessage):
-                created += self._alert(s, device, msg, now)
+                touched += self._alert(s, device, msg, now)
             elif isinstance(msg, ConsumableStatusMessage):
                 order = on_consumable_status(s, device, msg, now, self.options.reminders, ACTOR)
-                created += [order] if order is not None else []
+                touched += [(order, True)] if order is not None else []
             elif isinstance(msg, FaultEventMessage):
-                created += self._fault(s, device, msg, now)
+                touched += self._fault(s, device, msg, now)
             else:
                 self._summary(s, device, msg)
                 result.summary = msg
             s.flush()
-            if created and self.options.auto_dispatch:
-                dispatch_orders(s, created, now, ACTOR)
-            result.created_orders = [o.id for o in created]
+            waiting = [o for o, _ in touched if o.status == "open"]  # new, or reopened by this message
+            if waiting and self.options.auto_dispatch:
+                dispatch_orders(s, waiting, now, ACTOR)
+            result.created_orders = [o.id for o, created in touched if created]
         return result
 
     def _device(self, s: Session, tenant: Tenant, msg: Any, now: datetime) -> Device:
@@ -193,7 +194,9 @@ class Ingestor:
         device.last_seen_at, device.last_agent = now, msg.agent_id
         return device
 
-    def _alert(self, s: Session, device: Device, msg: AlertMessage, now: datetime) -> list[WorkOrder]:
+    def _alert(
+        self, s: Session, device: Device, msg: AlertMessage, now: datetime
+    ) -> list[tuple[WorkOrder, bool]]:
         at = from_epoch(msg.at)
         assert at is not None
         alert = s.scalar(select(Alert).where(Alert.device_id == device.id, Alert.key == msg.alert_id))
@@ -262,16 +265,20 @@ class Ingestor:
         )
         order, created = work_orders.open_order(s, device, spec, ACTOR, now)
         alert.work_order_id = order.id
-        return [order] if created else []
+        return [(order, created)]
 
-    def _cleared(self, s: Session, device: Device, alert: Alert, now: datetime) -> list[WorkOrder]:
+    def _cleared(
+        self, s: Session, device: Device, alert: Alert, now: datetime
+    ) -> list[tuple[WorkOrder, bool]]:
         """Record the clear on the order; before anyone acted on it, say so (never delete)."""
         order = s.get(WorkOrder, alert.work_order_id) if alert.work_order_id is not None else None
         if order is not None:
             work_orders.note_alert_cleared(s, device, order, alert.key, ACTOR, now)
         return []
 
-    def _fault(self, s: Session, device: Device, msg: FaultEventMessage, now: datetime) -> list[WorkOrder]:
+    def _fault(
+        self, s: Session, device: Device, msg: FaultEventMessage, now: datetime
+    ) -> list[tuple[WorkOrder, bool]]:
         severity = "critical" if msg.severity >= 200 else "major" if msg.severity >= 100 else "warning"
         at = from_epoch(msg.at)
         assert at is not None
@@ -286,7 +293,7 @@ class Ingestor:
             evidence={"code": msg.code, "name": msg.name, "severity": msg.severity, "at": at.isoformat()},
         )
         order, created = work_orders.open_order(s, device, spec, ACTOR, now)
-        return [order] if created else []
+        return [(order, created)]
 
     @staticmethod
     def _summary(s: Session, device: Device, msg: TelemetrySummaryMessage) -> None:

@@ -39,13 +39,14 @@ _bearer = HTTPBearer(auto_error=False, description="an API token: prg_...")
 
 
 def get_principal(
-    state: StateDep,
-    session: SessionDep,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    state: StateDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
+    """Authenticate in a short transaction of its own, so a handler that hands work to
+    another session (HTTP ingest) is not holding the SQLite write lock while it waits."""
     if creds is None or creds.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token")
-    principal = authenticate(session, state.settings.secret_key, creds.credentials)
+    with state.sessions() as session:
+        principal = authenticate(session, state.settings.secret_key, creds.credentials)
     if principal is None:
         raise Unauthorized("unknown or revoked token")
     return principal

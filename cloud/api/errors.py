@@ -54,5 +54,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database unavailable: %s", exc.orig)
+        log.error("database unavailable: %s", exc.orig, exc_info=exc)
         return JSONResponse({"detail": "database unavailable"}, status_code=503, headers={"Retry-After": "5"})

@@ -48,6 +48,8 @@ def test_codec_does_no_io(module: str) -> None:
 def test_modules_stay_small() -> None:
     for package in (*PACKAGES, "prognos"):
         for path in (ROOT / package).rglob("*.py"):
+            if "migrations/versions" in path.as_posix():
+                continue  # written by Alembic's autogenerate, reviewed, never edited by hand
             lines = len(path.read_text().splitlines())
             assert lines <= 400, f"{path.relative_to(ROOT)} has {lines} lines; split it by responsibility"
 

@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..db import Device, Engineer, Site, WorkOrder
+from . import transitions
 
 __all__ = [
     "WEIGHTS",
@@ -235,8 +236,6 @@ def dispatch_orders(
     session: Session, orders: list[WorkOrder], now: datetime, actor: str, board: DispatchBoard | None = None
 ) -> list[DispatchResult]:
     """Assign each open order to its best engineer, most urgent first; record why not if none."""
-    from . import work_orders  # work_orders does not need dispatch; this keeps the arrow one way
-
     if not orders:
         return []
     board = board or DispatchBoard(session, orders[0].tenant_id)
@@ -253,13 +252,13 @@ def dispatch_orders(
             reason = "device has no registered site" if job is None else "no engineer with free capacity"
             if (order.dispatch or {}).get("unassigned") != reason:
                 order.dispatch = {"unassigned": reason, "at": now.isoformat()}
-                work_orders.note_unassigned(session, device, order, actor, now, reason)
+                transitions.note_unassigned(session, device, order, actor, now, reason)
             results.append(DispatchResult(order.id, None, reason))
             continue
         best, runners_up = choice
         engineer = session.get(Engineer, best.engineer_id)
         assert engineer is not None
-        work_orders.assign(session, device, order, engineer, actor, now, best.explanation(runners_up, now))
+        transitions.assign(session, device, order, engineer, actor, now, best.explanation(runners_up, now))
         board.took(best.engineer_id)
         results.append(DispatchResult(order.id, best.engineer_id))
     return results

@@ -38,7 +38,7 @@ from firmware_bridge.contract import (
 from ..catalog import category_for_alert, category_for_fault_code
 from ..clock import Clock, from_epoch
 from ..db import Agent, Alert, DeadLetter, Device, InboxMessage, TelemetrySummary, Tenant, WorkOrder
-from . import work_orders
+from . import transitions, work_orders
 from .dispatch import dispatch_orders
 from .reminders import ReminderPolicy, on_consumable_status
 
@@ -273,7 +273,7 @@ class Ingestor:
         """Record the clear on the order; before anyone acted on it, say so (never delete)."""
         order = s.get(WorkOrder, alert.work_order_id) if alert.work_order_id is not None else None
         if order is not None:
-            work_orders.note_alert_cleared(s, device, order, alert.key, ACTOR, now)
+            transitions.note_alert_cleared(s, device, order, alert.key, ACTOR, now)
         return []
 
     def _fault(

@@ -24,7 +24,7 @@ from firmware_bridge.contract import ConsumableStatusMessage
 from ..catalog import CONSUMABLE_PARTS
 from ..clock import from_epoch
 from ..db import Consumable, Device, Reminder, WorkOrder
-from . import work_orders
+from . import transitions, work_orders
 from .notify import STATUS_CHANGE, notify
 
 __all__ = ["ReminderPolicy", "on_consumable_status"]
@@ -89,7 +89,7 @@ def on_consumable_status(
             reminder.status, reminder.dedup_key, reminder.closed_at = "cancelled", None, now
         order = work_orders.live_order(session, device.id, fault_key)
         if order is not None and order.status in ("open", "assigned"):
-            work_orders.cancel(session, device, order, actor, now, "consumable replaced")
+            transitions.cancel(session, device, order, actor, now, "consumable replaced")
         return None
     due = consumable.predicted_depletion_at
     if msg.remaining_fraction <= 0.0:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import Alert, Device, WorkOrder
-from . import work_orders
+from . import transitions
 from .dispatch import dispatch_orders
 from .notify import OVERDUE, notify
 
@@ -56,7 +56,7 @@ def run_due(session: Session, now: datetime, tenant_id: int | None = None) -> Sc
             )
         )
     ):
-        work_orders.escalate(session, _device(session, order), order, ACTOR, now)
+        transitions.escalate(session, _device(session, order), order, ACTOR, now)
         report.escalated.append(order.id)
 
     for order in session.scalars(
@@ -93,11 +93,11 @@ def run_due(session: Session, now: datetime, tenant_id: int | None = None) -> Sc
             select(Alert.id).where(Alert.work_order_id == order.id, Alert.status == "active")
         )
         if still_active is not None:
-            work_orders.reopen(
+            transitions.reopen(
                 session, device, order, ACTOR, now, "alert still active when the verification window ended"
             )
             report.reopened.append(order.id)
-        elif work_orders.close_if_done(session, device, order, ACTOR, now):
+        elif transitions.close_if_done(session, device, order, ACTOR, now):
             report.closed.append(order.id)
 
     session.flush()

@@ -22,6 +22,7 @@ from ...schemas.work import (
     WorkOrderDetail,
     WorkOrderPublic,
 )
+from ...services import transitions as tr
 from ...services import work_orders as wo
 from ...services.auth import Principal
 from ...services.dispatch import DispatchResult, dispatch_orders
@@ -161,7 +162,7 @@ def assign_work_order(
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
     engineer = get_scoped(session, Engineer, body.engineer_id, principal, "engineer")
-    wo.assign(session, device, order, engineer, principal.actor, state.clock.now())
+    tr.assign(session, device, order, engineer, principal.actor, state.clock.now())
     return _detail(session, order, principal)
 
 
@@ -176,7 +177,7 @@ def accept_work_order(
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
     _own(order, principal)
-    wo.accept(session, device, order, principal.actor, state.clock.now())
+    tr.accept(session, device, order, principal.actor, state.clock.now())
     return _detail(session, order, principal)
 
 
@@ -188,7 +189,7 @@ def decline_work_order(
     order, device = _visible(session, principal, order_id)
     _own(order, principal)
     now = state.clock.now()
-    wo.decline(session, device, order, principal.actor, now, body.reason)
+    tr.decline(session, device, order, principal.actor, now, body.reason)
     results = dispatch_orders(session, [order], now, "system:dispatch")
     return {
         "work_order_id": order.id,
@@ -203,7 +204,7 @@ def start_work_order(
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
     _own(order, principal)
-    wo.start(session, device, order, principal.actor, state.clock.now())
+    tr.start(session, device, order, principal.actor, state.clock.now())
     return _detail(session, order, principal)
 
 
@@ -213,8 +214,8 @@ def resolve_work_order(
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
     _own(order, principal)
-    parts = [wo.PartUsed(p.part_number, p.name, p.quantity) for p in body.parts]
-    wo.resolve(
+    parts = [tr.PartUsed(p.part_number, p.name, p.quantity) for p in body.parts]
+    tr.resolve(
         session, device, order, principal.actor, state.clock.now(), body.fix, parts, state.verification_window
     )
     return _detail(session, order, principal)
@@ -226,7 +227,7 @@ def rate_work_order(
 ) -> WorkOrderDetail:
     """Record the customer's rating; below 3 stars opens a review task."""
     order, device = _visible(session, principal, order_id)
-    wo.rate(session, device, order, principal.actor, state.clock.now(), body.stars, body.comment)
+    tr.rate(session, device, order, principal.actor, state.clock.now(), body.stars, body.comment)
     return _detail(session, order, principal)
 
 
@@ -235,7 +236,7 @@ def close_work_order(
     order_id: int, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
-    wo.close(session, device, order, principal.actor, state.clock.now())
+    tr.close(session, device, order, principal.actor, state.clock.now())
     return _detail(session, order, principal)
 
 
@@ -244,7 +245,7 @@ def reopen_work_order(
     order_id: int, body: ReasonBody, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
-    wo.reopen(session, device, order, principal.actor, state.clock.now(), body.reason)
+    tr.reopen(session, device, order, principal.actor, state.clock.now(), body.reason)
     return _detail(session, order, principal)
 
 
@@ -253,5 +254,5 @@ def cancel_work_order(
     order_id: int, body: ReasonBody, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
-    wo.cancel(session, device, order, principal.actor, state.clock.now(), body.reason)
+    tr.cancel(session, device, order, principal.actor, state.clock.now(), body.reason)
     return _detail(session, order, principal)

@@ -1,0 +1,106 @@
+"""The InfluxDB sink against a local HTTP endpoint that records what influxdb-client sends.
+
+No InfluxDB 2.x server can be installed here, so this endpoint plays its write API: it
+checks and records each request (path, org, bucket, precision, token, line protocol) and
+answers 503 to the first one, which the client must retry.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from cloud.settings import Settings
+from cloud.telemetry_sink import InfluxSink
+from tests.support.threads import eventually
+
+from .conftest import NOW
+from .messages import summary
+
+
+class Recorder(ThreadingHTTPServer):
+    def __init__(self, fail_first: int) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.requests: list[dict[str, object]] = []
+        self.fail_first = fail_first
+        self.lock = threading.Lock()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Recorder
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        url = urlsplit(self.path)
+        with self.server.lock:
+            failing = self.server.fail_first > 0
+            self.server.fail_first -= 1
+            self.server.requests.append(
+                {
+                    "path": url.path,
+                    "query": parse_qs(url.query),
+                    "auth": self.headers.get("Authorization"),
+                    "lines": body.decode().splitlines(),
+                    "status": 503 if failing else 204,
+                }
+            )
+        self.send_response(503 if failing else 204)
+        if failing:
+            self.send_header("Retry-After", "1")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    server = Recorder(fail_first=1)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_batches_line_protocol_with_auth_and_retries_after_503(recorder: Recorder) -> None:
+    host, port = recorder.server_address[:2]
+    settings = Settings(
+        influx_url=f"http://{host}:{port}",
+        influx_token="s3cret",
+        influx_org="acme-org",
+        influx_bucket="fleet",
+        influx_batch_size=4,
+        influx_flush_interval_ms=200,
+    )
+    sink = InfluxSink(settings, retry_interval_ms=100)
+    for i in range(6):  # 2 points each: one channel + the anomaly score
+        sink.write(summary("ac-1", NOW + timedelta(minutes=5 * i), score=0.1 * i))
+    sink.close()
+    eventually(
+        lambda: sum(len(r["lines"]) for r in recorder.requests if r["status"] == 204) == 12, timeout=10
+    )
+    reqs = recorder.requests
+    assert reqs[0]["status"] == 503 and reqs[1]["lines"] == reqs[0]["lines"], "the failed batch is sent again"
+    for r in reqs:
+        assert r["path"] == "/api/v2/write" and r["auth"] == "Token s3cret"
+        assert r["query"] == {"org": ["acme-org"], "bucket": ["fleet"], "precision": ["ms"]}
+        assert len(r["lines"]) <= 4
+    lines = [line for r in reqs if r["status"] == 204 for line in r["lines"]]
+    assert len(lines) == len(set(lines)) == 12
+    end_ms = int((NOW + timedelta(minutes=10)).timestamp() * 1000)  # second window, start + 300 s
+    assert (
+        f"telemetry,agent=edge-1,channel=suction_pressure,device=ac-1,tenant=acme "
+        f"count=5i,max=3.2,mean=3.1,min=3 {end_ms}"
+    ) in lines
+    assert f"anomaly,agent=edge-1,device=ac-1,tenant=acme max_score=0.1 {end_ms}" in lines
+    assert sink.failed == 0

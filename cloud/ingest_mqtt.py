@@ -71,7 +71,8 @@ class MqttIngestWorker:
         self.link.on_connected.append(self._subscribe)
         self.receive_maximum = receive_maximum
         self.subscribed = threading.Event()
-        self.handled = 0
+        self.received = 0  # counted on paho's thread
+        self.handled = 0  # counted on the worker thread, after the ack
         self._queue: queue.Queue[_Delivery | None] = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._work, name="cloud-ingest", daemon=True)
@@ -101,6 +102,7 @@ class MqttIngestWorker:
             log.error("subscription %s refused: %s", self.subscription, reason_codes)
 
     def _on_message(self, client, userdata, message) -> None:  # type: ignore[no-untyped-def]
+        self.received += 1
         self._queue.put(_Delivery(message.topic, bytes(message.payload), message.mid, message.qos))
 
     # worker thread ----------------------------------------------------------------------
@@ -132,10 +134,10 @@ class MqttIngestWorker:
         self.handled += 1
 
     def wait_idle(self, timeout: float) -> bool:
-        """True once every queued message is handled (tests and benchmarks)."""
+        """True once every message received so far is handled and acked (tests, benchmarks)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._queue.unfinished_tasks == 0 or self._queue.empty():
+            if self.handled >= self.received:
                 return True
             time.sleep(0.01)
         return False

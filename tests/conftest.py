@@ -24,6 +24,16 @@ def mosquitto() -> Iterator[MosquittoBroker]:
 
 
 @pytest.fixture
+def persistent_broker() -> Iterator[MosquittoBroker]:
+    """A mosquitto that keeps sessions across a halt()/start() on the same port."""
+    if find_mosquitto() is None:
+        engine_missing("mosquitto", "Debian: apt-get install mosquitto")
+    broker = MosquittoBroker(persistence=True).start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
 def broker_address(mosquitto: MosquittoBroker) -> BrokerAddress:
     return BrokerAddress(mosquitto.host, mosquitto.port)
 

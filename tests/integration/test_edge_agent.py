@@ -22,7 +22,7 @@ from paho.mqtt.properties import Properties
 from edge.agent import Agent, AgentSettings
 from firmware_bridge import decode_one, encode, message_from_frame, message_to_frame
 from firmware_bridge.contract import AlertMessage, TelemetrySummaryMessage, parse_edge_message
-from prognos.broker import MosquittoBroker, find_mosquitto
+from prognos.broker import MosquittoBroker
 from simulators.fleet import plan_fleet
 from simulators.pty_link import PtyLink
 from simulators.sinks import SerialSink
@@ -83,17 +83,6 @@ def stop_edge(proc: subprocess.Popen[str]) -> None:
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out[-3000:]
-
-
-@pytest.fixture
-def persistent_broker():  # type: ignore[no-untyped-def]
-    if find_mosquitto() is None:
-        if os.environ.get("CI"):
-            pytest.fail("mosquitto is required in CI")
-        pytest.skip("mosquitto is not installed")
-    broker = MosquittoBroker(persistence=True).start()
-    yield broker
-    broker.stop()
 
 
 def expected_alert_ids() -> set[str]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Page", "Public", "Strict"]
+__all__ = ["Page", "Public", "RowId", "Strict"]
 
 
 class Strict(BaseModel):
@@ -22,6 +22,9 @@ class Public(BaseModel):
 
 
 T = TypeVar("T")
+
+#: a row id in a request body: bounded like the database column (see cloud/api/params.py)
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 class Page(BaseModel, Generic[T]):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Public, Strict
+from .common import Public, RowId, Strict
 
 __all__ = [
     "CustomerCreate",
@@ -40,7 +40,7 @@ class SiteCreate(Strict):
     address: str = Field(default="", max_length=400)
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
-    customer_id: int | None = None
+    customer_id: RowId | None = None
 
 
 class SitePublic(Public):
@@ -50,14 +50,14 @@ class SitePublic(Public):
     address: str
     latitude: float
     longitude: float
-    customer_id: int | None
+    customer_id: RowId | None
 
 
 class DeviceCreate(Strict):
     key: str = Key
     model: str = Field(min_length=1, max_length=64)
     serial: str = Field(default="", max_length=64)
-    site_id: int
+    site_id: RowId
     install_date: date | None = None
     warranty_end: date | None = None
 
@@ -67,7 +67,7 @@ class DevicePublic(Public):
     key: str
     model: str | None
     serial: str | None
-    site_id: int | None
+    site_id: RowId | None
     install_date: date | None
     warranty_end: date | None
     registered: bool

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .common import Public, Strict
+from .common import Public, RowId, Strict
 from .fleet import DevicePublic
 from .work import AlertPublic, ConsumablePublic, ReminderPublic, WorkOrderPublic
 
@@ -24,8 +24,8 @@ __all__ = [
 class TokenCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     role: Literal["admin", "dispatcher", "engineer", "device"]
-    engineer_id: int | None = None
-    device_id: int | None = None
+    engineer_id: RowId | None = None
+    device_id: RowId | None = None
 
 
 class TokenIssued(Public):

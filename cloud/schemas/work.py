@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .common import Public, Strict
+from .common import Public, RowId, Strict
 
 __all__ = [
     "AlertPublic",
@@ -32,7 +32,7 @@ __all__ = [
 
 class AlertPublic(Public):
     id: int
-    device_id: int
+    device_id: RowId
     key: str
     fault_key: str
     category: str
@@ -51,7 +51,7 @@ class AlertPublic(Public):
 
 
 class WorkOrderCreate(Strict):
-    device_id: int
+    device_id: RowId
     title: str = Field(min_length=1, max_length=300)
     category: str = Field(default="general", min_length=1, max_length=32)
     fault_key: str | None = Field(default=None, max_length=200)
@@ -68,7 +68,7 @@ class PartPublic(Public):
 
 class WorkOrderPublic(Public):
     id: int
-    device_id: int
+    device_id: RowId
     source: str
     kind: str
     title: str
@@ -116,7 +116,7 @@ class WorkOrderDetail(WorkOrderPublic):
 
 
 class AssignBody(Strict):
-    engineer_id: int
+    engineer_id: RowId
 
 
 class DeclineBody(Strict):
@@ -145,7 +145,7 @@ class RateBody(Strict):
 
 class ConsumablePublic(Public):
     id: int
-    device_id: int
+    device_id: RowId
     name: str
     unit: str
     usage: float
@@ -157,7 +157,7 @@ class ConsumablePublic(Public):
 
 class ReminderPublic(Public):
     id: int
-    device_id: int
+    device_id: RowId
     consumable_id: int
     status: str
     due_at: datetime

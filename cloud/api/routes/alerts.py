@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from ...db import Alert
 from ...schemas.common import Page
 from ...schemas.work import AlertPublic
 from ..deps import Reader, SessionDep
+from ..params import Limit, Offset, QueryId
 from ..scope import check_device_visible, engineer_device_ids, page
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("")
@@ -24,7 +23,7 @@ def list_alerts(
     session: SessionDep,
     limit: Limit = 100,
     offset: Offset = 0,
-    device_id: int | None = None,
+    device_id: QueryId = None,
     status: Literal["active", "cleared"] | None = None,
 ) -> Page[AlertPublic]:
     q = (

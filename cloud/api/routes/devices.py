@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from ...db import Device, Site, WorkOrderEvent
@@ -16,11 +14,10 @@ from ...schemas.work import ChainReportPublic, EventPublic
 from ...services.health import device_health
 from ...services.history import verify_chain
 from ..deps import Admin, Reader, SessionDep, StateDep
+from ..params import Limit, Offset, PathId, QueryId
 from ..scope import check_device_visible, page, visible_devices
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("")
@@ -29,7 +26,7 @@ def list_devices(
     session: SessionDep,
     limit: Limit = 100,
     offset: Offset = 0,
-    site_id: int | None = None,
+    site_id: QueryId = None,
     model: str | None = None,
     registered: bool | None = None,
 ) -> Page[DevicePublic]:
@@ -66,20 +63,20 @@ def create_device(body: DeviceCreate, principal: Admin, session: SessionDep) -> 
 
 
 @router.get("/{device_id}")
-def read_device(device_id: int, principal: Reader, session: SessionDep) -> DevicePublic:
+def read_device(device_id: PathId, principal: Reader, session: SessionDep) -> DevicePublic:
     return DevicePublic.model_validate(check_device_visible(session, principal, device_id))
 
 
 @router.get("/{device_id}/health")
 def read_device_health(
-    device_id: int, principal: Reader, session: SessionDep, state: StateDep
+    device_id: PathId, principal: Reader, session: SessionDep, state: StateDep
 ) -> DeviceHealth:
     device = check_device_visible(session, principal, device_id)
     return DeviceHealth.model_validate(device_health(session, device, state.clock.now(), state.offline_after))
 
 
 @router.get("/{device_id}/history")
-def list_device_history(device_id: int, principal: Reader, session: SessionDep) -> list[EventPublic]:
+def list_device_history(device_id: PathId, principal: Reader, session: SessionDep) -> list[EventPublic]:
     device = check_device_visible(session, principal, device_id)
     rows = session.scalars(
         select(WorkOrderEvent).where(WorkOrderEvent.device_id == device.id).order_by(WorkOrderEvent.seq)
@@ -88,6 +85,6 @@ def list_device_history(device_id: int, principal: Reader, session: SessionDep) 
 
 
 @router.get("/{device_id}/history/verify")
-def verify_device_history(device_id: int, principal: Reader, session: SessionDep) -> ChainReportPublic:
+def verify_device_history(device_id: PathId, principal: Reader, session: SessionDep) -> ChainReportPublic:
     device = check_device_visible(session, principal, device_id)
     return ChainReportPublic.model_validate(verify_chain(session, device))

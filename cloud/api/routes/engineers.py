@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from ...db import Engineer
@@ -12,11 +10,10 @@ from ...errors import NotFound
 from ...schemas.common import Page
 from ...schemas.fleet import EngineerCreate, EngineerPublic
 from ..deps import Admin, Reader, SessionDep
+from ..params import Limit, Offset, PathId
 from ..scope import get_scoped, page
 
 router = APIRouter(prefix="/api/v1/engineers", tags=["engineers"])
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("")
@@ -39,7 +36,7 @@ def create_engineer(body: EngineerCreate, principal: Admin, session: SessionDep)
 
 
 @router.get("/{engineer_id}")
-def read_engineer(engineer_id: int, principal: Reader, session: SessionDep) -> EngineerPublic:
+def read_engineer(engineer_id: PathId, principal: Reader, session: SessionDep) -> EngineerPublic:
     if principal.role == "engineer" and engineer_id != principal.engineer_id:
         raise NotFound(f"engineer {engineer_id} not found")
     return EngineerPublic.model_validate(get_scoped(session, Engineer, engineer_id, principal, "engineer"))

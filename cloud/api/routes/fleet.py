@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from ...db import Customer, Site
@@ -12,11 +10,10 @@ from ...errors import Conflict, NotFound
 from ...schemas.common import Page
 from ...schemas.fleet import CustomerCreate, CustomerPublic, SiteCreate, SitePublic
 from ..deps import Admin, Reader, SessionDep, Staff
+from ..params import Limit, Offset
 from ..scope import engineer_site_ids, page
 
 router = APIRouter(prefix="/api/v1", tags=["fleet"])
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/customers")

@@ -11,11 +11,10 @@ from ...db import Notification, Task
 from ...schemas.common import Page
 from ...schemas.work import NotificationPublic, TaskPublic
 from ..deps import Reader, SessionDep, Staff
+from ..params import Limit, Offset
 from ..scope import page
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/notifications")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -16,11 +15,10 @@ from ...errors import Forbidden, InvalidRequest
 from ...schemas.common import Page
 from ...schemas.ops import DeadLetterPublic
 from ..deps import Admin, DeviceCaller, SessionDep, StateDep
+from ..params import Limit, Offset
 from ..scope import page
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.post(

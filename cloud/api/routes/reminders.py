@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from ...db import Consumable, Reminder
 from ...schemas.common import Page
 from ...schemas.work import ConsumablePublic, ReminderPublic
 from ..deps import Reader, SessionDep
+from ..params import Limit, Offset, PathId, QueryId
 from ..scope import check_device_visible, engineer_device_ids, page
 
 router = APIRouter(prefix="/api/v1", tags=["reminders"])
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/reminders")
@@ -24,7 +23,7 @@ def list_reminders(
     session: SessionDep,
     limit: Limit = 100,
     offset: Offset = 0,
-    device_id: int | None = None,
+    device_id: QueryId = None,
     status: Literal["active", "cancelled", "done"] | None = None,
 ) -> Page[ReminderPublic]:
     q = (
@@ -44,7 +43,9 @@ def list_reminders(
 
 
 @router.get("/devices/{device_id}/consumables")
-def list_device_consumables(device_id: int, principal: Reader, session: SessionDep) -> list[ConsumablePublic]:
+def list_device_consumables(
+    device_id: PathId, principal: Reader, session: SessionDep
+) -> list[ConsumablePublic]:
     device = check_device_visible(session, principal, device_id)
     rows = session.scalars(
         select(Consumable).where(Consumable.device_id == device.id).order_by(Consumable.name)

@@ -30,11 +30,10 @@ from ...services.knowledge import similar_cases
 from ...services.lifecycle import allowed_actions
 from ..deps import Engineer as EngineerCaller
 from ..deps import Reader, SessionDep, Staff, StateDep
+from ..params import Limit, Offset, PathId, QueryId
 from ..scope import get_scoped, page
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 StatusName = Literal["open", "assigned", "accepted", "in_progress", "resolved", "closed", "cancelled"]
 
 _ROLE_ACTIONS = {
@@ -81,8 +80,8 @@ def list_work_orders(
     limit: Limit = 100,
     offset: Offset = 0,
     status: Annotated[list[StatusName] | None, Query()] = None,
-    device_id: int | None = None,
-    assignee_id: int | None = None,
+    device_id: QueryId = None,
+    assignee_id: QueryId = None,
 ) -> Page[WorkOrderPublic]:
     q = select(WorkOrder).where(WorkOrder.tenant_id == principal.tenant_id)
     if principal.role == "engineer":
@@ -134,20 +133,20 @@ def dispatch_work_orders(principal: Staff, session: SessionDep, state: StateDep)
 
 
 @router.get("/{order_id}")
-def read_work_order(order_id: int, principal: Reader, session: SessionDep) -> WorkOrderDetail:
+def read_work_order(order_id: PathId, principal: Reader, session: SessionDep) -> WorkOrderDetail:
     order, _ = _visible(session, principal, order_id)
     return _detail(session, order, principal)
 
 
 @router.get("/{order_id}/similar")
-def list_similar_cases(order_id: int, principal: Reader, session: SessionDep) -> list[dict[str, Any]]:
+def list_similar_cases(order_id: PathId, principal: Reader, session: SessionDep) -> list[dict[str, Any]]:
     order, _ = _visible(session, principal, order_id)
     return similar_cases(session, order)
 
 
 @router.post("/{order_id}/dispatch")
 def dispatch_work_order(
-    order_id: int, principal: Staff, session: SessionDep, state: StateDep
+    order_id: PathId, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     order, _ = _visible(session, principal, order_id)
     if order.status != "open":
@@ -158,7 +157,7 @@ def dispatch_work_order(
 
 @router.post("/{order_id}/assign")
 def assign_work_order(
-    order_id: int, body: AssignBody, principal: Staff, session: SessionDep, state: StateDep
+    order_id: PathId, body: AssignBody, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
     engineer = get_scoped(session, Engineer, body.engineer_id, principal, "engineer")
@@ -173,7 +172,7 @@ def _own(order: WorkOrder, principal: Principal) -> None:
 
 @router.post("/{order_id}/accept")
 def accept_work_order(
-    order_id: int, principal: EngineerCaller, session: SessionDep, state: StateDep
+    order_id: PathId, principal: EngineerCaller, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
     _own(order, principal)
@@ -183,7 +182,7 @@ def accept_work_order(
 
 @router.post("/{order_id}/decline")
 def decline_work_order(
-    order_id: int, body: DeclineBody, principal: EngineerCaller, session: SessionDep, state: StateDep
+    order_id: PathId, body: DeclineBody, principal: EngineerCaller, session: SessionDep, state: StateDep
 ) -> dict[str, object]:
     """Decline, and the order is dispatched again to the next best engineer (not this one)."""
     order, device = _visible(session, principal, order_id)
@@ -200,7 +199,7 @@ def decline_work_order(
 
 @router.post("/{order_id}/start")
 def start_work_order(
-    order_id: int, principal: EngineerCaller, session: SessionDep, state: StateDep
+    order_id: PathId, principal: EngineerCaller, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
     _own(order, principal)
@@ -210,7 +209,7 @@ def start_work_order(
 
 @router.post("/{order_id}/resolve")
 def resolve_work_order(
-    order_id: int, body: ResolveBody, principal: EngineerCaller, session: SessionDep, state: StateDep
+    order_id: PathId, body: ResolveBody, principal: EngineerCaller, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
     _own(order, principal)
@@ -223,7 +222,7 @@ def resolve_work_order(
 
 @router.post("/{order_id}/rate")
 def rate_work_order(
-    order_id: int, body: RateBody, principal: Staff, session: SessionDep, state: StateDep
+    order_id: PathId, body: RateBody, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     """Record the customer's rating; below 3 stars opens a review task."""
     order, device = _visible(session, principal, order_id)
@@ -233,7 +232,7 @@ def rate_work_order(
 
 @router.post("/{order_id}/close")
 def close_work_order(
-    order_id: int, principal: Staff, session: SessionDep, state: StateDep
+    order_id: PathId, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
     tr.close(session, device, order, principal.actor, state.clock.now())
@@ -242,7 +241,7 @@ def close_work_order(
 
 @router.post("/{order_id}/reopen")
 def reopen_work_order(
-    order_id: int, body: ReasonBody, principal: Staff, session: SessionDep, state: StateDep
+    order_id: PathId, body: ReasonBody, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
     tr.reopen(session, device, order, principal.actor, state.clock.now(), body.reason)
@@ -251,7 +250,7 @@ def reopen_work_order(
 
 @router.post("/{order_id}/cancel")
 def cancel_work_order(
-    order_id: int, body: ReasonBody, principal: Staff, session: SessionDep, state: StateDep
+    order_id: PathId, body: ReasonBody, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
     tr.cancel(session, device, order, principal.actor, state.clock.now(), body.reason)

@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/detectors.py
 	$(BIN)/python bench/skab.py
 	$(BIN)/python bench/fleet.py
+	$(BIN)/python bench/cloud.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -235,30 +235,47 @@ class DispatchResult:
 def dispatch_orders(
     session: Session, orders: list[WorkOrder], now: datetime, actor: str, board: DispatchBoard | None = None
 ) -> list[DispatchResult]:
-    """Assign each open order to its best engineer, most urgent first; record why not if none."""
+    """Assign each open order to its best engineer, most urgent first; record why not if none.
+
+    Devices, sites and engineers are loaded in three queries up front and nothing is flushed
+    until the end, so a burst of thousands of orders costs a few round trips, not several
+    per order.
+    """
     if not orders:
         return []
     board = board or DispatchBoard(session, orders[0].tenant_id)
+    devices = _by_id(session, Device, {o.device_id for o in orders})
+    sites = _by_id(session, Site, {d.site_id for d in devices.values() if d.site_id is not None})
+    engineers = _by_id(session, Engineer, set(board.candidates))
     results: list[DispatchResult] = []
-    for order in sorted(orders, key=lambda o: (o.priority, o.created_at, o.id)):
-        if order.status != "open":
-            continue
-        device = session.get(Device, order.device_id)
-        assert device is not None
-        site = session.get(Site, device.site_id) if device.site_id is not None else None
-        job = board.job_for(order, device, site)
-        choice = board.choose(job, now, set(order.declined_by)) if job is not None else None
-        if choice is None:
-            reason = "device has no registered site" if job is None else "no engineer with free capacity"
-            if (order.dispatch or {}).get("unassigned") != reason:
-                order.dispatch = {"unassigned": reason, "at": now.isoformat()}
-                transitions.note_unassigned(session, device, order, actor, now, reason)
-            results.append(DispatchResult(order.id, None, reason))
-            continue
-        best, runners_up = choice
-        engineer = session.get(Engineer, best.engineer_id)
-        assert engineer is not None
-        transitions.assign(session, device, order, engineer, actor, now, best.explanation(runners_up, now))
-        board.took(best.engineer_id)
-        results.append(DispatchResult(order.id, best.engineer_id))
+    with session.no_autoflush:
+        for order in sorted(orders, key=lambda o: (o.priority, o.created_at, o.id)):
+            if order.status != "open":
+                continue
+            device = devices[order.device_id]
+            site = sites.get(device.site_id) if device.site_id is not None else None
+            job = board.job_for(order, device, site)
+            choice = board.choose(job, now, set(order.declined_by)) if job is not None else None
+            if choice is None:
+                reason = "device has no registered site" if job is None else "no engineer with free capacity"
+                if (order.dispatch or {}).get("unassigned") != reason:
+                    order.dispatch = {"unassigned": reason, "at": now.isoformat()}
+                    transitions.note_unassigned(session, device, order, actor, now, reason)
+                results.append(DispatchResult(order.id, None, reason))
+                continue
+            best, runners_up = choice
+            explanation = best.explanation(runners_up, now)
+            transitions.assign(session, device, order, engineers[best.engineer_id], actor, now, explanation)
+            board.took(best.engineer_id)
+            results.append(DispatchResult(order.id, best.engineer_id))
+    session.flush()
     return results
+
+
+def _by_id(session: Session, model: type[Any], ids: set[int]) -> dict[int, Any]:
+    rows: dict[int, Any] = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 900):  # stay under every driver's bound-parameter limit
+        chunk = ordered[start : start + 900]
+        rows.update({r.id: r for r in session.scalars(select(model).where(model.id.in_(chunk)))})
+    return rows

@@ -18,8 +18,8 @@ from cloud.clock import ManualClock
 from cloud.db.migrate import upgrade
 from cloud.settings import Settings
 from cloud.state import CloudState
+from prognos.postgres import PostgresServer, find_pg_bin
 from tests.support.engines import engine_missing
-from tests.support.postgres import PostgresServer, find_pg_bin
 
 from .world import World, build_world
 

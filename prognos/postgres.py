@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for the test session (Debian's postgresql package).
+"""A throwaway PostgreSQL server for tests and benchmarks (Debian's postgresql package).
 
 PostgreSQL refuses to run as root, so as root the data folder is handed to the
 ``postgres`` user and the server runs as that user. It listens on 127.0.0.1 on a free port
@@ -35,7 +35,8 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, durable: bool = False) -> None:
+        self.durable = durable  # fsync on: what a benchmark should measure; tests skip it
         self.bin = bin_dir
         self.root = Path(tempfile.mkdtemp(prefix="prognos-pg-"))
         self.data = self.root / "data"
@@ -58,7 +59,9 @@ class PostgresServer:
         )
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed: {init.stderr.strip()[-400:]}")
-        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        if not self.durable:
+            opts += " -c fsync=off"
         ctl = self._run(
             str(self.bin / "pg_ctl"),
             "-D",

@@ -1,0 +1,261 @@
+"""Cloud throughput and latency, printed as JSON.
+
+- ingest rate: edge messages published to a real mosquitto (QoS 1, as fast as paho sends
+  them) until the cloud's ingest worker has committed and acked the last one, on SQLite
+  and on PostgreSQL (a throwaway server with fsync on);
+- alert-to-work-order latency: an alert published at the edge side until its work order is
+  readable through the REST API (polled every 2 ms through the in-process ASGI client);
+- dispatch: the time to dispatch N open work orders arriving at once, in one pass.
+
+    python bench/cloud.py [--messages 3000] [--alerts 100] [--orders 5000] [--engines sqlite,postgresql]
+
+Needs mosquitto (and PostgreSQL for that engine; skipped with a note when absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from cloud.app import create_app  # noqa: E402
+from cloud.db import Engineer, WorkOrder  # noqa: E402
+from cloud.db.migrate import upgrade  # noqa: E402
+from cloud.ingest_mqtt import MqttIngestWorker  # noqa: E402
+from cloud.seed import seed_fleet  # noqa: E402
+from cloud.services.dispatch import dispatch_orders  # noqa: E402
+from cloud.settings import Settings  # noqa: E402
+from cloud.state import CloudState  # noqa: E402
+from firmware_bridge.contract import (  # noqa: E402
+    AlertMessage,
+    ChannelStats,
+    TelemetrySummaryMessage,
+    edge_topic,
+    message_id,
+)
+from prognos.broker import MosquittoBroker, find_mosquitto  # noqa: E402
+from prognos.postgres import PostgresServer, find_pg_bin  # noqa: E402
+from simulators.fleet import plan_fleet  # noqa: E402
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _cloud(
+    url: str, devices: int, engineers: int, **settings: Any
+) -> tuple[CloudState, list[str], dict[str, str]]:
+    upgrade(url)
+    state = CloudState.build(Settings(database_url=url, log_level="ERROR", **settings))
+    manifest = [d.as_record() for d in plan_fleet(devices, 1.0, 3).devices]
+    with state.sessions.begin() as s:
+        report = seed_fleet(s, manifest, state.clock.now(), state.settings.secret_key, engineers=engineers)
+    return state, [r["device_id"] for r in manifest], report.tokens
+
+
+def _summary(device: str, i: int) -> tuple[str, bytes]:
+    t = START.timestamp() + 300 * i
+    msg = TelemetrySummaryMessage(
+        message_id=message_id(device, "summary", i),
+        tenant="demo",
+        agent_id="bench",
+        device_id=device,
+        created_at=time.time(),
+        window_start=t,
+        window_end=t + 300,
+        max_score=0.2,
+        channels={
+            "vibration_rms": ChannelStats(min=1.0, mean=1.2, max=1.5, count=5),
+            "motor_current": ChannelStats(min=8.0, mean=8.4, max=9.1, count=5),
+        },
+    )
+    return edge_topic("demo", "bench", "summary"), msg.model_dump_json().encode()
+
+
+def _alert(device: str, i: int) -> tuple[str, bytes]:
+    t = time.time()
+    msg = AlertMessage(
+        message_id=message_id(device, "alert", i, t),
+        tenant="demo",
+        agent_id="bench",
+        device_id=device,
+        created_at=t,
+        alert_id=f"bench-{i}",
+        transition="raise",
+        fault_key=f"vibration_rms-{i}",
+        severity="major",
+        score=0.9999,
+        peak=0.9999,
+        at=t,
+        detector="robust",
+        model_version="bench",
+    )
+    return edge_topic("demo", "bench", "alert"), msg.model_dump_json().encode()
+
+
+def _publisher(broker: MosquittoBroker) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-edge", protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(200)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    return client
+
+
+def _worker(state: CloudState, broker: MosquittoBroker) -> MqttIngestWorker:
+    settings = state.settings.model_copy(update={"mqtt_url": f"mqtt://{broker.host}:{broker.port}"})
+    worker = MqttIngestWorker(settings, state.ingestor, state.metrics)
+    worker.start()
+    assert worker.subscribed.wait(10)
+    return worker
+
+
+def ingest_rate(url: str, broker: MosquittoBroker, n: int) -> dict[str, Any]:
+    state, devices, _ = _cloud(url, 50, 5)
+    worker = _worker(state, broker)
+    pub = _publisher(broker)
+    messages = [_summary(devices[i % len(devices)], i) for i in range(n)]
+    t0 = time.perf_counter()
+    infos = [pub.publish(topic, payload, qos=1) for topic, payload in messages]
+    for info in infos:
+        info.wait_for_publish(60)
+    published = time.perf_counter() - t0
+    deadline = time.monotonic() + 600
+    while worker.handled < n and time.monotonic() < deadline:
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - t0
+    pub.disconnect()
+    pub.loop_stop()
+    worker.stop()
+    state.close()
+    return {
+        "messages": n,
+        "stored": worker.handled,
+        "seconds": round(elapsed, 3),
+        "messages_per_s": round(worker.handled / elapsed, 1),
+        "publish_seconds": round(published, 3),
+    }
+
+
+def alert_latency(url: str, broker: MosquittoBroker, n: int) -> dict[str, Any]:
+    state, devices, tokens = _cloud(url, 50, 10)
+    worker = _worker(state, broker)
+    pub = _publisher(broker)
+    auth = {"Authorization": f"Bearer {tokens['dispatcher']}"}
+    latencies = []
+    with TestClient(create_app(state.settings, state=state)) as api:
+        seen = 0
+        for i in range(n):
+            topic, payload = _alert(devices[i % len(devices)], i)
+            t0 = time.perf_counter()
+            pub.publish(topic, payload, qos=1)
+            while True:
+                page = api.get("/api/v1/work-orders?limit=1", headers=auth).json()
+                if page["total"] > seen:
+                    break
+                time.sleep(0.002)
+            latencies.append(time.perf_counter() - t0)
+            seen = page["total"]
+    pub.disconnect()
+    pub.loop_stop()
+    worker.stop()
+    state.close()
+    ms = sorted(1000 * x for x in latencies)
+    return {
+        "alerts": n,
+        "p50_ms": round(statistics.median(ms), 1),
+        "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 1),
+        "max_ms": round(ms[-1], 1),
+    }
+
+
+def dispatch_burst(url: str, n: int) -> dict[str, Any]:
+    """N orders opened with auto-dispatch off (arriving at once), then one dispatch pass."""
+    state, devices, _ = _cloud(url, 500, 50, auto_dispatch=False)
+    t0 = time.perf_counter()
+    for i in range(n):
+        state.ingestor.handle(*_alert(devices[i % len(devices)], i))
+    opened = time.perf_counter() - t0
+    with state.sessions.begin() as s:
+        for engineer in s.scalars(select(Engineer)):
+            engineer.capacity = -(-n // 50)  # the crew can take the whole burst between them
+    with state.sessions.begin() as s:
+        orders = list(s.scalars(select(WorkOrder).where(WorkOrder.status == "open")))
+        t1 = time.perf_counter()
+        results = dispatch_orders(s, orders, START + timedelta(hours=1), "bench")
+        ranked = time.perf_counter() - t1
+    total = time.perf_counter() - t1  # with the commit of every assignment, event and notification
+    state.close()
+    assigned = sum(1 for r in results if r.engineer_id)
+    return {
+        "orders": len(orders),
+        "assigned": assigned,
+        "unassigned_no_capacity": len(orders) - assigned,
+        "engineers": 50,
+        "dispatch_seconds": round(ranked, 3),
+        "with_commit_seconds": round(total, 3),
+        "orders_per_s": round(len(orders) / ranked, 1),
+        "open_seconds": round(opened, 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--messages", type=int, default=3000)
+    ap.add_argument("--alerts", type=int, default=100)
+    ap.add_argument("--orders", type=int, default=5000)
+    ap.add_argument("--engines", default="sqlite,postgresql")
+    args = ap.parse_args()
+    out: dict[str, Any] = {"bench": "cloud"}
+    if find_mosquitto() is None:
+        print(json.dumps({"bench": "cloud", "error": "mosquitto is not installed"}))
+        return
+    with tempfile.TemporaryDirectory() as tmp, MosquittoBroker() as broker:
+        urls: dict[str, str] = {}
+        pg: PostgresServer | None = None
+        if "sqlite" in args.engines:
+            urls["sqlite"] = f"sqlite:///{tmp}/bench-%s.db"
+        if "postgresql" in args.engines:
+            bin_dir = find_pg_bin()
+            if bin_dir is None:
+                out["postgresql"] = "skipped: PostgreSQL is not installed"
+            else:
+                pg = PostgresServer(bin_dir, durable=True)
+                pg.start()
+                urls["postgresql"] = pg.url("bench_%s")
+        try:
+            for engine, template in urls.items():
+
+                def fresh(name: str, engine: str = engine, template: str = template) -> str:
+                    if engine == "postgresql":
+                        assert pg is not None
+                        pg.execute(f"CREATE DATABASE bench_{name}")
+                    return template % name
+
+                print(f"[{engine}] ingest {args.messages} messages ...", file=sys.stderr, flush=True)
+                result = {"ingest": ingest_rate(fresh("ingest"), broker, args.messages)}
+                print(
+                    f"[{engine}] alert -> work order latency x{args.alerts} ...", file=sys.stderr, flush=True
+                )
+                result["alert_to_work_order"] = alert_latency(fresh("latency"), broker, args.alerts)
+                print(f"[{engine}] dispatch {args.orders} orders ...", file=sys.stderr, flush=True)
+                result["dispatch"] = dispatch_burst(fresh("dispatch"), args.orders)
+                out[engine] = result
+        finally:
+            if pg is not None:
+                pg.stop()
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

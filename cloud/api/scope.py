@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..db import Device, WorkOrder
@@ -61,7 +61,5 @@ def check_device_visible(session: Session, principal: Principal, device_id: int)
 
 
 def page(session: Session, query: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
-    from sqlalchemy import func
-
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     return list(session.scalars(query.limit(limit).offset(offset))), total

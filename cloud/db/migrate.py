@@ -13,8 +13,6 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from .base import make_engine
-
 __all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -41,7 +39,3 @@ def head_revision() -> str | None:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
-
-
-def engine_for(url: str) -> Engine:
-    return make_engine(url)

@@ -219,11 +219,6 @@ class DispatchBoard:
     def took(self, engineer_id: int) -> None:
         self.candidates[engineer_id].load += 1
 
-    def released(self, engineer_id: int | None) -> None:
-        if engineer_id in self.candidates:
-            cand = self.candidates[engineer_id]
-            cand.load = max(0, cand.load - 1)
-
 
 @dataclass(frozen=True, slots=True)
 class DispatchResult:

@@ -9,10 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import Alert, Consumable, Device, Reminder, TelemetrySummary, WorkOrder
+from .priority import SEVERITY_RANK
 
 __all__ = ["connectivity", "device_health"]
-
-_RANK = {"warning": 1, "major": 2, "critical": 3}
 
 
 def connectivity(device: Device, now: datetime, offline_after: timedelta) -> str:
@@ -52,7 +51,7 @@ def device_health(
     reminders = list(
         session.scalars(select(Reminder).where(Reminder.device_id == device.id, Reminder.status == "active"))
     )
-    worst = max((a.severity for a in alerts), key=_RANK.__getitem__, default=None)
+    worst = max((a.severity for a in alerts), key=SEVERITY_RANK.__getitem__, default=None)
     return {
         "device": device,
         "connectivity": connectivity(device, now, offline_after),

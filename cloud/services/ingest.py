@@ -40,6 +40,7 @@ from ..clock import Clock, from_epoch
 from ..db import Agent, Alert, DeadLetter, Device, InboxMessage, TelemetrySummary, Tenant, WorkOrder
 from . import transitions, work_orders
 from .dispatch import dispatch_orders
+from .priority import SEVERITY_RANK, worse_severity
 from .reminders import ReminderPolicy, on_consumable_status
 
 __all__ = ["IngestOptions", "IngestResult", "Ingestor"]
@@ -222,11 +223,11 @@ class Ingestor:
             s.add(alert)
             worse = msg.transition != "clear"
         else:
-            worse = _RANK[msg.severity] > _RANK[alert.severity]
+            worse = SEVERITY_RANK[msg.severity] > SEVERITY_RANK[alert.severity]
             alert.updates += 1
         if at >= alert.last_at:
             alert.last_at, alert.score = at, msg.score
-            alert.severity = max(alert.severity, msg.severity, key=_RANK.__getitem__)
+            alert.severity = worse_severity(alert.severity, msg.severity)
             alert.peak = max(alert.peak, msg.peak)
             alert.health, alert.predicted_failure_at = msg.health, from_epoch(msg.predicted_failure_at)
             if msg.health is not None:
@@ -309,6 +310,3 @@ class Ingestor:
                 max_score=msg.max_score,
             )
         )
-
-
-_RANK = {"warning": 1, "major": 2, "critical": 3}

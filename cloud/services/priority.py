@@ -20,9 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-__all__ = ["SLA", "Deadlines", "deadlines_for", "priority_for", "raise_priority"]
+__all__ = [
+    "SEVERITY_RANK",
+    "SLA",
+    "Deadlines",
+    "deadlines_for",
+    "priority_for",
+    "raise_priority",
+    "worse_severity",
+]
 
-_SEVERITY = {"warning": 1, "major": 2, "critical": 3}
+#: alert severities in order; also the priority points each adds
+SEVERITY_RANK = {"warning": 1, "major": 2, "critical": 3}
 _TIER = {"gold": 1, "silver": 0, "standard": -1}
 
 
@@ -44,7 +53,7 @@ SLA: dict[int, Deadlines] = {
 def priority_for(
     severity: str, time_to_failure: timedelta | None, tier: str | None, under_warranty: bool
 ) -> int:
-    points = _SEVERITY.get(severity, 1)
+    points = SEVERITY_RANK.get(severity, 1)
     if time_to_failure is not None:
         if time_to_failure < timedelta(days=1):
             points += 3
@@ -61,6 +70,11 @@ def priority_for(
     if points >= 2:
         return 3
     return 4
+
+
+def worse_severity(a: str, b: str) -> str:
+    """The more severe of two severities."""
+    return a if SEVERITY_RANK.get(a, 0) >= SEVERITY_RANK.get(b, 0) else b
 
 
 def raise_priority(priority: int, steps: int = 1) -> int:

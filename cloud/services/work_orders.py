@@ -18,12 +18,11 @@ from sqlalchemy.orm import Session
 from ..db import Device, WorkOrder, WorkOrderPart
 from .lifecycle import Status
 from .order_log import device_context, record
-from .priority import deadlines_for, priority_for
+from .priority import deadlines_for, priority_for, worse_severity
 from .transitions import reopen, set_priority
 
 __all__ = ["OrderSpec", "dedup_key", "live_order", "open_order"]
 
-_SEVERITY_RANK = {"warning": 1, "major": 2, "critical": 3}
 MAX_EVIDENCE = 20  # entries kept on an order; the alerts table keeps them all
 
 
@@ -117,8 +116,7 @@ def _attach(
     if spec.evidence:
         order.evidence = [*order.evidence, spec.evidence][-MAX_EVIDENCE:]
     data: dict[str, Any] = {"source": spec.source, "severity": spec.severity}
-    if _SEVERITY_RANK.get(spec.severity, 0) > _SEVERITY_RANK.get(order.severity, 0):
-        order.severity = spec.severity
+    order.severity = worse_severity(order.severity, spec.severity)
     if spec.predicted_failure_at and (
         order.predicted_failure_at is None or spec.predicted_failure_at < order.predicted_failure_at
     ):

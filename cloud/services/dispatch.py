@@ -84,11 +84,37 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
-    engineer_id: int
-    name: str
+    """One candidate's score. The readable facts behind it are built only when asked for,
+    since a dispatch pass scores every engineer for every order and explains one of them."""
+
+    candidate: Candidate
+    job: Job
     score: float
     factors: dict[str, float]
-    facts: dict[str, Any]
+    km: float
+
+    @property
+    def engineer_id(self) -> int:
+        return self.candidate.engineer_id
+
+    @property
+    def name(self) -> str:
+        return self.candidate.name
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        c, job = self.candidate, self.job
+        fixed, done = c.record.get((job.model, job.category), (0, 0))
+        last = c.last_serviced.get(job.device_id)
+        return {
+            "knows_model": job.model is not None and job.model in c.models,
+            "knows_category": job.category in c.categories,
+            "distance_km": round(self.km, 2),
+            "load": f"{c.load}/{c.capacity}",
+            "on_shift": self.factors["on_shift"] == 1.0,
+            "first_time_fixes": f"{fixed}/{done}",
+            "serviced_device_at": last.isoformat() if last else None,
+        }
 
     def explanation(self, runners_up: list[Ranked], at: datetime) -> dict[str, Any]:
         return {
@@ -132,16 +158,7 @@ def score(c: Candidate, job: Job, now: datetime) -> Ranked | None:
         "recent": 1.0 if recent else 0.0,
     }
     total = sum(WEIGHTS[k] * v for k, v in factors.items())
-    facts = {
-        "knows_model": knows_model,
-        "knows_category": knows_category,
-        "distance_km": round(km, 2),
-        "load": f"{c.load}/{c.capacity}",
-        "on_shift": factors["on_shift"] == 1.0,
-        "first_time_fixes": f"{fixed}/{done}",
-        "serviced_device_at": last.isoformat() if last else None,
-    }
-    return Ranked(c.engineer_id, c.name, total, factors, facts)
+    return Ranked(c, job, total, factors, km)
 
 
 def rank(

@@ -69,5 +69,5 @@ def require_role(*roles: str) -> Callable[[Principal], Principal]:
 Staff = Annotated[Principal, Depends(require_role("admin", "dispatcher"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 Reader = Annotated[Principal, Depends(require_role("admin", "dispatcher", "engineer"))]
-Engineer = Annotated[Principal, Depends(require_role("engineer"))]
+EngineerCaller = Annotated[Principal, Depends(require_role("engineer"))]
 DeviceCaller = Annotated[Principal, Depends(require_role("device"))]

@@ -28,8 +28,7 @@ from ...services.auth import Principal
 from ...services.dispatch import DispatchResult, dispatch_orders
 from ...services.knowledge import similar_cases
 from ...services.lifecycle import allowed_actions
-from ..deps import Engineer as EngineerCaller
-from ..deps import Reader, SessionDep, Staff, StateDep
+from ..deps import EngineerCaller, Reader, SessionDep, Staff, StateDep
 from ..params import Limit, Offset, PathId, QueryId
 from ..scope import get_scoped, page
 
@@ -44,6 +43,8 @@ _ROLE_ACTIONS = {
 
 
 def _visible(session: Session, principal: Principal, order_id: int) -> tuple[WorkOrder, Device]:
+    """The order if the caller may see it; for an engineer that means it is assigned to them,
+    which is also what lets them act on it (accept, decline, start, resolve)."""
     order = get_scoped(session, WorkOrder, order_id, principal, "work order")
     if principal.role == "engineer" and order.assignee_id != principal.engineer_id:
         raise NotFound(f"work order {order_id} not found")
@@ -165,17 +166,11 @@ def assign_work_order(
     return _detail(session, order, principal)
 
 
-def _own(order: WorkOrder, principal: Principal) -> None:
-    if order.assignee_id != principal.engineer_id:
-        raise NotFound(f"work order {order.id} not found")
-
-
 @router.post("/{order_id}/accept")
 def accept_work_order(
     order_id: PathId, principal: EngineerCaller, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
-    _own(order, principal)
     tr.accept(session, device, order, principal.actor, state.clock.now())
     return _detail(session, order, principal)
 
@@ -186,7 +181,6 @@ def decline_work_order(
 ) -> dict[str, object]:
     """Decline, and the order is dispatched again to the next best engineer (not this one)."""
     order, device = _visible(session, principal, order_id)
-    _own(order, principal)
     now = state.clock.now()
     tr.decline(session, device, order, principal.actor, now, body.reason)
     results = dispatch_orders(session, [order], now, "system:dispatch")
@@ -202,7 +196,6 @@ def start_work_order(
     order_id: PathId, principal: EngineerCaller, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
-    _own(order, principal)
     tr.start(session, device, order, principal.actor, state.clock.now())
     return _detail(session, order, principal)
 
@@ -212,7 +205,6 @@ def resolve_work_order(
     order_id: PathId, body: ResolveBody, principal: EngineerCaller, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     order, device = _visible(session, principal, order_id)
-    _own(order, principal)
     parts = [tr.PartUsed(p.part_number, p.name, p.quantity) for p in body.parts]
     tr.resolve(
         session, device, order, principal.actor, state.clock.now(), body.fix, parts, state.verification_window

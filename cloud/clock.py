@@ -35,10 +35,6 @@ class ManualClock:
             self._now += delta
             return self._now
 
-    def set(self, when: datetime) -> None:
-        with self._lock:
-            self._now = when
-
 
 def from_epoch(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)

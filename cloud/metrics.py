@@ -38,14 +38,14 @@ class Metrics:
             "prognos_http_request_seconds", "HTTP request duration", ["route"], registry=r
         )
 
-    def observe_ingest(self, result: IngestResult, source: str | None = None) -> None:
+    def observe_ingest(self, result: IngestResult) -> None:
         self.ingested.labels(result.kind or "unknown", result.outcome).inc()
         if result.outcome == "dead_letter":
             self.dead_letters.inc()
         if result.lag_s is not None and result.outcome == "stored":
             self.ingest_lag.observe(result.lag_s)
         if result.created_orders:
-            self.orders_created.labels(source or result.kind or "unknown").inc(len(result.created_orders))
+            self.orders_created.labels(result.kind or "unknown").inc(len(result.created_orders))
 
     def observe_scheduler(self, report: SchedulerReport) -> None:
         if report.escalated:

@@ -2,10 +2,12 @@
 
 - ``$share/<group>/prognos/v1/+/edge/+/+``: with MQTT v5 shared subscriptions the broker
   hands each message to one member of the group, so N cloud processes split the stream.
-- ``manual_ack=True``: paho's network thread only queues a message; the worker thread runs
-  the :class:`~cloud.services.ingest.Ingestor` and sends the PUBACK once the transaction
-  committed (or the message was dead-lettered). A crash before that means redelivery, and
-  the message id makes redelivery harmless. Acks leave in arrival order, as MQTT asks.
+- ``manual_ack=True``: paho's network thread only queues a message; the worker thread takes
+  whatever has queued (up to ``ingest_batch_max``), hands it to the
+  :class:`~cloud.services.ingest.Ingestor` as one transaction and sends the PUBACKs once it
+  committed (a bad message is dead-lettered inside the same transaction). A crash before
+  that means redelivery, and the message id makes redelivery harmless. Acks leave in
+  arrival order, as MQTT asks. Batches form only under load, so a lone alert is not held.
 - ``clean_start=False`` with a session expiry: messages published while the cloud is down
   wait in the broker for this client id instead of being dropped.
 - the database away (``OperationalError``): the worker holds the message unacked and
@@ -50,7 +52,6 @@ class MqttIngestWorker:
         ingestor: Ingestor,
         metrics: Metrics,
         sink: object | None = None,
-        receive_maximum: int = 200,
     ) -> None:
         assert settings.mqtt_url, "MqttIngestWorker needs PROGNOS_MQTT_URL"
         host, port, tls = settings.mqtt_broker()
@@ -69,7 +70,8 @@ class MqttIngestWorker:
         self.link.client.on_message = self._on_message
         self.link.client.on_subscribe = self._on_subscribe
         self.link.on_connected.append(self._subscribe)
-        self.receive_maximum = receive_maximum
+        self.receive_maximum = settings.mqtt_receive_maximum
+        self.batch_max = settings.ingest_batch_max
         self.subscribed = threading.Event()
         self.received = 0  # counted on paho's thread
         self.handled = 0  # counted on the worker thread, after the ack
@@ -108,36 +110,57 @@ class MqttIngestWorker:
     # worker thread ----------------------------------------------------------------------
 
     def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            self._handle(item)
+        stopping = False
+        while not stopping:
+            batch: list[_Delivery | None] = [self._queue.get()]
+            while len(batch) < self.batch_max:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stopping = None in batch
+            deliveries = [d for d in batch if d is not None]
+            if deliveries:
+                try:
+                    self._handle(deliveries)
+                except Exception:  # noqa: BLE001 - the worker outlives one bad batch
+                    # left unacked: the broker redelivers it when the session reconnects
+                    log.exception("ingest batch of %d failed", len(deliveries))
 
-    def _handle(self, item: _Delivery) -> None:
+    def _handle(self, batch: list[_Delivery]) -> None:
         delay = 0.5
         while not self._stop.is_set():
             try:
-                result = self.ingestor.handle(item.topic, item.payload)
+                results = self.ingestor.handle_batch([(d.topic, d.payload) for d in batch])
                 break
             except OperationalError as exc:
-                log.error("database unavailable, holding message (retry in %.1fs): %s", delay, exc.orig)
+                log.error("database unavailable, holding %d messages (retry in %.1fs): %s",
+                          len(batch), delay, exc.orig)  # fmt: skip
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
         else:
-            return  # stopping: leave it unacked; the broker redelivers to the group
-        self.metrics.observe_ingest(result)
-        if result.summary is not None and self.sink is not None:
-            self.sink.write(result.summary)  # type: ignore[attr-defined]
-        if item.qos > 0:
-            self.link.client.ack(item.mid, item.qos)
-        self.handled += 1
+            return  # stopping: leave them unacked; the broker redelivers to the group
+        for delivery, result in zip(batch, results, strict=True):
+            self.metrics.observe_ingest(result)
+            if result.summary is not None and self.sink is not None:
+                self.sink.write(result.summary)  # type: ignore[attr-defined]
+            if delivery.qos > 0:
+                self.link.client.ack(delivery.mid, delivery.qos)
+        self.handled += len(batch)
 
-    def wait_idle(self, timeout: float) -> bool:
-        """True once every message received so far is handled and acked (tests, benchmarks)."""
+    def wait_idle(self, timeout: float, quiet: float = 0.5) -> bool:
+        """True once every message received is handled and acked and nothing new arrived
+        for ``quiet`` seconds (tests, benchmarks).
+
+        The quiet period matters: with a receive window the broker sends the next messages
+        only after the acks, so "handled == received" alone is also true in that gap.
+        """
         deadline = time.monotonic() + timeout
+        seen, since = -1, time.monotonic()
         while time.monotonic() < deadline:
-            if self.handled >= self.received:
+            if self.received != seen:
+                seen, since = self.received, time.monotonic()
+            elif self.handled >= seen and time.monotonic() - since >= quiet:
                 return True
             time.sleep(0.01)
         return False

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     mqtt_share_group: str = "prognos-cloud"
     mqtt_topic: str = "prognos/v1/+/edge/+/+"
     mqtt_client_id: str | None = None
+    # the broker sends at most this many unacked messages; the worker commits what has
+    # queued, up to ingest_batch_max messages, in one transaction and then acks them
+    mqtt_receive_maximum: int = Field(default=200, ge=1, le=65535)
+    ingest_batch_max: int = Field(default=100, ge=1)
 
     # telemetry history beyond what the device-health page needs
     influx_url: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from cloud.db import Agent, Alert, DeadLetter, Device, InboxMessage, Reminder, TelemetrySummary, WorkOrder
@@ -197,3 +198,56 @@ def test_bad_messages_are_dead_lettered_byte_for_byte(state: CloudState, world: 
     assert _orders(state) == [] and _count(state, InboxMessage) == 0
     # the stream goes on: a good message after the bad ones is stored
     assert state.ingestor.handle(topic, good).outcome == "stored"
+
+
+def test_a_batch_commits_once_and_each_message_keeps_its_own_outcome(state: CloudState, world: World) -> None:
+    raise_ = wire(alert("ac-1", "raise", NOW))
+    topic, _ = raise_
+    batch = [
+        raise_,
+        (topic, b"{not json"),
+        raise_,  # the edge redelivered it before the first copy was acked
+        wire(alert("ac-1", "raise", NOW, tenant="nobody")),
+        wire(summary("pump-1", NOW)),
+        wire(alert("stranger-9", "raise", NOW, alert_id="a7")),
+    ]
+    results = state.ingestor.handle_batch(batch)
+    assert [r.outcome for r in results] == [
+        "stored",
+        "dead_letter",
+        "duplicate",
+        "dead_letter",
+        "stored",
+        "stored",
+    ]
+    assert [d.payload for d in _dead(state)] == [b"{not json", batch[3][1]]
+    assert _count(state, InboxMessage) == 3 and _count(state, TelemetrySummary) == 1
+    assert len(results[0].created_orders) == 1 and len(_orders(state)) == 2
+
+
+def test_a_message_that_fails_midway_rolls_back_alone(
+    state: CloudState, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: dispatch blows up for one device after its alert, inbox row and order
+    were written; only that message's savepoint is undone and it is dead-lettered."""
+    import cloud.services.ingest as ingest
+
+    real = ingest.dispatch_orders
+
+    def dispatch_unless_pump(s, orders, now, actor):  # type: ignore[no-untyped-def]
+        if any(o.fault_key == "vibration_rms" for o in orders):
+            raise RuntimeError("injected")
+        return real(s, orders, now, actor)
+
+    monkeypatch.setattr(ingest, "dispatch_orders", dispatch_unless_pump)
+    bad = wire(alert("pump-1", "raise", NOW, fault_key="vibration_rms"))
+    results = state.ingestor.handle_batch(
+        [wire(alert("ac-1", "raise", NOW)), bad, wire(summary("ac-1", NOW))]
+    )
+    assert [r.outcome for r in results] == ["stored", "dead_letter", "stored"]
+    assert "processing failed: RuntimeError: injected" in (results[1].reason or "")
+    assert [o.fault_key for o in _orders(state)] == ["suction_pressure"]
+    assert _count(state, Alert) == 1 and _count(state, InboxMessage) == 2
+    assert [d.payload for d in _dead(state)] == [bad[1]]
+    monkeypatch.undo()
+    assert state.ingestor.handle(*bad).outcome == "stored"  # nothing was kept of it: a retry goes through

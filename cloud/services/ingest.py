@@ -22,9 +22,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,6 +43,7 @@ from ..catalog import category_for_alert, category_for_fault_code
 from ..clock import Clock, from_epoch
 from ..db import Agent, Alert, DeadLetter, Device, InboxMessage, TelemetrySummary, Tenant, WorkOrder
 from . import transitions, work_orders
+from .batch_lookups import BatchLookups
 from .dispatch import dispatch_orders
 from .priority import SEVERITY_RANK, worse_severity
 from .reminders import ReminderPolicy, on_consumable_status
@@ -101,10 +102,11 @@ class Ingestor:
         whole batch, so the caller acks nothing and the broker redelivers all of it.
         """
         parsed = [self._parse(topic, payload) for topic, payload in deliveries]
+        valid = [m for m in parsed if not isinstance(m, (str, AgentStatus))]
         with self.sessions() as s, s.begin():
-            self._lock_devices(s, [m for m in parsed if not isinstance(m, (str, AgentStatus))])
+            lookups = BatchLookups(s, [(m.tenant, m.device_id, m.message_id) for m in valid])
             return [
-                self._one(s, topic, payload, message)
+                self._one(s, lookups, topic, payload, message)
                 for (topic, payload), message in zip(deliveries, parsed, strict=True)
             ]
 
@@ -133,27 +135,9 @@ class Ingestor:
             )
         return msg
 
-    @staticmethod
-    def _lock_devices(s: Session, messages: list[_EdgeMessage]) -> None:
-        """Lock every known device of the batch up front, in id order.
-
-        Messages for one device append to its history chain, so each takes the device's row
-        lock. Taken message by message, two workers with overlapping batches could lock the
-        same two devices in opposite orders and deadlock; one ordered lock avoids that.
-        (A no-op on SQLite, where ``BEGIN IMMEDIATE`` already serialises writers.)
-        """
-        keys = {(m.tenant, m.device_id) for m in messages}
-        if not keys:
-            return
-        s.execute(
-            select(Device.id)
-            .join(Tenant, Tenant.id == Device.tenant_id)
-            .where(tuple_(Tenant.slug, Device.key).in_(sorted(keys)))
-            .order_by(Device.id)
-            .with_for_update(of=Device)
-        ).all()
-
-    def _one(self, s: Session, topic: str, payload: bytes, message: _Parsed | str) -> IngestResult:
+    def _one(
+        self, s: Session, lookups: BatchLookups, topic: str, payload: bytes, message: _Parsed | str
+    ) -> IngestResult:
         if isinstance(message, str):
             return self._dead_letter(s, topic, payload, message)
         for attempt in range(_RETRIES):
@@ -161,13 +145,17 @@ class Ingestor:
                 with s.begin_nested():
                     if isinstance(message, AgentStatus):
                         return self._status(s, topic, message)
-                    return self._apply(s, message)
+                    result, device = self._apply(s, lookups, message)
+                if device is not None:  # the savepoint held: later messages may rely on it
+                    lookups.stored(message.message_id, device)
+                return result
             except _DeadLetter as exc:
                 return self._dead_letter(s, topic, payload, str(exc))
             except IntegrityError as exc:
                 # a concurrent worker stored a row we also inserted (device, order, event seq):
                 # try again against what it committed; the inbox row makes a real duplicate a no-op
                 log.info("ingest retry %d after a conflict: %s", attempt + 1, exc.orig)
+                lookups.distrust()
             except OperationalError:
                 raise  # the database is away: no ack, the batch is redelivered later
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the stream
@@ -195,14 +183,17 @@ class Ingestor:
         s.flush()
         return IngestResult("status", kind="status")
 
-    def _apply(self, s: Session, msg: _EdgeMessage) -> IngestResult:
+    def _apply(
+        self, s: Session, lookups: BatchLookups, msg: _EdgeMessage
+    ) -> tuple[IngestResult, Device | None]:
+        """Store one valid message and what it sets off; the device it touched, if stored."""
         now = self.clock.now()
         result = IngestResult("stored", kind=msg.kind, lag_s=max(0.0, now.timestamp() - msg.created_at))
-        tenant = s.scalar(select(Tenant).where(Tenant.slug == msg.tenant))
+        tenant = lookups.tenant(msg.tenant)
         if tenant is None:
             raise _DeadLetter(f"unknown tenant {msg.tenant!r}")
-        if s.get(InboxMessage, msg.message_id) is not None:
-            return IngestResult("duplicate", kind=msg.kind)
+        if lookups.already_stored(msg.message_id):
+            return IngestResult("duplicate", kind=msg.kind), None
         s.add(
             InboxMessage(
                 message_id=msg.message_id,
@@ -212,7 +203,7 @@ class Ingestor:
                 received_at=now,
             )
         )
-        device = self._device(s, tenant, msg, now)
+        device = self._device(s, lookups, tenant, msg, now)
         touched: list[tuple[WorkOrder, bool]] = []  # (order, created by this message)
         if isinstance(msg, AlertMessage):
             touched += self._alert(s, device, msg, now)
@@ -229,14 +220,14 @@ class Ingestor:
         if waiting and self.options.auto_dispatch:
             dispatch_orders(s, waiting, now, ACTOR)
         result.created_orders = [o.id for o, created in touched if created]
-        return result
+        return result, device
 
-    def _device(self, s: Session, tenant: Tenant, msg: Any, now: datetime) -> Device:
+    @staticmethod
+    def _device(
+        s: Session, lookups: BatchLookups, tenant: Tenant, msg: _EdgeMessage, now: datetime
+    ) -> Device:
         """The device row, locked for this transaction (its history chain is appended to)."""
-        query = (
-            select(Device).where(Device.tenant_id == tenant.id, Device.key == msg.device_id).with_for_update()
-        )
-        device = s.scalar(query)
+        device = lookups.device(tenant.id, msg.device_id)
         if device is None:
             device = Device(tenant_id=tenant.id, key=msg.device_id, registered=False, first_seen_at=now)
             s.add(device)

@@ -91,7 +91,7 @@ def test_fault_becomes_a_dispatched_work_order_and_a_filter_a_reminder(
             outbox = tmp_path / "data" / "outbox.sqlite"
             assert eventually(lambda: outbox.exists() and _outbox_size(outbox) == 0, 60)
             stop_edge(edge)
-        assert worker.wait_idle(30)
+        assert worker.wait_idle(120)  # returns as soon as the stream is drained
     finally:
         worker.stop()
 

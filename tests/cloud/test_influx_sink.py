@@ -1,24 +1,31 @@
-"""The InfluxDB sink against a local HTTP endpoint that records what influxdb-client sends.
+"""The InfluxDB sink, which no InfluxDB 2.x server can be installed here to check, so twice:
 
-No InfluxDB 2.x server can be installed here, so this endpoint plays its write API: it
-checks and records each request (path, org, bucket, precision, token, line protocol) and
-answers 503 to the first one, which the client must retry.
+- against a local HTTP endpoint that records what influxdb-client sends: it checks each
+  request (path, org, bucket, precision, token, line protocol) and answers 503 to the
+  first one, which the client must retry;
+- against VictoriaMetrics (Debian's package), a real engine that accepts the same
+  ``/api/v2/write`` requests: every point is stored and read back, also when the engine
+  comes up only after the first writes.
 """
 
 from __future__ import annotations
 
 import gzip
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from cloud.settings import Settings
 from cloud.telemetry_sink import InfluxSink
+from tests.support.engines import engine_missing
 from tests.support.threads import eventually
+from tests.support.victoria import VictoriaMetrics, find_victoria_metrics
 
 from .conftest import NOW
 from .messages import summary
@@ -104,3 +111,44 @@ def test_batches_line_protocol_with_auth_and_retries_after_503(recorder: Recorde
     ) in lines
     assert f"anomaly,agent=edge-1,device=ac-1,tenant=acme max_score=0.1 {end_ms}" in lines
     assert sink.failed == 0
+
+
+@pytest.fixture
+def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    binary = find_victoria_metrics()
+    if binary is None:
+        engine_missing("victoria-metrics", "apt-get install victoria-metrics")
+    server = VictoriaMetrics(binary, tmp_path / "vm")
+    yield server
+    server.stop()
+
+
+def test_a_real_time_series_engine_stores_every_summary_even_when_it_starts_late(
+    victoria: VictoriaMetrics,
+) -> None:
+    """VictoriaMetrics speaks InfluxDB 2.x's write API. The sink starts writing while the
+    engine is still down; influxdb-client keeps the batch and retries until it is up."""
+    settings = Settings(
+        influx_url=victoria.url, influx_token="t", influx_batch_size=5, influx_flush_interval_ms=100
+    )
+    sink = InfluxSink(settings, retry_interval_ms=200)
+    windows = [NOW + timedelta(minutes=5 * i) for i in range(8)]
+    for i, at in enumerate(windows):
+        sink.write(summary("ac-1", at, score=0.1 * i))
+    time.sleep(0.5)  # the first batches meet a refused connection
+    victoria.start()
+    sink.close()  # flushes, retrying what was refused
+    assert sink.failed == 0
+    series = {s["metric"]["__name__"]: s for s in victoria.export()}
+    ends = [int((at + timedelta(minutes=5)).timestamp() * 1000) for at in windows]
+    scores = series["anomaly_max_score"]
+    assert scores["metric"] == {
+        "__name__": "anomaly_max_score",
+        "tenant": "acme",
+        "device": "ac-1",
+        "agent": "edge-1",
+    }
+    assert scores["timestamps"] == ends and scores["values"] == pytest.approx([0.1 * i for i in range(8)])
+    mean = series["telemetry_mean"]
+    assert mean["metric"]["channel"] == "suction_pressure" and mean["values"] == [3.1] * 8
+    assert series["telemetry_count"]["values"] == [5] * 8

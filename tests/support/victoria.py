@@ -1,0 +1,72 @@
+"""A throwaway VictoriaMetrics server: a real time-series engine that accepts InfluxDB 2.x
+writes (``/api/v2/write``), since an InfluxDB 2.x server cannot be installed here."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from prognos.broker import free_port
+
+__all__ = ["VictoriaMetrics", "find_victoria_metrics"]
+
+
+def find_victoria_metrics() -> str | None:
+    return shutil.which("victoria-metrics") or shutil.which("victoria-metrics-prod")
+
+
+class VictoriaMetrics:
+    def __init__(self, binary: str, data_dir: Path, port: int | None = None) -> None:
+        self.binary, self.data_dir = binary, data_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20.0) -> None:
+        self._proc = subprocess.Popen(
+            [
+                self.binary,
+                f"-storageDataPath={self.data_dir}",
+                f"-httpListenAddr=127.0.0.1:{self.port}",
+                "-retentionPeriod=100y",  # test data carries simulated, not current, timestamps
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"victoria-metrics exited with {self._proc.returncode}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("victoria-metrics did not become healthy")
+
+    def export(self, match: str = '{__name__=~".+"}') -> list[dict[str, Any]]:
+        """Every stored series matching ``match``, as /api/v1/export's JSON lines."""
+        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10):
+            pass  # make just-written samples searchable now
+        query = urllib.parse.urlencode({"match[]": match})
+        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=10) as r:
+            return [json.loads(line) for line in r.read().decode().splitlines() if line]
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from . import web
 from .api.errors import install_error_handlers
 from .api.middleware import BodyLimit, RequestLog
 from .api.routes import alerts, devices, engineers, fleet, inbox, ingest, reminders, system, work_orders
@@ -63,6 +64,7 @@ def create_app(
     install_error_handlers(app)
     for module in (system, fleet, devices, engineers, alerts, work_orders, reminders, inbox, ingest):
         app.include_router(module.router)
+    web.install(app)
     app.add_middleware(RequestLog, metrics=state.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -1,5 +1,11 @@
 """Request-scoped dependencies as ``Annotated`` aliases: the state, a session that commits
-when the handler returns, the authenticated principal, and role checks."""
+when the handler returns, the authenticated principal, and role checks.
+
+A caller authenticates with ``Authorization: Bearer <token>`` or, from the web pages, with
+the same token in the ``prognos_token`` cookie (HttpOnly, SameSite=Strict). A cookie is
+sent by the browser on its own, so a state-changing request authenticated by it must also
+carry the ``X-Prognos-Page`` header, which another site's form cannot add (CSRF).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,11 @@ from ..errors import Forbidden
 from ..services.auth import Principal, authenticate
 from ..state import CloudState
 
-__all__ = ["CurrentPrincipal", "SessionDep", "StateDep", "require_role"]
+__all__ = ["PAGE_HEADER", "TOKEN_COOKIE", "CurrentPrincipal", "SessionDep", "StateDep", "require_role"]
+
+TOKEN_COOKIE = "prognos_token"
+PAGE_HEADER = "X-Prognos-Page"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Unauthorized(Exception):
@@ -39,14 +49,20 @@ _bearer = HTTPBearer(auto_error=False, description="an API token: prg_...")
 
 
 def get_principal(
-    state: StateDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, state: StateDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """Authenticate in a short transaction of its own, so a handler that hands work to
     another session (HTTP ingest) is not holding the SQLite write lock while it waits."""
-    if creds is None or creds.scheme.lower() != "bearer":
+    if creds is not None and creds.scheme.lower() == "bearer":
+        token = creds.credentials
+    elif cookie := request.cookies.get(TOKEN_COOKIE):
+        if request.method not in _SAFE_METHODS and request.headers.get(PAGE_HEADER) != "1":
+            raise Forbidden(f"a request authenticated by the page cookie must carry {PAGE_HEADER}: 1")
+        token = cookie
+    else:
         raise Unauthorized("missing bearer token")
     with state.sessions() as session:
-        principal = authenticate(session, state.settings.secret_key, creds.credentials)
+        principal = authenticate(session, state.settings.secret_key, token)
     if principal is None:
         raise Unauthorized("unknown or revoked token")
     return principal

@@ -19,6 +19,7 @@ __all__ = [
     "get_scoped",
     "page",
     "visible_devices",
+    "visible_order",
 ]
 
 M = TypeVar("M")
@@ -63,3 +64,14 @@ def check_device_visible(session: Session, principal: Principal, device_id: int)
 def page(session: Session, query: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     return list(session.scalars(query.limit(limit).offset(offset))), total
+
+
+def visible_order(session: Session, principal: Principal, order_id: int) -> tuple[WorkOrder, Device]:
+    """The order (and its device) if the caller may see it; for an engineer that means it is
+    assigned to them, which is also what lets them act on it (accept, decline, start, resolve)."""
+    order = get_scoped(session, WorkOrder, order_id, principal, "work order")
+    if principal.role == "engineer" and order.assignee_id != principal.engineer_id:
+        raise NotFound(f"work order {order_id} not found")
+    device = session.get(Device, order.device_id)
+    assert device is not None
+    return order, device

@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from ..errors import IllegalTransition
 
-__all__ = ["LIVE", "Action", "Status", "allowed_actions", "next_status"]
+__all__ = ["LIVE", "Action", "Status", "actions_for_role", "allowed_actions", "next_status"]
 
 
 class Status(StrEnum):
@@ -69,3 +69,21 @@ def next_status(status: str, action: str) -> Status:
 
 def allowed_actions(status: str) -> list[Action]:
     return [a for (s, a) in _TABLE if s == status]
+
+
+#: who may take each action (rating is entered by the service desk on the customer's behalf)
+_ROLE_ACTIONS = {
+    "admin": {"assign", "cancel", "close", "reopen", "rate"},
+    "dispatcher": {"assign", "cancel", "close", "reopen", "rate"},
+    "engineer": {"accept", "decline", "start", "resolve"},
+}
+
+
+def actions_for_role(status: str, rated: bool, role: str) -> list[str]:
+    """What this role may do to an order in ``status`` now: what the API will accept, and so
+    what the pages offer. Rating is possible once, on a resolved order."""
+    mine = _ROLE_ACTIONS.get(role, set())
+    actions = [a.value for a in allowed_actions(status) if a.value in mine]
+    if status == _S.RESOLVED and not rated and "rate" in mine:
+        actions.append("rate")
+    return actions

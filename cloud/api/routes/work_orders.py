@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...db import Device, Engineer, WorkOrder, WorkOrderEvent, WorkOrderPart
-from ...errors import IllegalTransition, NotFound
+from ...errors import IllegalTransition
 from ...schemas.common import Page
 from ...schemas.work import (
     AssignBody,
@@ -27,30 +27,13 @@ from ...services import work_orders as wo
 from ...services.auth import Principal
 from ...services.dispatch import DispatchResult, dispatch_orders
 from ...services.knowledge import similar_cases
-from ...services.lifecycle import allowed_actions
+from ...services.lifecycle import actions_for_role
 from ..deps import EngineerCaller, Reader, SessionDep, Staff, StateDep
 from ..params import Limit, Offset, PathId, QueryId
-from ..scope import get_scoped, page
+from ..scope import get_scoped, page, visible_order
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
 StatusName = Literal["open", "assigned", "accepted", "in_progress", "resolved", "closed", "cancelled"]
-
-_ROLE_ACTIONS = {
-    "admin": {"assign", "cancel", "close", "reopen"},
-    "dispatcher": {"assign", "cancel", "close", "reopen"},
-    "engineer": {"accept", "decline", "start", "resolve"},
-}
-
-
-def _visible(session: Session, principal: Principal, order_id: int) -> tuple[WorkOrder, Device]:
-    """The order if the caller may see it; for an engineer that means it is assigned to them,
-    which is also what lets them act on it (accept, decline, start, resolve)."""
-    order = get_scoped(session, WorkOrder, order_id, principal, "work order")
-    if principal.role == "engineer" and order.assignee_id != principal.engineer_id:
-        raise NotFound(f"work order {order_id} not found")
-    device = session.get(Device, order.device_id)
-    assert device is not None
-    return order, device
 
 
 def _detail(session: Session, order: WorkOrder, principal: Principal) -> WorkOrderDetail:
@@ -58,11 +41,7 @@ def _detail(session: Session, order: WorkOrder, principal: Principal) -> WorkOrd
         select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == order.id).order_by(WorkOrderEvent.seq)
     ).all()
     parts = session.scalars(select(WorkOrderPart).where(WorkOrderPart.work_order_id == order.id)).all()
-    actions = [
-        a.value for a in allowed_actions(order.status) if a.value in _ROLE_ACTIONS.get(principal.role, set())
-    ]
-    if order.status == "resolved" and order.rating is None and principal.role in ("admin", "dispatcher"):
-        actions.append("rate")
+    actions = actions_for_role(order.status, order.rating is not None, principal.role)
     doc: dict[str, Any] = {
         **WorkOrderPublic.model_validate(order).model_dump(),
         "description": order.description,
@@ -135,13 +114,13 @@ def dispatch_work_orders(principal: Staff, session: SessionDep, state: StateDep)
 
 @router.get("/{order_id}")
 def read_work_order(order_id: PathId, principal: Reader, session: SessionDep) -> WorkOrderDetail:
-    order, _ = _visible(session, principal, order_id)
+    order, _ = visible_order(session, principal, order_id)
     return _detail(session, order, principal)
 
 
 @router.get("/{order_id}/similar")
 def list_similar_cases(order_id: PathId, principal: Reader, session: SessionDep) -> list[dict[str, Any]]:
-    order, _ = _visible(session, principal, order_id)
+    order, _ = visible_order(session, principal, order_id)
     return similar_cases(session, order)
 
 
@@ -149,7 +128,7 @@ def list_similar_cases(order_id: PathId, principal: Reader, session: SessionDep)
 def dispatch_work_order(
     order_id: PathId, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
-    order, _ = _visible(session, principal, order_id)
+    order, _ = visible_order(session, principal, order_id)
     if order.status != "open":
         raise IllegalTransition("dispatch", order.status)
     dispatch_orders(session, [order], state.clock.now(), principal.actor)
@@ -160,7 +139,7 @@ def dispatch_work_order(
 def assign_work_order(
     order_id: PathId, body: AssignBody, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
-    order, device = _visible(session, principal, order_id)
+    order, device = visible_order(session, principal, order_id)
     engineer = get_scoped(session, Engineer, body.engineer_id, principal, "engineer")
     tr.assign(session, device, order, engineer, principal.actor, state.clock.now())
     return _detail(session, order, principal)
@@ -170,7 +149,7 @@ def assign_work_order(
 def accept_work_order(
     order_id: PathId, principal: EngineerCaller, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
-    order, device = _visible(session, principal, order_id)
+    order, device = visible_order(session, principal, order_id)
     tr.accept(session, device, order, principal.actor, state.clock.now())
     return _detail(session, order, principal)
 
@@ -180,7 +159,7 @@ def decline_work_order(
     order_id: PathId, body: DeclineBody, principal: EngineerCaller, session: SessionDep, state: StateDep
 ) -> dict[str, object]:
     """Decline, and the order is dispatched again to the next best engineer (not this one)."""
-    order, device = _visible(session, principal, order_id)
+    order, device = visible_order(session, principal, order_id)
     now = state.clock.now()
     tr.decline(session, device, order, principal.actor, now, body.reason)
     results = dispatch_orders(session, [order], now, "system:dispatch")
@@ -195,7 +174,7 @@ def decline_work_order(
 def start_work_order(
     order_id: PathId, principal: EngineerCaller, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
-    order, device = _visible(session, principal, order_id)
+    order, device = visible_order(session, principal, order_id)
     tr.start(session, device, order, principal.actor, state.clock.now())
     return _detail(session, order, principal)
 
@@ -204,7 +183,7 @@ def start_work_order(
 def resolve_work_order(
     order_id: PathId, body: ResolveBody, principal: EngineerCaller, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
-    order, device = _visible(session, principal, order_id)
+    order, device = visible_order(session, principal, order_id)
     parts = [tr.PartUsed(p.part_number, p.name, p.quantity) for p in body.parts]
     tr.resolve(
         session, device, order, principal.actor, state.clock.now(), body.fix, parts, state.verification_window
@@ -217,7 +196,7 @@ def rate_work_order(
     order_id: PathId, body: RateBody, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
     """Record the customer's rating; below 3 stars opens a review task."""
-    order, device = _visible(session, principal, order_id)
+    order, device = visible_order(session, principal, order_id)
     tr.rate(session, device, order, principal.actor, state.clock.now(), body.stars, body.comment)
     return _detail(session, order, principal)
 
@@ -226,7 +205,7 @@ def rate_work_order(
 def close_work_order(
     order_id: PathId, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
-    order, device = _visible(session, principal, order_id)
+    order, device = visible_order(session, principal, order_id)
     tr.close(session, device, order, principal.actor, state.clock.now())
     return _detail(session, order, principal)
 
@@ -235,7 +214,7 @@ def close_work_order(
 def reopen_work_order(
     order_id: PathId, body: ReasonBody, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
-    order, device = _visible(session, principal, order_id)
+    order, device = visible_order(session, principal, order_id)
     tr.reopen(session, device, order, principal.actor, state.clock.now(), body.reason)
     return _detail(session, order, principal)
 
@@ -244,6 +223,6 @@ def reopen_work_order(
 def cancel_work_order(
     order_id: PathId, body: ReasonBody, principal: Staff, session: SessionDep, state: StateDep
 ) -> WorkOrderDetail:
-    order, device = _visible(session, principal, order_id)
+    order, device = visible_order(session, principal, order_id)
     tr.cancel(session, device, order, principal.actor, state.clock.now(), body.reason)
     return _detail(session, order, principal)

@@ -1,0 +1,146 @@
+"""The work-order board (columns by status) and one work order's page.
+
+A card shows the SLA countdown that matters now (response until accepted, then
+resolution; overdue in red), the assignee with the dispatch explanation, and the actions
+the caller's role may take (``lifecycle.actions_for_role``, the same rule the API
+enforces). The buttons call the REST API; the page only offers what the API would accept.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from ..api.deps import SessionDep, StateDep
+from ..api.params import PathId
+from ..api.scope import visible_order
+from ..db import Device, Engineer, WorkOrder, WorkOrderEvent, WorkOrderPart
+from ..services.knowledge import similar_cases
+from ..services.lifecycle import actions_for_role
+from .charts import Marker, Series, time_chart
+from .render import countdown, deadline_of, page
+from .session import PagePrincipal
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+COLUMNS = ("open", "assigned", "accepted", "in_progress", "resolved", "closed")
+DONE_SHOWN = 12  # closed orders kept on the board, newest first
+
+
+def _evidence_charts(order: WorkOrder) -> list[Any]:
+    """The window of samples that triggered the alert: one chart per channel and the score."""
+    first = next((e for e in order.evidence if e.get("window")), None)
+    if first is None:
+        return []
+    window = first["window"]
+    at = datetime.fromisoformat(first["at"]) if first.get("at") else None
+    points = [(datetime.fromtimestamp(p["t"], tz=UTC), p) for p in window if "t" in p]
+    markers = [Marker(at, "alert raised")] if at else []
+    channels = sorted({c for _, p in points for c in p.get("values", {})})
+    charts = [
+        time_chart(
+            [Series(c, [(t, p["values"][c]) for t, p in points if c in p.get("values", {})])],
+            markers=markers,
+            title=f"{c}: the samples that triggered the alert",
+            css_class="chart small",
+        )
+        for c in channels[:4]
+    ]
+    if any(p.get("score") is not None for _, p in points):
+        charts.append(
+            time_chart(
+                [
+                    Series(
+                        "score",
+                        [(t, p["score"]) for t, p in points if p.get("score") is not None],
+                        color="#dc2626",
+                    )
+                ],
+                markers=markers,
+                title="anomaly score over the same window",
+                y_range=(0.0, 1.0),
+                css_class="chart small",
+            )
+        )
+    return charts
+
+
+def _visible_orders(session: Any, principal: Any) -> Any:
+    q = select(WorkOrder).where(WorkOrder.tenant_id == principal.tenant_id)
+    if principal.role == "engineer":
+        q = q.where(WorkOrder.assignee_id == principal.engineer_id)
+    return q
+
+
+@router.get("/work-orders")
+def board_page(
+    request: Request, principal: PagePrincipal, session: SessionDep, state: StateDep
+) -> HTMLResponse:
+    now = state.clock.now()
+    base = _visible_orders(session, principal)
+    live = list(
+        session.scalars(
+            base.where(WorkOrder.status.in_(COLUMNS[:-1])).order_by(WorkOrder.priority, WorkOrder.id)
+        )
+    )
+    closed = list(
+        session.scalars(
+            base.where(WorkOrder.status == "closed").order_by(WorkOrder.closed_at.desc()).limit(DONE_SHOWN)
+        )
+    )
+    orders = live + closed
+    devices = {
+        d.id: d for d in session.scalars(select(Device).where(Device.id.in_({o.device_id for o in orders})))
+    }
+    engineers = {
+        e.id: e for e in session.scalars(select(Engineer).where(Engineer.tenant_id == principal.tenant_id))
+    }
+    columns: dict[str, list[WorkOrder]] = {c: [] for c in COLUMNS}
+    for o in orders:
+        columns[o.status].append(o)
+    return page(
+        request,
+        "board.html",
+        principal,
+        now,
+        columns=columns,
+        devices=devices,
+        engineers=engineers,
+        due={o.id: countdown(deadline_of(o), now) for o in orders},
+        actions={o.id: actions_for_role(o.status, o.rating is not None, principal.role) for o in orders},
+    )
+
+
+@router.get("/work-orders/{order_id}")
+def order_page(
+    order_id: PathId, request: Request, principal: PagePrincipal, session: SessionDep, state: StateDep
+) -> HTMLResponse:
+    now = state.clock.now()
+    order, device = visible_order(session, principal, order_id)
+    events = session.scalars(
+        select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == order.id).order_by(WorkOrderEvent.seq)
+    ).all()
+    parts = session.scalars(select(WorkOrderPart).where(WorkOrderPart.work_order_id == order.id)).all()
+    engineers = {
+        e.id: e for e in session.scalars(select(Engineer).where(Engineer.tenant_id == principal.tenant_id))
+    }
+    return page(
+        request,
+        "order.html",
+        principal,
+        now,
+        o=order,
+        device=device,
+        events=events,
+        parts=parts,
+        engineers=engineers,
+        due=countdown(deadline_of(order), now),
+        actions=actions_for_role(order.status, order.rating is not None, principal.role),
+        evidence=_evidence_charts(order),
+        similar=similar_cases(session, order),
+    )

@@ -1,0 +1,208 @@
+"""Fleet health, device detail, the engineer's route, KPIs, and the change feed for live updates.
+
+Every page reads through the same scoping as the API (``cloud/api/scope.py``): an engineer
+sees only devices they have work on, and another tenant's rows are "not found".
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import func, select
+
+from ..api.deps import SessionDep, StateDep
+from ..api.params import PathId
+from ..api.scope import check_device_visible
+from ..db import Alert, Consumable, Device, Engineer, Site, TelemetrySummary, WorkOrder, WorkOrderEvent
+from ..errors import Forbidden
+from ..services.knowledge import similar_cases
+from ..services.kpis import service_kpis
+from ..services.lifecycle import actions_for_role
+from ..services.route import plan_route
+from .charts import Marker, Series, time_chart
+from .fleet_view import SORTS, fleet_rows
+from .render import countdown, deadline_of, page
+from .session import PagePrincipal
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+TREND_WINDOWS = 400  # summaries on the device page's trend charts
+
+
+@router.get("/fleet")
+def fleet_page(
+    request: Request,
+    principal: PagePrincipal,
+    session: SessionDep,
+    state: StateDep,
+    site: str | None = None,
+    model: str | None = None,
+    sort: str = "health",
+) -> HTMLResponse:
+    now = state.clock.now()
+    rows = fleet_rows(session, principal, now, state.offline_after, site=site, model=model, sort=sort)
+    everything = fleet_rows(session, principal, now, state.offline_after) if (site or model) else rows
+    return page(
+        request,
+        "fleet.html",
+        principal,
+        now,
+        rows=rows,
+        sites=sorted({r.site_key for r in everything if r.site_key}),
+        models=sorted({r.model for r in everything if r.model}),
+        site=site or "",
+        model=model or "",
+        sort=sort if sort in SORTS else "health",
+        sorts=list(SORTS),
+        counts={
+            s: sum(1 for r in rows if r.status == s) for s in ("critical", "major", "warning", "offline")
+        },
+    )
+
+
+@router.get("/devices/{device_id}")
+def device_page(
+    device_id: PathId, request: Request, principal: PagePrincipal, session: SessionDep, state: StateDep
+) -> HTMLResponse:
+    now = state.clock.now()
+    device = check_device_visible(session, principal, device_id)
+    site = session.get(Site, device.site_id) if device.site_id else None
+    summaries = list(
+        session.scalars(
+            select(TelemetrySummary)
+            .where(TelemetrySummary.device_id == device.id)
+            .order_by(TelemetrySummary.window_end.desc())
+            .limit(TREND_WINDOWS)
+        )
+    )[::-1]
+    alerts = list(
+        session.scalars(select(Alert).where(Alert.device_id == device.id).order_by(Alert.raised_at))
+    )
+    start = summaries[0].window_start if summaries else None
+    markers = [
+        Marker(
+            a.raised_at,
+            f"alert {a.fault_key} ({a.severity}) at {a.raised_at:%Y-%m-%d %H:%M}",
+            data={"alert": a.key},
+        )  # fmt: skip
+        for a in alerts
+        if start is None or a.raised_at >= start
+    ]
+    channels = sorted({c for s in summaries for c in s.channels})
+    charts = [
+        (
+            channel,
+            time_chart(
+                [
+                    Series(
+                        channel,
+                        [
+                            (s.window_end, s.channels[channel]["mean"])
+                            for s in summaries
+                            if channel in s.channels
+                        ],
+                        band=[
+                            (s.window_end, s.channels[channel]["min"], s.channels[channel]["max"])
+                            for s in summaries
+                            if channel in s.channels
+                        ],
+                    )
+                ],
+                markers=markers,
+                title=f"{channel} (mean, min-max band)",
+            ),
+        )
+        for channel in channels
+    ]
+    score_chart = time_chart(
+        [Series("anomaly score", [(s.window_end, s.max_score) for s in summaries], color="#dc2626")],
+        markers=markers,
+        title="anomaly score (window maximum)",
+        y_range=(0.0, 1.0),
+    )
+    orders = list(
+        session.scalars(
+            select(WorkOrder).where(WorkOrder.device_id == device.id).order_by(WorkOrder.created_at.desc())
+        )
+    )
+    if principal.role == "engineer":
+        orders = [o for o in orders if o.assignee_id == principal.engineer_id]
+    live = next((o for o in orders if o.status not in ("closed", "cancelled")), orders[0] if orders else None)
+    consumables = list(
+        session.scalars(select(Consumable).where(Consumable.device_id == device.id).order_by(Consumable.name))
+    )
+    health_in = device.predicted_failure_at - now if device.predicted_failure_at else None
+    return page(
+        request,
+        "device.html",
+        principal,
+        now,
+        device=device,
+        site=site,
+        charts=charts,
+        score_chart=score_chart,
+        alerts=alerts[::-1][:20],
+        orders=orders,
+        consumables=consumables,
+        similar=similar_cases(session, live) if live is not None else [],
+        similar_for=live,
+        failure=countdown(device.predicted_failure_at, now) if health_in is not None else None,
+    )
+
+
+@router.get("/me")
+def my_route_page(
+    request: Request, principal: PagePrincipal, session: SessionDep, state: StateDep
+) -> HTMLResponse:
+    if principal.role != "engineer" or principal.engineer_id is None:
+        raise Forbidden("'my work orders' is the engineers' page")
+    engineer = session.get(Engineer, principal.engineer_id)
+    assert engineer is not None
+    now = state.clock.now()
+    stops = plan_route(session, engineer)
+    return page(
+        request,
+        "me.html",
+        principal,
+        now,
+        engineer=engineer,
+        stops=stops,
+        total_km=sum(s.leg_km or 0.0 for s in stops),
+        due={s.order.id: countdown(deadline_of(s.order), now) for s in stops},
+        actions={s.order.id: actions_for_role(s.order.status, False, principal.role) for s in stops},
+    )
+
+
+@router.get("/kpis")
+def kpis_page(
+    request: Request, principal: PagePrincipal, session: SessionDep, state: StateDep, days: int = 90
+) -> HTMLResponse:
+    if principal.role not in ("admin", "dispatcher"):
+        raise Forbidden("the KPIs are for the service desk")
+    now = state.clock.now()
+    days = min(max(days, 1), 3650)
+    return page(
+        request,
+        "kpis.html",
+        principal,
+        now,
+        k=service_kpis(session, principal.tenant_id, now, days),
+        days=days,
+    )
+
+
+@router.get("/changes")
+def changes(principal: PagePrincipal, session: SessionDep, state: StateDep) -> dict[str, str]:
+    """A version string that changes whenever something a page shows may have changed; the
+    pages poll it and reload their content when it moves. It includes the service clock's
+    minute, so countdowns move on even when no data arrives."""
+    tenant = principal.tenant_id
+    parts = [
+        session.scalar(select(func.max(WorkOrderEvent.id)).where(WorkOrderEvent.tenant_id == tenant)),
+        session.scalar(select(func.max(Alert.last_at)).where(Alert.tenant_id == tenant)),
+        session.scalar(select(func.max(TelemetrySummary.id)).where(TelemetrySummary.tenant_id == tenant)),
+        session.scalar(select(func.max(Device.last_seen_at)).where(Device.tenant_id == tenant)),
+        state.clock.now().replace(second=0, microsecond=0),
+    ]
+    return {"version": "|".join(str(p) for p in parts)}

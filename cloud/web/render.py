@@ -1,0 +1,81 @@
+"""The page templates and the small formatting helpers they share.
+
+Times are shown in UTC, as the service stores them, in one short format; deadlines as a
+countdown from the service's clock (which the demo runs accelerated), so what a page says
+is always relative to the same "now" the SLA rules use.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from ..db import WorkOrder
+from ..services.auth import Principal
+
+__all__ = ["countdown", "deadline_of", "page", "templates", "when"]
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def when(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%d %H:%M") if t is not None else "–"
+
+
+def duration(seconds: float) -> str:
+    """A compact duration: 2d 4h, 3h 20m, 12m."""
+    seconds = abs(seconds)
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"
+
+
+def countdown(due: datetime | None, now: datetime) -> dict[str, Any]:
+    """``{"text", "overdue", "seconds"}`` for a deadline, relative to the service clock."""
+    if due is None:
+        return {"text": "–", "overdue": False, "seconds": None}
+    left = (due - now).total_seconds()
+    text = f"in {duration(left)}" if left >= 0 else f"overdue by {duration(left)}"
+    return {"text": text, "overdue": left < 0, "seconds": left}
+
+
+def deadline_of(order: WorkOrder) -> datetime | None:
+    """The deadline that matters now: response until someone accepts, then resolution."""
+    if order.status in ("open", "assigned"):
+        return order.response_due_at
+    if order.status in ("accepted", "in_progress"):
+        return order.resolution_due_at
+    return None
+
+
+def percent(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.0f}%"
+
+
+templates.env.filters.update(when=when, percent=percent, duration=duration)
+
+
+def page(
+    request: Request,
+    name: str,
+    principal: Principal | None,
+    now: datetime,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"me": principal, "now": now, **context},
+        status_code=status_code,
+    )

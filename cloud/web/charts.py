@@ -48,13 +48,8 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     raw = (hi - lo) / max(1, count - 1)
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
-    start = math.floor(lo / step) * step
-    ticks = []
-    value = start
-    while value <= hi + step * 0.5:
-        ticks.append(round(value, 10))
-        value += step
-    return ticks
+    first, last = math.floor(lo / step), math.ceil(hi / step)
+    return [k * step for k in range(first, max(last, first + 1) + 1)]
 
 
 def _fmt_value(v: float) -> str:

@@ -32,8 +32,9 @@ COLUMNS = ("open", "assigned", "accepted", "in_progress", "resolved", "closed")
 DONE_SHOWN = 12  # closed orders kept on the board, newest first
 
 
-def _evidence_charts(order: WorkOrder) -> list[Any]:
-    """The window of samples that triggered the alert: one chart per channel and the score."""
+def _evidence_charts(order: WorkOrder, channels: int = 4) -> list[Any]:
+    """The window of samples that triggered the alert: a chart per channel (up to
+    ``channels``) and one of the anomaly score."""
     first = next((e for e in order.evidence if e.get("window")), None)
     if first is None:
         return []
@@ -41,7 +42,7 @@ def _evidence_charts(order: WorkOrder) -> list[Any]:
     at = datetime.fromisoformat(first["at"]) if first.get("at") else None
     points = [(datetime.fromtimestamp(p["t"], tz=UTC), p) for p in window if "t" in p]
     markers = [Marker(at, "alert raised")] if at else []
-    channels = sorted({c for _, p in points for c in p.get("values", {})})
+    names = sorted({c for _, p in points for c in p.get("values", {})})
     charts = [
         time_chart(
             [Series(c, [(t, p["values"][c]) for t, p in points if c in p.get("values", {})])],
@@ -49,7 +50,7 @@ def _evidence_charts(order: WorkOrder) -> list[Any]:
             title=f"{c}: the samples that triggered the alert",
             css_class="chart small",
         )
-        for c in channels[:4]
+        for c in names[:channels]
     ]
     if any(p.get("score") is not None for _, p in points):
         charts.append(
@@ -113,6 +114,7 @@ def board_page(
         engineers=engineers,
         due={o.id: countdown(deadline_of(o), now) for o in orders},
         actions={o.id: actions_for_role(o.status, o.rating is not None, principal.role) for o in orders},
+        evidence={o.id: _evidence_charts(o, channels=1) if o.status != "closed" else [] for o in orders},
     )
 
 

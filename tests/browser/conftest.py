@@ -1,0 +1,112 @@
+"""A real service on a free loopback port with seeded data, and a real headless Chromium.
+
+Chromium is Debian's package (``/usr/bin/chromium``), driven by Playwright for Python; the
+browser Playwright would download is never used. Screenshots go to
+``artifacts/screenshots/`` (kept by CI as test artifacts, ignored by git).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from cloud.app import create_app
+from cloud.clock import ManualClock
+from cloud.db.migrate import upgrade
+from cloud.settings import Settings
+from cloud.state import CloudState
+from prognos.broker import free_port
+from tests.cloud.conftest import NOW
+from tests.cloud.messages import alert, consumable, summary, wire
+from tests.cloud.world import World, build_world
+from tests.support.engines import engine_missing
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",  # the machines have no outside network
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def find_chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@dataclass
+class LiveService:
+    url: str
+    state: CloudState
+    world: World
+    clock: ManualClock
+    order_id: int
+
+
+def _seed(state: CloudState) -> int:
+    """A day of summaries for ac-1 drifting towards an alert, a filter wearing out, the alert."""
+    for i in range(288):
+        at = NOW - timedelta(minutes=5 * (288 - i))
+        state.ingestor.handle(*wire(summary("ac-1", at, score=min(0.99, 0.1 + (i / 288) ** 4))))
+        if i % 6 == 0:
+            state.ingestor.handle(*wire(summary("pump-1", at, score=0.1)))
+    state.ingestor.handle(*wire(consumable("ac-1", "air_filter", NOW, 0.2, NOW + timedelta(days=9))))
+    state.ingestor.handle(*wire(alert("pump-1", "raise", NOW, fault_key="vibration_rms", severity="warning")))
+    return state.ingestor.handle(*wire(alert("ac-1", "raise", NOW))).created_orders[0]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'cloud.db'}"
+    upgrade(url)
+    clock = ManualClock(NOW)
+    state = CloudState.build(Settings(database_url=url, log_level="WARNING"), clock)
+    world = build_world(state)
+    order_id = _seed(state)
+    clock.advance(timedelta(minutes=10))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(state.settings, state=state), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the service did not start"
+    try:
+        yield LiveService(f"http://127.0.0.1:{port}", state, world, clock, order_id)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    path = find_chromium()
+    if path is None:
+        engine_missing("chromium", "apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -1,0 +1,141 @@
+"""The pages in a real headless Chromium against a running service: log in with a token,
+click a work order through accept -> start -> resolve -> rate, check what every page shows
+at laptop and phone widths, and see a page update itself when new data arrives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.cloud.conftest import NOW
+from tests.cloud.messages import alert, wire
+
+from .conftest import SHOTS, LiveService
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def page(chromium: Browser) -> Iterator[Page]:
+    context = chromium.new_context(viewport=LAPTOP)
+    p = context.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield p
+    context.close()
+    assert errors == [], f"script errors on the page: {errors}"
+
+
+def log_in(page: Page, live: LiveService, who: str, path: str = "/ui/") -> None:
+    page.context.clear_cookies()
+    page.goto(live.url + path)
+    expect(page).to_have_url(
+        f"{live.url}/ui/login?next={path}" if path != "/ui/" else f"{live.url}/ui/login?next=/ui/"
+    )
+    page.fill("input[name=token]", live.world.token[who])
+    page.click("button[type=submit]")
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def card(page: Page, order_id: int) -> Any:
+    return page.locator(f'article.card[data-order="{order_id}"]')
+
+
+def test_a_work_order_is_clicked_through_accept_start_resolve_rate(page: Page, live: LiveService) -> None:
+    order = live.order_id
+    log_in(page, live, "frida", "/ui/work-orders")
+    expect(page).to_have_url(f"{live.url}/ui/work-orders")
+    expect(card(page, order)).to_have_attribute("data-status", "assigned")
+    expect(card(page, order).locator('form[data-action="cancel"]')).to_have_count(0)  # not an engineer's move
+    card(page, order).get_by_role("button", name="Accept").click()
+    expect(card(page, order)).to_have_attribute("data-status", "accepted")
+    card(page, order).get_by_role("button", name="Start").click()
+    expect(card(page, order)).to_have_attribute("data-status", "in_progress")
+    card(page, order).locator("summary", has_text="Resolve").click()
+    form = card(page, order).locator('form[data-action="resolve"]')
+    form.locator("textarea[name=fix]").fill("replaced the leaking Schrader valve, recharged 0.4 kg")
+    form.locator("input[name=part_number]").fill("SV-1")
+    form.locator("input[name=part_name]").fill("Schrader valve")
+    form.get_by_role("button", name="Resolve").click()
+    expect(card(page, order)).to_have_attribute("data-status", "resolved")
+    expect(card(page, order).locator('form[data-action="rate"]')).to_have_count(0)  # the desk rates
+    shot(page, "board-engineer")
+
+    log_in(page, live, "dispatcher", f"/ui/work-orders/{order}")
+    expect(page).to_have_url(f"{live.url}/ui/work-orders/{order}")
+    expect(page.locator("#order-fix")).to_have_text("replaced the leaking Schrader valve, recharged 0.4 kg")
+    page.locator("summary", has_text="Rate").click()
+    page.select_option('form[data-action="rate"] select[name=stars]', "4")
+    page.fill('form[data-action="rate"] input[name=comment]', "fast and tidy")
+    page.locator('form[data-action="rate"]').get_by_role("button", name="Rate").click()
+    expect(page.locator("#order-rating")).to_have_text("★★★★")
+    expect(page.locator("#history")).to_contain_text("rated")
+    shot(page, "order")
+    with live.state.sessions() as s:
+        from cloud.db import WorkOrder
+
+        stored = s.get(WorkOrder, order)
+        assert stored is not None and (stored.status, stored.rating, stored.fix) == (
+            "resolved",
+            4,
+            "replaced the leaking Schrader valve, recharged 0.4 kg",
+        )
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_every_page_shows_its_content_at_laptop_and_phone_widths(
+    page: Page, live: LiveService, viewport: dict[str, int]
+) -> None:
+    page.set_viewport_size(viewport)
+    suffix = "" if viewport is LAPTOP else "-phone"
+    log_in(page, live, "dispatcher")
+    expect(page).to_have_url(f"{live.url}/ui/fleet")
+    expect(page.locator('tr[data-device="ac-1"]')).to_have_attribute("data-status", "major")
+    expect(page.locator('tr[data-device="ac-1"]')).to_contain_text("air filter 20%")
+    shot(page, f"fleet{suffix}")
+    page.locator('tr[data-device="ac-1"] a').first.click()
+    expect(page.locator("#score-chart svg")).to_be_visible()
+    expect(page.locator('#score-chart svg line.marker[data-alert="a1"]')).to_have_count(1)
+    expect(page.locator("#consumables")).to_contain_text("air filter")
+    shot(page, f"device{suffix}")
+    page.get_by_role("link", name="Work orders").click()
+    expect(page.locator('section.column[data-column="open"]')).to_be_visible()
+    expect(page.locator("article.card").first).to_be_visible()
+    shot(page, f"board{suffix}")
+    page.get_by_role("link", name="KPIs").click()
+    expect(page.locator('[data-kpi="mttr"]')).to_be_visible()
+    expect(page.locator("#top-faults")).to_contain_text("suction_pressure")
+    shot(page, f"kpis{suffix}")
+    log_in(page, live, "paul")
+    expect(page).to_have_url(f"{live.url}/ui/me")
+    expect(page.locator("li.stop").first).to_contain_text("km")
+    expect(page.get_by_role("link", name="KPIs")).to_have_count(0)  # not offered to an engineer
+    shot(page, f"engineer{suffix}")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, "the page must not scroll sideways at this width"
+
+
+def test_a_page_updates_itself_when_new_data_arrives(page: Page, live: LiveService) -> None:
+    log_in(page, live, "dispatcher")
+    row = page.locator('tr[data-device="ro-1"]')
+    expect(row).to_have_attribute("data-status", "never_seen")
+    live.state.ingestor.handle(*wire(alert("ro-1", "raise", NOW, fault_key="tds_out", severity="critical")))
+    expect(row).to_have_attribute("data-status", "critical", timeout=15_000)
+
+
+def test_what_a_role_may_not_do_is_refused(page: Page, live: LiveService) -> None:
+    log_in(page, live, "paul")
+    page.goto(f"{live.url}/ui/kpis")
+    expect(page.locator("#error-message")).to_contain_text("service desk")
+    page.goto(f"{live.url}/ui/work-orders/{live.order_id}")
+    expect(page.locator("h1")).to_have_text("Not found")  # Frida's order, not Paul's

@@ -35,6 +35,12 @@ class ManualClock:
             self._now += delta
             return self._now
 
+    def advance_to(self, when: datetime) -> datetime:
+        """Move forward to ``when`` if it is later: a clock that follows a simulation."""
+        with self._lock:
+            self._now = max(self._now, when)
+            return self._now
+
 
 def from_epoch(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)

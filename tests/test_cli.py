@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from prognos.broker import find_mosquitto
 from simulators.truth import read_truth
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,19 +40,6 @@ def test_sim_file_mode_as_in_the_readme(tmp_path: Path) -> None:
     assert any(r["kind"] == "consumable" for r in truth)
     manifest = json.loads((out / "fleet.json").read_text())
     assert len(manifest["devices"]) == 20
-
-
-def test_demo_runs_and_writes_its_summary(tmp_path: Path) -> None:
-    target = tmp_path / "s.json"
-    run = prognos("demo", "--devices", "4", "--days", "0.25", "--speed", "0", "--summary-json", str(target))
-    assert run.returncode == 0, run.stderr + run.stdout
-    s = json.loads(target.read_text())
-    assert s["devices"] == 4 and s["devices_heard"] == 4
-    assert s["messages_received"] == s["messages_sent"] > 0
-    assert "summary" in run.stdout and "edge detection" in run.stdout
-    assert set(s["detection"]) >= {"faults", "caught_before_failure", "false_alerts"}
-    if find_mosquitto() is not None:
-        assert s["mqtt"]["accepted"] == s["messages_received"]
 
 
 @pytest.mark.parametrize(

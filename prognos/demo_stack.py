@@ -1,0 +1,178 @@
+"""Everything ``prognos demo`` runs besides the fleet, started in order and stopped in reverse.
+
+    fleet (serial devices) --frames--> pty --SerialReader--> bridge --MQTT--+
+    fleet (MQTT devices) ---------------------------------------------MQTT--+--> broker
+    broker --device topics--> edge agent (detection, alerts, summaries, outbox) --MQTT--> broker
+    broker --edge topics ($share)--> cloud ingest --> SQLite --> REST API and pages (uvicorn)
+
+The cloud's clock follows the simulation (:meth:`DemoStack.follow`), so SLA deadlines,
+countdowns and "offline" are measured in simulated time, as they would be in the field.
+Everything runs in this process's threads except mosquitto, so stopping is one call and
+nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvicorn
+
+from cloud.app import create_app
+from cloud.clock import ManualClock
+from cloud.db.migrate import upgrade
+from cloud.seed import SeedReport, seed_fleet
+from cloud.settings import Settings
+from cloud.state import CloudState
+from cloud.workers import Workers
+from edge.config import EdgeConfig, SourceConfig, UplinkConfig
+from edge.runner import EdgeRunner
+from firmware_bridge.bridge import SerialMqttBridge
+from firmware_bridge.mqtt_link import BrokerAddress
+from firmware_bridge.serial_reader import SerialReader
+from simulators.fleet import FleetSpec
+from simulators.pty_link import PtyLink
+
+from .broker import MosquittoBroker, find_mosquitto, free_port
+
+__all__ = ["DemoStack"]
+
+SUMMARY_EVERY_S = 3600.0  # the edge's telemetry summaries: hourly in simulated time
+
+
+@dataclass
+class DemoStack:
+    fleet: FleetSpec
+    workdir: Path
+    port: int | None = None
+    engineers: int | None = None
+    broker: MosquittoBroker | None = None
+    clock: ManualClock = field(init=False)
+    state: CloudState | None = None
+    seed: SeedReport | None = None
+    url: str = ""
+    link: PtyLink | None = None
+    reader: SerialReader | None = None
+    bridge: SerialMqttBridge | None = None
+    edge: EdgeRunner | None = None
+    _server: uvicorn.Server | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.clock = ManualClock(datetime.fromtimestamp(self.fleet.start, UTC))
+
+    @property
+    def address(self) -> BrokerAddress:
+        assert self.broker is not None
+        return BrokerAddress(self.broker.host, self.broker.port)
+
+    @property
+    def workers(self) -> Workers:
+        assert self._server is not None
+        return self._server.config.app.state.workers  # type: ignore[no-any-return]
+
+    def start(self) -> DemoStack:
+        binary = find_mosquitto()
+        if binary is None:
+            raise RuntimeError("prognos demo needs mosquitto (apt-get install mosquitto)")
+        self.broker = MosquittoBroker(binary, persistence=False).start()
+        self._start_cloud()
+        self._start_edge()
+        return self
+
+    def _start_cloud(self) -> None:
+        cloud_dir = self.workdir / "cloud"
+        cloud_dir.mkdir(parents=True, exist_ok=True)
+        settings = Settings(
+            data_dir=cloud_dir,
+            mqtt_url=f"mqtt://{self.broker.host}:{self.broker.port}",  # type: ignore[union-attr]
+            mqtt_client_id="prognos-demo-cloud",
+            scheduler_interval_s=1.0,
+            log_json=True,
+            log_level="WARNING",
+            offline_after_s=3 * SUMMARY_EVERY_S,
+        )
+        upgrade(settings.db_url)
+        self.state = CloudState.build(settings, self.clock)
+        crew = self.engineers or max(4, len(self.fleet.devices) // 4)
+        with self.state.sessions.begin() as s:
+            manifest = [d.as_record() for d in self.fleet.devices]
+            self.seed = seed_fleet(
+                s, manifest, self.clock.now(), settings.secret_key, tenant=self.fleet.tenant,
+                engineers=crew, seed=self.fleet.seed,
+            )  # fmt: skip
+        port = self.port or free_port()
+        app = create_app(settings, start_workers=True, state=self.state)
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self._spawn("cloud-http", self._server.run)
+        deadline = time.monotonic() + 30
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not self._server.started:
+            raise RuntimeError(f"the cloud service did not start on 127.0.0.1:{port}")
+        ingest = self.workers.ingest
+        if ingest is None or not ingest.subscribed.wait(10):
+            raise RuntimeError("the cloud's ingest did not subscribe to the broker")
+        self.url = f"http://127.0.0.1:{port}"
+
+    def _start_edge(self) -> None:
+        broker = f"{self.broker.host}:{self.broker.port}"  # type: ignore[union-attr]
+        self.link = PtyLink(self.workdir / "ttyGATEWAY0")
+        self.reader = SerialReader(self.link.path, tenant=self.fleet.tenant)
+        self.bridge = SerialMqttBridge(self.reader, self.address, tenant=self.fleet.tenant)
+        self._spawn("bridge", self.bridge.run)
+        config = EdgeConfig(
+            data_dir=self.workdir / "edge",
+            tenant=self.fleet.tenant,
+            agent_id="edge-1",
+            summary_every_s=SUMMARY_EVERY_S,
+            sources=[SourceConfig(kind="mqtt", broker=broker)],
+            uplink=UplinkConfig(broker=broker, client_id="prognos-demo-edge"),
+        )
+        self.edge = EdgeRunner(config)
+        ready = threading.Event()
+        self._spawn("edge", lambda: self.edge.run(on_ready=ready.set))  # type: ignore[union-attr]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (ready.is_set() and self.reader.opens > 0):
+            time.sleep(0.02)  # pyserial flushes input on open: send nothing before
+
+    def _spawn(self, name: str, target: object) -> None:
+        thread = threading.Thread(target=target, name=f"demo-{name}", daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self._threads.append(thread)
+
+    def follow(self, sim_time: float) -> None:
+        """The fleet has reached ``sim_time``: the cloud's clock moves there too."""
+        self.clock.advance_to(datetime.fromtimestamp(sim_time, UTC))
+
+    def drain(self, timeout: float = 600.0, quiet: float = 2.0) -> bool:
+        """Wait until what the fleet sent has been through the edge and into the cloud."""
+        deadline = time.monotonic() + timeout
+        assert self.edge is not None
+        while time.monotonic() < deadline:
+            stats = self.edge.stats()
+            if self.edge.inbox.empty() and stats["outbox"] == 0:
+                ingest = self.workers.ingest
+                return ingest is None or ingest.wait_idle(max(1.0, deadline - time.monotonic()), quiet=quiet)
+            time.sleep(0.2)
+        return False
+
+    def stop(self) -> None:
+        """Reverse order of start; every step tolerates the ones before having failed."""
+        if self.reader is not None:
+            self.reader.stop()
+        if self.bridge is not None:
+            self.bridge.stop()
+        if self.edge is not None:
+            self.edge.stop()
+        if self._server is not None:
+            self._server.should_exit = True  # the app's lifespan stops ingest and scheduler
+        for thread in self._threads:
+            thread.join(15)
+        if self.link is not None:
+            self.link.close()
+        if self.broker is not None:
+            self.broker.stop()

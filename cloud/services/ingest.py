@@ -322,7 +322,10 @@ class Ingestor:
     def _fault(
         self, s: Session, device: Device, msg: FaultEventMessage, now: datetime
     ) -> list[tuple[WorkOrder, bool]]:
-        severity = "critical" if msg.severity >= 200 else "major" if msg.severity >= 100 else "warning"
+        trip = 0x1000 <= msg.code < 0x2000  # protective trips: the machine has stopped
+        if not trip and msg.severity < 100:
+            return []  # informational (power on, service mode): stored, no work order
+        severity = "critical" if trip or msg.severity >= 200 else "major"
         at = from_epoch(msg.at)
         assert at is not None
         category = category_for_fault_code(device.model, msg.code)

@@ -13,12 +13,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from ..api.deps import SessionDep, StateDep
 from ..api.params import PathId
 from ..api.scope import visible_order
 from ..db import Device, Engineer, WorkOrder, WorkOrderEvent, WorkOrderPart
+from ..services.auth import Principal
 from ..services.knowledge import similar_cases
 from ..services.lifecycle import actions_for_role
 from .charts import Marker, Series, time_chart
@@ -71,7 +72,8 @@ def _evidence_charts(order: WorkOrder, channels: int = 4) -> list[Any]:
     return charts
 
 
-def _visible_orders(session: Any, principal: Any) -> Any:
+def _visible_orders(principal: Principal) -> Select[tuple[WorkOrder]]:
+    """The caller's tenant's orders; an engineer's own only."""
     q = select(WorkOrder).where(WorkOrder.tenant_id == principal.tenant_id)
     if principal.role == "engineer":
         q = q.where(WorkOrder.assignee_id == principal.engineer_id)
@@ -83,7 +85,7 @@ def board_page(
     request: Request, principal: PagePrincipal, session: SessionDep, state: StateDep
 ) -> HTMLResponse:
     now = state.clock.now()
-    base = _visible_orders(session, principal)
+    base = _visible_orders(principal)
     live = list(
         session.scalars(
             base.where(WorkOrder.status.in_(COLUMNS[:-1])).order_by(WorkOrder.priority, WorkOrder.id)

@@ -132,7 +132,6 @@ def device_page(
     consumables = list(
         session.scalars(select(Consumable).where(Consumable.device_id == device.id).order_by(Consumable.name))
     )
-    health_in = device.predicted_failure_at - now if device.predicted_failure_at else None
     return page(
         request,
         "device.html",
@@ -147,7 +146,7 @@ def device_page(
         consumables=consumables,
         similar=similar_cases(session, live) if live is not None else [],
         similar_for=live,
-        failure=countdown(device.predicted_failure_at, now) if health_in is not None else None,
+        failure=countdown(device.predicted_failure_at, now) if device.predicted_failure_at else None,
     )
 
 

@@ -115,7 +115,7 @@ def test_fault_code_opens_a_corrective_order(state: CloudState, world: World) ->
 
 def test_informational_events_are_stored_without_a_work_order(state: CloudState, world: World) -> None:
     power_on = _ingest(state, fault("ac-1", 0x0001, NOW, severity=0))
-    trip = _ingest(state, fault("pump-1", 0x1004, NOW, severity=3))  # a trip stops the machine at any severity
+    trip = _ingest(state, fault("pump-1", 0x1004, NOW, severity=3))  # a trip stops the machine
     assert power_on.outcome == "stored" and power_on.created_orders == []
     (order,) = _orders(state)
     assert trip.created_orders == [order.id] and order.severity == "critical"

@@ -52,7 +52,7 @@ def fault_metrics(
     A fault is caught when its device raises an alert in [onset, failure). Every alert
     that falls in no such window (before onset or after failure) is a false alert.
     """
-    caught, leads = 0, []
+    caught, leads, lead_s = 0, [], []
     missed: list[str] = []
     used: set[int] = set()
     for device, onset, failure in faults:
@@ -63,6 +63,7 @@ def fault_metrics(
             caught += 1
             first = min(alerts[i][1] for i in hits)
             leads.append((failure - first) / (failure - onset))
+            lead_s.append(failure - first)
         used.update(hits)
     in_window = {
         i
@@ -76,6 +77,7 @@ def fault_metrics(
         "caught_before_failure": caught,
         "caught_share": round(caught / len(faults), 4) if faults else 1.0,
         "median_lead_share": round(float(np.median(leads)), 4) if leads else 0.0,
+        "median_lead_hours": round(float(np.median(lead_s)) / 3600.0, 1) if lead_s else None,
         "false_alerts": false,
         "false_alerts_per_device_day": round(false / device_days, 4) if device_days else 0.0,
         "missed_devices": missed,

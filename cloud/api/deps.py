@@ -20,7 +20,15 @@ from ..errors import Forbidden
 from ..services.auth import Principal, authenticate
 from ..state import CloudState
 
-__all__ = ["PAGE_HEADER", "TOKEN_COOKIE", "CurrentPrincipal", "SessionDep", "StateDep", "require_role"]
+__all__ = [
+    "PAGE_HEADER",
+    "TOKEN_COOKIE",
+    "CurrentPrincipal",
+    "SessionDep",
+    "StateDep",
+    "principal_for",
+    "require_role",
+]
 
 TOKEN_COOKIE = "prognos_token"
 PAGE_HEADER = "X-Prognos-Page"
@@ -48,11 +56,19 @@ SessionDep = Annotated[Session, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False, description="an API token: prg_...")
 
 
+def principal_for(state: CloudState, token: str | None) -> Principal | None:
+    """Who ``token`` is, checked in a short transaction of its own, so a handler that hands
+    work to another session (HTTP ingest) is not holding the SQLite write lock meanwhile."""
+    if not token:
+        return None
+    with state.sessions() as session:
+        return authenticate(session, state.settings.secret_key, token)
+
+
 def get_principal(
     request: Request, state: StateDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    """Authenticate in a short transaction of its own, so a handler that hands work to
-    another session (HTTP ingest) is not holding the SQLite write lock while it waits."""
+    """The caller, from the bearer token or from the pages' cookie."""
     if creds is not None and creds.scheme.lower() == "bearer":
         token = creds.credentials
     elif cookie := request.cookies.get(TOKEN_COOKIE):
@@ -61,8 +77,7 @@ def get_principal(
         token = cookie
     else:
         raise Unauthorized("missing bearer token")
-    with state.sessions() as session:
-        principal = authenticate(session, state.settings.secret_key, token)
+    principal = principal_for(state, token)
     if principal is None:
         raise Unauthorized("unknown or revoked token")
     return principal

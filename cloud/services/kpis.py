@@ -88,10 +88,7 @@ def service_kpis(session: Session, tenant_id: int, now: datetime, days: float = 
     repair_hours = [
         (o.resolved_at - o.created_at).total_seconds() / 3600 for o in resolved if o.resolved_at is not None
     ]
-    ratings = [o.rating for o in session.scalars(
-        select(WorkOrder).where(WorkOrder.tenant_id == tenant_id, WorkOrder.rating.is_not(None),
-                                WorkOrder.resolved_at >= since)
-    ) if o.rating is not None]  # fmt: skip
+    ratings = [o.rating for o in resolved if o.rating is not None]  # rated once resolved
     seen = list(session.scalars(select(Device.first_seen_at).where(Device.tenant_id == tenant_id)))
     device_days = sum(max(0.0, (now - max(since, t)).total_seconds() / 86400) for t in seen if t is not None)
     alert_rows = session.execute(

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from ..api.deps import SessionDep, StateDep
 from ..api.params import PathId
@@ -80,6 +81,11 @@ def _visible_orders(principal: Principal) -> Select[tuple[WorkOrder]]:
     return q
 
 
+def _engineers(session: Session, tenant_id: int) -> dict[int, Engineer]:
+    """The tenant's crew by id: cards name assignees and runners-up from it."""
+    return {e.id: e for e in session.scalars(select(Engineer).where(Engineer.tenant_id == tenant_id))}
+
+
 @router.get("/work-orders")
 def board_page(
     request: Request, principal: PagePrincipal, session: SessionDep, state: StateDep
@@ -100,9 +106,7 @@ def board_page(
     devices = {
         d.id: d for d in session.scalars(select(Device).where(Device.id.in_({o.device_id for o in orders})))
     }
-    engineers = {
-        e.id: e for e in session.scalars(select(Engineer).where(Engineer.tenant_id == principal.tenant_id))
-    }
+    engineers = _engineers(session, principal.tenant_id)
     columns: dict[str, list[WorkOrder]] = {c: [] for c in COLUMNS}
     for o in orders:
         columns[o.status].append(o)
@@ -130,9 +134,7 @@ def order_page(
         select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == order.id).order_by(WorkOrderEvent.seq)
     ).all()
     parts = session.scalars(select(WorkOrderPart).where(WorkOrderPart.work_order_id == order.id)).all()
-    engineers = {
-        e.id: e for e in session.scalars(select(Engineer).where(Engineer.tenant_id == principal.tenant_id))
-    }
+    engineers = _engineers(session, principal.tenant_id)
     return page(
         request,
         "order.html",

@@ -43,8 +43,9 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     """Round-numbered ticks covering [lo, hi]: steps of 1, 2 or 5 times a power of ten."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return [0.0]
-    if hi <= lo:
-        hi = lo + (abs(lo) or 1.0)
+    span = max(abs(lo), abs(hi), 1.0)
+    if hi - lo < span * 1e-9:  # a flat or vanishing range: give it some room around its value
+        lo, hi = lo - span * 0.05, hi + span * 0.05
     raw = (hi - lo) / max(1, count - 1)
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)

@@ -20,7 +20,7 @@ from ..services.auth import Principal
 from ..services.health import connectivity
 from ..services.priority import SEVERITY_RANK
 
-__all__ = ["SORTS", "ConsumableDue", "FleetRow", "fleet_rows"]
+__all__ = ["SORTS", "ConsumableDue", "FleetRow", "fleet_choices", "fleet_rows"]
 
 #: consumables predicted to run out within this horizon are shown on the fleet page
 DUE_HORIZON = timedelta(days=30)
@@ -68,6 +68,15 @@ SORTS = {
     "alerts": lambda r: (-r.active_alerts, r.health, r.key),
     "last_seen": lambda r: (r.last_seen_at.timestamp() if r.last_seen_at else 0.0, r.key),
 }
+
+
+def fleet_choices(session: Session, principal: Principal) -> tuple[list[str], list[str]]:
+    """The site keys and models the caller's devices have: the fleet page's filter options."""
+    query = visible_devices(session, principal, select(Site.key, Device.model)).outerjoin(
+        Site, Site.id == Device.site_id
+    )
+    pairs = session.execute(query.distinct()).all()
+    return sorted({s for s, _ in pairs if s}), sorted({m for _, m in pairs if m})
 
 
 def fleet_rows(

@@ -20,7 +20,7 @@ from ..services.kpis import service_kpis
 from ..services.lifecycle import actions_for_role
 from ..services.route import plan_route
 from .charts import Marker, Series, time_chart
-from .fleet_view import SORTS, fleet_rows
+from .fleet_view import SORTS, fleet_choices, fleet_rows
 from .render import countdown, deadline_of, page
 from .session import PagePrincipal
 
@@ -42,15 +42,15 @@ def fleet_page(
 ) -> HTMLResponse:
     now = state.clock.now()
     rows = fleet_rows(session, principal, now, state.offline_after, site=site, model=model, sort=sort)
-    everything = fleet_rows(session, principal, now, state.offline_after) if (site or model) else rows
+    sites, models = fleet_choices(session, principal)
     return page(
         request,
         "fleet.html",
         principal,
         now,
         rows=rows,
-        sites=sorted({r.site_key for r in everything if r.site_key}),
-        models=sorted({r.model for r in everything if r.model}),
+        sites=sites,
+        models=models,
         site=site or "",
         model=model or "",
         sort=sort if sort in SORTS else "health",
@@ -85,7 +85,7 @@ def device_page(
             a.raised_at,
             f"alert {a.fault_key} ({a.severity}) at {a.raised_at:%Y-%m-%d %H:%M}",
             data={"alert": a.key},
-        )  # fmt: skip
+        )
         for a in alerts
         if start is None or a.raised_at >= start
     ]

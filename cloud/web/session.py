@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ..api.deps import TOKEN_COOKIE, StateDep
-from ..services.auth import Principal, authenticate
+from ..api.deps import TOKEN_COOKIE, StateDep, principal_for
+from ..services.auth import Principal
 from .render import page
 
 __all__ = ["LoginRequired", "PagePrincipal", "home_for", "router"]
@@ -45,11 +45,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def page_principal(request: Request, state: StateDep) -> Principal:
-    token = request.cookies.get(TOKEN_COOKIE)
-    principal = None
-    if token:
-        with state.sessions() as session:
-            principal = authenticate(session, state.settings.secret_key, token)
+    principal = principal_for(state, request.cookies.get(TOKEN_COOKIE))
     if principal is None or principal.role == "device":
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
@@ -70,10 +66,7 @@ async def login(request: Request, state: StateDep) -> Response:
     form = parse_qs(body[:_MAX_FORM].decode("utf-8", "replace"))
     token = (form.get("token") or [""])[0].strip()
     target = _safe_next((form.get("next") or [""])[0])
-    principal = None
-    if token:
-        with state.sessions() as session:
-            principal = authenticate(session, state.settings.secret_key, token)
+    principal = principal_for(state, token)
     if principal is None or principal.role == "device":
         error = "device tokens cannot log in to the pages" if principal else "unknown or revoked token"
         return page(request, "login.html", None, state.clock.now(), 401, next=target or "", error=error)

@@ -15,14 +15,8 @@ from cloud.state import CloudState
 
 from .conftest import NOW
 from .messages import alert, consumable, wire
+from .test_api_work_orders import _do
 from .world import World
-
-
-def _do(
-    client: TestClient, world: World, who: str, order: int, action: str, body: dict | None = None
-) -> None:  # type: ignore[type-arg]
-    r = client.post(f"/api/v1/work-orders/{order}/{action}", json=body, headers=world.auth(who))
-    assert r.status_code == 200, r.text
 
 
 def test_kpis_from_a_known_history(

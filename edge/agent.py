@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import pickle
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,12 +108,39 @@ class Agent:
     def handle(self, msg: DeviceMessage) -> list[PendingMessage]:
         self.dirty.add(msg.device_id)
         if isinstance(msg, Sample):
-            return self._sample(msg)
+            return self._samples(msg.device_id, [msg])
         if isinstance(msg, DeviceEvent):
             return [self._fault(msg)]
         if isinstance(msg, ConsumableUsage):
             return self._consumable(msg)
         return []  # heartbeats only prove liveness; the broker's last will covers the agent
+
+    def handle_many(self, msgs: Sequence[DeviceMessage]) -> list[PendingMessage]:
+        """Several messages at once, for an agent that has fallen behind its sources.
+
+        Each device's messages keep their order; a run of one device's samples goes
+        through its pipeline as one micro-batch (scored against the state at the run's
+        start, then learned), which is what lets a busy agent catch up. Devices do not
+        affect each other, so their outputs may interleave differently than their inputs.
+        """
+        by_device: dict[str, list[DeviceMessage]] = {}
+        for msg in msgs:
+            by_device.setdefault(msg.device_id, []).append(msg)
+        out: list[PendingMessage] = []
+        for device_id, own in by_device.items():
+            self.dirty.add(device_id)
+            run: list[Sample] = []
+            for msg in own:
+                if isinstance(msg, Sample):
+                    run.append(msg)
+                    continue
+                if run:
+                    out += self._samples(device_id, run)
+                    run = []
+                out += self.handle(msg)
+            if run:
+                out += self._samples(device_id, run)
+        return out
 
     def flush(self) -> list[PendingMessage]:
         """Summaries of the open windows (at shutdown)."""
@@ -136,39 +164,39 @@ class Agent:
             "created_at": self.clock(),
         }
 
-    def _sample(self, sample: Sample) -> list[PendingMessage]:
-        state = self._device(sample.device_id)
+    def _samples(self, device_id: str, samples: list[Sample]) -> list[PendingMessage]:
+        """One device's consecutive samples: detect as a batch, then account row by row."""
+        state = self._device(device_id)
         pipe = state.pipeline
-        out: list[PendingMessage] = []
-        if (
-            state.window_start is not None
-            and sample.timestamp >= state.window_start + self.settings.summary_every_s
-        ):
-            out.append(self._summary(sample.device_id, state))
-        if state.window_start is None or not state.window:
-            every = self.settings.summary_every_s
-            state.window_start = math.floor(sample.timestamp / every) * every
-        names = list(sample.values)
-        new = [n for n in names if n not in pipe.detector.features]
+        new = [n for s in samples for n in s.values if n not in pipe.detector.features]
         if new and hasattr(pipe.detector, "add_features"):
-            pipe.detector.add_features(new)
+            pipe.detector.add_features(list(dict.fromkeys(new)))
         features = pipe.detector.features
-        X = np.array([[sample.values.get(f, math.nan) for f in features]], dtype=np.float64)
-        result = pipe.process_batch(np.array([sample.timestamp]), X)
-        score, raw = float(result.score[0]), float(result.raw[0])
-        state.evidence.append((sample.timestamp, dict(sample.values), score))
-        state.health.add(sample.timestamp, raw)
-        self._accumulate(state, sample, score)
-        for tracker in state.consumables.values():
-            if tracker.condition is not None and tracker.condition.channel in sample.values:
-                tracker.observe(sample.timestamp, sample.values[tracker.condition.channel])
-        for tr in result.transitions:
-            if tr.kind is TransitionKind.RAISE:
-                state.fault_key = self._fault_key(pipe, X)
-                state.alert_id = message_id(sample.device_id, state.fault_key, tr.at)
-            out.append(self._alert(sample.device_id, state, tr))
-            if tr.kind is TransitionKind.CLEAR:
-                state.alert_id = None
+        X = np.array([[s.values.get(f, math.nan) for f in features] for s in samples], dtype=np.float64)
+        result = pipe.process_batch(np.array([s.timestamp for s in samples]), X)
+        transitions = list(zip(result.transition_rows, result.transitions, strict=True))
+        out: list[PendingMessage] = []
+        every = self.settings.summary_every_s
+        rows = zip(samples, result.score.tolist(), result.raw.tolist(), strict=True)
+        for i, (sample, score, raw) in enumerate(rows):
+            if state.window_start is not None and sample.timestamp >= state.window_start + every:
+                out.append(self._summary(device_id, state))
+            if state.window_start is None or not state.window:
+                state.window_start = math.floor(sample.timestamp / every) * every
+            state.evidence.append((sample.timestamp, dict(sample.values), score))
+            state.health.add(sample.timestamp, raw)
+            self._accumulate(state, sample, score)
+            for tracker in state.consumables.values():
+                if tracker.condition is not None and tracker.condition.channel in sample.values:
+                    tracker.observe(sample.timestamp, sample.values[tracker.condition.channel])
+            while transitions and transitions[0][0] == i:
+                tr = transitions.pop(0)[1]
+                if tr.kind is TransitionKind.RAISE:
+                    state.fault_key = self._fault_key(pipe, X[i : i + 1])
+                    state.alert_id = message_id(device_id, state.fault_key, tr.at)
+                out.append(self._alert(device_id, state, tr))
+                if tr.kind is TransitionKind.CLEAR:
+                    state.alert_id = None
         return out
 
     @staticmethod

@@ -85,6 +85,8 @@ class EdgeConfig(BaseModel):
     detector: str = "robust"
     summary_every_s: float = Field(60.0, gt=0)
     checkpoint_every_s: float = Field(30.0, gt=0)
+    # Most messages handled as one micro-batch when the agent is behind (1: strictly one by one).
+    batch_max: int = Field(64, ge=1, le=10_000)
     outbox_max_rows: int = Field(100_000, ge=100)
     rated_life: dict[str, float] = Field(default_factory=dict)
     condition: dict[str, Condition] = Field(default_factory=dict)  # validated by Condition itself

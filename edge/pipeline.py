@@ -32,6 +32,7 @@ class BatchResult:
     score: NDArray[np.float64]  # calibrated, 0..1
     alert: NDArray[np.bool_]  # alert active after each sample
     transitions: list[Transition] = field(default_factory=list)
+    transition_rows: list[int] = field(default_factory=list)  # the row that caused each transition
 
 
 class DevicePipeline:
@@ -55,7 +56,7 @@ class DevicePipeline:
         score = self.calibrator.transform(raw)
         alert = np.zeros(len(X), dtype=bool)
         learn = np.zeros(len(X), dtype=bool)
-        transitions = []
+        transitions, rows = [], []
         raise_at = self.policy.raise_at
         # A new device first learns what normal looks like: no alerts until the
         # calibrator has seen enough normal scores to know its own tail.
@@ -64,6 +65,7 @@ class DevicePipeline:
             tr = self.policy.step(ti, 0.0 if learning else si)
             if tr is not None:
                 transitions.append(tr)
+                rows.append(i)
             alert[i] = self.policy.active
             self._hot_run = self._hot_run + 1 if si >= raise_at else 0
             learn[i] = si < raise_at or self._hot_run >= self.rebaseline_after
@@ -76,4 +78,4 @@ class DevicePipeline:
         elif learn.any():
             self.calibrator.update(raw[learn])
         self.samples += len(X)
-        return BatchResult(raw, score, alert, transitions)
+        return BatchResult(raw, score, alert, transitions, rows)

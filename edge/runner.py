@@ -24,7 +24,7 @@ from firmware_bridge.serial_reader import SerialReader
 from .agent import Agent, AgentSettings
 from .config import EdgeConfig
 from .consumables import CONDITION, RATED_LIFE
-from .outbox import Outbox
+from .outbox import Outbox, PendingMessage
 from .uplink_mqtt import MqttUplink
 
 __all__ = ["EdgeRunner"]
@@ -81,25 +81,16 @@ class EdgeRunner:
                 self._threads.append(threading.Thread(target=self._pump_serial, args=(reader,), daemon=True))
             else:
                 mqtt_reader = MqttReader(
-                    parse_broker(str(src.broker)), tenant=src.tenant or self.config.tenant
+                    parse_broker(str(src.broker)), tenant=src.tenant or self.config.tenant, into=self.inbox
                 )
                 self._mqtt.append(mqtt_reader)
                 mqtt_reader.start()
-                self._threads.append(
-                    threading.Thread(target=self._pump_mqtt, args=(mqtt_reader,), daemon=True)
-                )
         for th in self._threads:
             th.start()
 
     def _pump_serial(self, reader: SerialReader) -> None:
         for msg in reader.messages():
             self.inbox.put(msg)
-
-    def _pump_mqtt(self, reader: MqttReader) -> None:
-        while not self.stop_event.is_set():
-            msg = reader.get(timeout=0.2)
-            if msg is not None:
-                self.inbox.put(msg)
 
     def sources_ready(self) -> bool:
         """Serial ports open and MQTT subscriptions acknowledged."""
@@ -122,19 +113,10 @@ class EdgeRunner:
                     ready = True
                     if on_ready is not None:
                         on_ready()
-                try:
-                    msg = self.inbox.get(timeout=0.2)
-                except queue.Empty:
-                    msg = None
-                if msg is not None:
-                    self.counts[type(msg).__name__] += 1
-                    out = self.agent.handle(msg)
-                    alerting = any(p.kind == "alert" for p in out)
-                    if out:
-                        self.counts.update(f"out_{p.kind}" for p in out)
-                        checkpoint = self.agent.checkpoint() if alerting else None
-                        self.outbox.add(out, checkpoint)
-                        self.uplink.notify()
+                batch = self._take(timeout=0.2)
+                if batch:
+                    self.counts.update(type(msg).__name__ for msg in batch)
+                    self._store(self.agent.handle_many(batch))
                 if time.monotonic() - last_checkpoint >= self.config.checkpoint_every_s:
                     self.outbox.add([], self.agent.checkpoint())
                     last_checkpoint = time.monotonic()
@@ -144,20 +126,39 @@ class EdgeRunner:
         finally:
             self._shutdown()
 
+    def _take(self, timeout: float) -> list[DeviceMessage]:
+        """What the sources have queued, up to ``batch_max``; waits ``timeout`` for the first.
+
+        Batches only form when the agent is behind, so a lone sample is not held back.
+        """
+        try:
+            batch = [self.inbox.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while len(batch) < self.config.batch_max:
+            try:
+                batch.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _store(self, out: list[PendingMessage]) -> None:
+        """One outbox transaction; with an alert in it, the devices' checkpoints go along."""
+        if not out:
+            return
+        self.counts.update(f"out_{p.kind}" for p in out)
+        alerting = any(p.kind == "alert" for p in out)
+        self.outbox.add(out, self.agent.checkpoint() if alerting else None)
+        self.uplink.notify()
+
     def stop(self) -> None:
         self.stop_event.set()
 
     def _shutdown(self) -> None:
         for reader in self._serial:
             reader.stop()
-        while True:  # what the sources already delivered is still handled
-            try:
-                msg = self.inbox.get_nowait()
-            except queue.Empty:
-                break
-            out = self.agent.handle(msg)
-            if out:
-                self.outbox.add(out, self.agent.checkpoint() if any(p.kind == "alert" for p in out) else None)
+        while batch := self._take(timeout=0):  # what the sources already delivered is still handled
+            self._store(self.agent.handle_many(batch))
         self.outbox.add(self.agent.flush(), self.agent.checkpoint(only_dirty=False))
         self.uplink.stop()
         for mqtt_reader in self._mqtt:
@@ -172,6 +173,7 @@ class EdgeRunner:
             return self._final
         return {
             "devices": len(self.agent.devices),
+            "inbox": self.inbox.qsize(),
             "received": dict(self.counts),
             "outbox": self.outbox.size(),
             "acked": self.uplink.acked,

@@ -57,12 +57,14 @@ class MqttReader:
         client_id: str | None = None,
         qos: int = 1,
         queue_size: int = 10_000,
+        into: queue.Queue[DeviceMessage] | None = None,
     ) -> None:
         self.topic_filter = telemetry_filter(tenant)
         self.qos = qos
         self.gate = MessageGate()
         self.rejected_topics = 0
-        self._queue: queue.Queue[DeviceMessage] = queue.Queue(maxsize=queue_size)
+        # ``into``: a consumer's own queue (the edge runner's inbox), saving a hop and a thread.
+        self._queue: queue.Queue[DeviceMessage] = queue.Queue(maxsize=queue_size) if into is None else into
         self._link = ConnectedClient(broker, client_id or f"prognos-reader-{uuid.uuid4().hex[:8]}")
         self._subscribed = threading.Event()
         self._link.client.on_message = self._on_message

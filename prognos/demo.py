@@ -46,8 +46,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--interval",
         type=float,
-        default=60.0,
-        help="simulated seconds between a device's samples (default 60)",
+        default=300.0,
+        help="simulated seconds between a device's samples (default 300, as many appliances report)",
     )
     p.add_argument("--port", type=int, default=None, help="port of the pages (default: a free one)")
     p.add_argument("--data-dir", type=Path, default=None, help="keep the data here (default: a temp folder)")
@@ -102,6 +102,7 @@ def _run(args: argparse.Namespace, fleet: Any, stack: DemoStack, stop: threading
     reached = {"at": fleet.start}
 
     def show(ts: float, sent: int) -> None:
+        stack.keep_up(sent, stop.is_set)
         stack.follow(ts)
         reached["at"] = ts
         with stack.state.sessions() as s:  # type: ignore[union-attr]
@@ -127,8 +128,7 @@ def _run(args: argparse.Namespace, fleet: Any, stack: DemoStack, stop: threading
         stack.follow(fleet.end)
         progress.update("  the fleet is done; waiting for the edge and the cloud to catch up ...")
         stack.drain()
-    progress.done()
-    serial_sink.close()
+    progress.done()  # the serial line stays open until stack.stop(), after its reader stopped
     summary = demo_summary(stack.state, truth, fleet.end, len(fleet.devices), args.days)
     extra = {
         "wall_seconds": round(time.monotonic() - started, 1),

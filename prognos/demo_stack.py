@@ -2,19 +2,20 @@
 
     fleet (serial devices) --frames--> pty --SerialReader--> bridge --MQTT--+
     fleet (MQTT devices) ---------------------------------------------MQTT--+--> broker
-    broker --device topics--> edge agent (detection, alerts, summaries, outbox) --MQTT--> broker
+    broker --device topics--> edge agent process (detection, alerts, summaries, outbox) --MQTT--> broker
     broker --edge topics ($share)--> cloud ingest --> SQLite --> REST API and pages (uvicorn)
 
 The cloud's clock follows the simulation (:meth:`DemoStack.follow`), so SLA deadlines,
 countdowns and "offline" are measured in simulated time, as they would be in the field.
-Everything runs in this process's threads except mosquitto, so stopping is one call and
-nothing is left behind.
+Everything runs in this process's threads except mosquitto and the edge agent's own
+process (see ``edge/process.py``); stopping is one call and leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from cloud.settings import Settings
 from cloud.state import CloudState
 from cloud.workers import Workers
 from edge.config import EdgeConfig, SourceConfig, UplinkConfig
-from edge.runner import EdgeRunner
+from edge.process import EdgeProcess
 from firmware_bridge.bridge import SerialMqttBridge
 from firmware_bridge.mqtt_link import BrokerAddress
 from firmware_bridge.serial_reader import SerialReader
@@ -41,6 +42,7 @@ from .broker import MosquittoBroker, find_mosquitto, free_port
 __all__ = ["DemoStack"]
 
 SUMMARY_EVERY_S = 3600.0  # the edge's telemetry summaries: hourly in simulated time
+MAX_BEHIND = 20_000  # device messages the edge may lag behind the fleet before it waits
 
 
 @dataclass
@@ -57,7 +59,7 @@ class DemoStack:
     link: PtyLink | None = None
     reader: SerialReader | None = None
     bridge: SerialMqttBridge | None = None
-    edge: EdgeRunner | None = None
+    edge: EdgeProcess | None = None
     _server: uvicorn.Server | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -132,11 +134,9 @@ class DemoStack:
             sources=[SourceConfig(kind="mqtt", broker=broker)],
             uplink=UplinkConfig(broker=broker, client_id="prognos-demo-edge"),
         )
-        self.edge = EdgeRunner(config)
-        ready = threading.Event()
-        self._spawn("edge", lambda: self.edge.run(on_ready=ready.set))  # type: ignore[union-attr]
+        self.edge = EdgeProcess(config).start()
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not (ready.is_set() and self.reader.opens > 0):
+        while time.monotonic() < deadline and self.reader.opens == 0:
             time.sleep(0.02)  # pyserial flushes input on open: send nothing before
 
     def _spawn(self, name: str, target: object) -> None:
@@ -148,16 +148,28 @@ class DemoStack:
         """The fleet has reached ``sim_time``: the cloud's clock moves there too."""
         self.clock.advance_to(datetime.fromtimestamp(sim_time, UTC))
 
+    def keep_up(self, sent: int, should_stop: Callable[[], bool]) -> None:
+        """Hold the fleet back while the edge is more than ``MAX_BEHIND`` messages behind it.
+
+        Devices on MQTT get no backpressure from a slow consumer: the broker would queue
+        for the agent until its limit and then drop. Pausing the simulation instead keeps
+        "at up to --speed" honest on a small machine without losing a sample.
+        """
+        assert self.edge is not None
+        while not should_stop():
+            received = sum(self.edge.stats().get("received", {}).values())
+            if sent - received <= MAX_BEHIND:
+                return
+            time.sleep(0.05)
+
     def drain(self, timeout: float = 600.0, quiet: float = 2.0) -> bool:
         """Wait until what the fleet sent has been through the edge and into the cloud."""
         deadline = time.monotonic() + timeout
         assert self.edge is not None
         while time.monotonic() < deadline:
-            stats = self.edge.stats()
-            if self.edge.inbox.empty() and stats["outbox"] == 0:
+            if self.edge.idle():
                 ingest = self.workers.ingest
                 return ingest is None or ingest.wait_idle(max(1.0, deadline - time.monotonic()), quiet=quiet)
-            time.sleep(0.2)
         return False
 
     def stop(self) -> None:

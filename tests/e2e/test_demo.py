@@ -49,7 +49,18 @@ def _group_gone(pgid: int, timeout: float = 10.0) -> bool:
 def test_demo_catches_faults_opens_work_orders_and_exits_clean(tmp_path: Path) -> None:
     target = tmp_path / "s.json"
     proc = _demo(
-        "--devices", "6", "--days", "3", "--speed", "0", "--seed", "7", "--summary-json", str(target)
+        "--devices",
+        "6",
+        "--days",
+        "3",
+        "--speed",
+        "0",
+        "--seed",
+        "7",
+        "--interval",
+        "60",
+        "--summary-json",
+        str(target),
     )
     out, _ = proc.communicate(timeout=420)
     assert proc.returncode == 0, out

@@ -132,3 +132,41 @@ def test_every_named_detector_runs_in_the_agent() -> None:
         out = run(agent, samples(300, shift_from=250))
         assert any(m.kind == "summary" for m in out), name
         assert agent.devices["pump-1"].pipeline.detector.features == ["vibration_rms", "motor_current"]
+
+
+def _other_device(msgs: list[Sample], device_id: str) -> list[Sample]:
+    return [Sample(device_id, m.timestamp, m.seq, {k: v + 1.0 for k, v in m.values.items()}) for m in msgs]
+
+
+def test_handle_many_in_runs_of_one_is_exactly_handle() -> None:
+    """Alternating devices make every run one sample long: the batch path adds nothing."""
+    one, two = samples(600, shift_from=500), _other_device(samples(600, start=7), "pump-2")
+    mixed = [m for pair in zip(one, two, strict=True) for m in pair]
+    mixed.insert(300, DeviceEvent("pump-1", one[150].timestamp + 1, 99, 0x1001, 120))
+    singly, batched = Agent(AgentSettings(), clock=lambda: 1.0), Agent(AgentSettings(), clock=lambda: 1.0)
+    expected = [p.payload for m in mixed for p in singly.handle(m)]
+    got = [p.payload for i in range(0, len(mixed), 2) for p in batched.handle_many(mixed[i : i + 2])]
+    assert sorted(got) == sorted(expected)
+
+
+def test_handle_many_batches_still_raise_with_the_causing_samples_evidence() -> None:
+    agent = Agent(AgentSettings(), clock=lambda: 42.0)
+    msgs = samples(600, shift_from=500)
+    batches = [msgs[i : i + 64] for i in range(0, 600, 64)]
+    out = [parse_edge_message(p.payload) for b in batches for p in agent.handle_many(b)]
+    alerts = [m for m in out if isinstance(m, AlertMessage)]
+    assert alerts and alerts[0].transition == "raise"
+    raised = alerts[0]
+    assert 500 <= (raised.at - 1_767_225_600.0) / 60 < 520
+    assert raised.evidence[-1].t == raised.at and raised.evidence[-1].score == raised.score
+    assert len([m for m in out if m.kind == "summary"]) == 599  # one per closed minute, as one by one
+
+
+def test_handle_many_keeps_devices_apart() -> None:
+    """A device's outputs do not depend on which other devices shared its batches."""
+    one, two = samples(600, shift_from=500), _other_device(samples(600, start=3), "pump-2")
+    alone = Agent(AgentSettings(), clock=lambda: 1.0)
+    expected = [p.payload for i in range(0, 600, 50) for p in alone.handle_many(one[i : i + 50])]
+    shared = Agent(AgentSettings(), clock=lambda: 1.0)
+    mixed = [p for i in range(0, 600, 50) for p in shared.handle_many(one[i : i + 50] + two[i : i + 50])]
+    assert [p.payload for p in mixed if b'"pump-1"' in p.payload] == expected

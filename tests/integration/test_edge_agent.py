@@ -64,7 +64,8 @@ def start_edge(tmp_path: Path, port: Path, broker: MosquittoBroker) -> subproces
     conf = tmp_path / "edge.toml"
     conf.write_text(
         f'data_dir = "{tmp_path / "data"}"\ntenant = "demo"\nagent_id = "edge-test"\n'
-        "checkpoint_every_s = 1\n\n"
+        "checkpoint_every_s = 1\n"
+        "batch_max = 1\n\n"  # one by one: the alerts then equal a replay's (expected_alert_ids) exactly
         f'[[sources]]\nkind = "serial"\nport = "{port}"\n\n[uplink]\nbroker = "{broker.host}:{broker.port}"\n'
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

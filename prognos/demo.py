@@ -55,6 +55,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--loss", type=float, default=0.0005, help="share of device messages lost on the way")
     p.add_argument("--no-browser", action="store_true", help="do not open the pages in a browser")
     p.add_argument(
+        "--no-crew",
+        action="store_true",
+        help="no simulated field crew: the work orders wait for you to work them on the pages",
+    )
+    p.add_argument(
         "--summary-json", type=Path, help="write the summary here and exit when done (for scripts)"
     )
     p.set_defaults(func=run)
@@ -88,6 +93,9 @@ def _run(args: argparse.Namespace, fleet: Any, stack: DemoStack, stop: threading
     print("  edge agent   edge-1 (robust detector, outbox in the data folder)")
     print(f"  cloud        {stack.url}/ui/  (data in {stack.workdir})")
     engineer = next(k for k in stack.seed.tokens if k.startswith("engineer:"))
+    crew = None if args.no_crew else stack.field_crew()
+    if crew is not None:
+        print(f"  field crew   {len(crew.engineer_tokens)} simulated engineers and a dispatcher (REST API)")
     print(f"  log in as dispatcher: {stack.seed.tokens['dispatcher']}")
     print(f"  log in as {engineer.split(':')[2]} (engineer): {stack.seed.tokens[engineer]}")
     if not args.no_browser and args.summary_json is None:
@@ -104,6 +112,8 @@ def _run(args: argparse.Namespace, fleet: Any, stack: DemoStack, stop: threading
     def show(ts: float, sent: int) -> None:
         stack.keep_up(sent, stop.is_set)
         stack.follow(ts)
+        if crew is not None:
+            crew.step(ts)
         reached["at"] = ts
         with stack.state.sessions() as s:  # type: ignore[union-attr]
             orders = s.scalar(select(func.count()).select_from(WorkOrder)) or 0
@@ -129,7 +139,7 @@ def _run(args: argparse.Namespace, fleet: Any, stack: DemoStack, stop: threading
         progress.update("  the fleet is done; waiting for the edge and the cloud to catch up ...")
         stack.drain()
     progress.done()  # the serial line stays open until stack.stop(), after its reader stopped
-    summary = demo_summary(stack.state, truth, fleet.end, len(fleet.devices), args.days)
+    summary = demo_summary(stack.state, truth, fleet.end, len(fleet.devices), args.days, stack.clock.now())
     extra = {
         "wall_seconds": round(time.monotonic() - started, 1),
         "messages_sent": result["sent"],

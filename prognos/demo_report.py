@@ -10,11 +10,13 @@ them.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from cloud.db import Alert, Device, Reminder, WorkOrder
+from cloud.services.kpis import service_kpis
 from cloud.state import CloudState
 from models.scoring import fault_metrics
 from simulators.truth import iso
@@ -23,7 +25,7 @@ __all__ = ["demo_summary", "print_summary"]
 
 
 def demo_summary(
-    state: CloudState, truth: list[dict[str, Any]], fleet_end: float, devices: int, days: float
+    state: CloudState, truth: list[dict[str, Any]], fleet_end: float, devices: int, days: float, now: datetime
 ) -> dict[str, Any]:
     faults = [r for r in truth if r["kind"] == "fault" and r["onset_ts"] < fleet_end]
     with state.sessions() as s:
@@ -31,6 +33,8 @@ def demo_summary(
         alerts = [(keys[a.device_id], a.raised_at.timestamp()) for a in s.scalars(select(Alert))]
         orders = list(s.scalars(select(WorkOrder)))
         reminders = list(s.scalars(select(Reminder)))
+        tenant = s.scalar(select(Device.tenant_id).limit(1))
+        kpis = service_kpis(s, tenant, now, days=days + 1) if tenant is not None else None
     windows = [(r["device"], r["onset_ts"], min(r["failure_ts"], fleet_end)) for r in faults]
     detection = fault_metrics(windows, alerts, devices * days)
     missed = set(detection["missed_devices"])  # type: ignore[arg-type]
@@ -49,6 +53,17 @@ def demo_summary(
         "work_orders_dispatched": sum(1 for o in orders if o.assigned_at is not None),
         "reminders": len(reminders),
         "reminders_active": sum(1 for r in reminders if r.status == "active"),
+        "work_orders_by_status": dict(Counter(o.status for o in orders)),
+        "kpis": None
+        if kpis is None
+        else {
+            "mttr_hours": _round(kpis.mttr_hours, 1),
+            "sla_response": _round(kpis.sla_response, 3),
+            "sla_resolution": _round(kpis.sla_resolution, 3),
+            "first_time_fix": _round(kpis.first_time_fix, 3),
+            "csat": _round(kpis.csat, 2),
+            "ratings": kpis.ratings,
+        },
         "faults": [
             {
                 "device": r["device"],
@@ -61,6 +76,10 @@ def demo_summary(
         ],
         "missed_devices": detection["missed_devices"],
     }
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def print_summary(s: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -84,6 +103,19 @@ def print_summary(s: dict[str, Any], extra: dict[str, Any]) -> None:
         f"  work orders created {s['work_orders_created']} ({kinds}), "
         f"dispatched {s['work_orders_dispatched']}; reminders {s['reminders']}"
     )
+    statuses = ", ".join(f"{n} {k}" for k, n in sorted(s["work_orders_by_status"].items())) or "none"
+    print(f"  work orders now: {statuses}")
+    k = s["kpis"]
+    if k and k["mttr_hours"] is not None:
+
+        def pct(v: float | None) -> str:
+            return "n/a" if v is None else f"{v:.0%}"
+
+        print(
+            f"  service: MTTR {k['mttr_hours']:g} h, SLA response {pct(k['sla_response'])}, "
+            f"resolution {pct(k['sla_resolution'])}, first-time fix {pct(k['first_time_fix'])}, "
+            f"CSAT {k['csat'] if k['csat'] is not None else 'n/a'} ({k['ratings']} ratings)"
+        )
     for f in s["faults"]:
         mark = "caught" if f["caught"] else "missed"
         print(f"    {f['device']:<12} {f['fault']:<24} onset {f['onset']}  failure {f['failure']}  {mark}")

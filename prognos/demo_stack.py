@@ -34,6 +34,7 @@ from edge.process import EdgeProcess
 from firmware_bridge.bridge import SerialMqttBridge
 from firmware_bridge.mqtt_link import BrokerAddress
 from firmware_bridge.serial_reader import SerialReader
+from simulators.field_crew import FieldCrew
 from simulators.fleet import FleetSpec
 from simulators.pty_link import PtyLink
 
@@ -143,6 +144,16 @@ class DemoStack:
         thread = threading.Thread(target=target, name=f"demo-{name}", daemon=True)  # type: ignore[arg-type]
         thread.start()
         self._threads.append(thread)
+
+    def field_crew(self) -> FieldCrew:
+        """Simulated engineers (every seeded one) and a dispatcher, working through the API."""
+        assert self.seed is not None
+        engineers = {
+            int(name.split(":")[1]): token
+            for name, token in self.seed.tokens.items()
+            if name.startswith("engineer:")
+        }
+        return FieldCrew(self.url, engineers, self.seed.tokens["dispatcher"], self.fleet)
 
     def follow(self, sim_time: float) -> None:
         """The fleet has reached ``sim_time``: the cloud's clock moves there too."""

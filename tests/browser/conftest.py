@@ -8,26 +8,22 @@ browser Playwright would download is never used. Screenshots go to
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from cloud.app import create_app
 from cloud.clock import ManualClock
 from cloud.db.migrate import upgrade
 from cloud.settings import Settings
 from cloud.state import CloudState
-from prognos.broker import free_port
 from tests.cloud.conftest import NOW
 from tests.cloud.messages import alert, consumable, summary, wire
 from tests.cloud.world import World, build_world
 from tests.support.engines import engine_missing
+from tests.support.live import serve
 
 pytestmark = pytest.mark.browser
 
@@ -78,23 +74,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     world = build_world(state)
     order_id = _seed(state)
     clock.advance(timedelta(minutes=10))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(state.settings, state=state), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the service did not start"
-    try:
-        yield LiveService(f"http://127.0.0.1:{port}", state, world, clock, order_id)
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve(state) as url:
+        yield LiveService(url, state, world, clock, order_id)
 
 
 @pytest.fixture(scope="module")

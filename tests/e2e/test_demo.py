@@ -71,6 +71,10 @@ def test_demo_catches_faults_opens_work_orders_and_exits_clean(tmp_path: Path) -
     assert s["median_lead_time_hours"] > 0
     assert s["work_orders_by_kind"].get("preventive", 0) >= 1 and s["work_orders_dispatched"] >= 1
     assert s["reminders"] >= 1
+    # the simulated field crew worked orders through the API: some are resolved, and rated
+    by_status = s["work_orders_by_status"]
+    assert by_status.get("resolved", 0) + by_status.get("closed", 0) >= 1
+    assert s["kpis"]["mttr_hours"] > 0 and s["kpis"]["ratings"] >= 1
     assert "/ui/" in out and "log in as dispatcher: prg_" in out and "summary" in out
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: a real mosquitto per test module, and the datasets folder."""
+"""Shared fixtures: a real mosquitto (and the embedded broker) per test, and the datasets folder."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from firmware_bridge.mqtt_link import BrokerAddress
 from prognos.broker import MosquittoBroker, find_mosquitto
+from prognos.embedded_broker import EmbeddedBroker
 from tests.support.engines import engine_missing
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
@@ -33,9 +34,19 @@ def persistent_broker() -> Iterator[MosquittoBroker]:
     broker.stop()
 
 
+@pytest.fixture(params=["mosquitto", "embedded"])
+def any_broker(request: pytest.FixtureRequest) -> Iterator[MosquittoBroker | EmbeddedBroker]:
+    """mosquitto (the reference) and the embedded Python broker, for tests both must pass."""
+    if request.param == "embedded":
+        with EmbeddedBroker() as embedded:
+            yield embedded
+        return
+    yield request.getfixturevalue("mosquitto")
+
+
 @pytest.fixture
-def broker_address(mosquitto: MosquittoBroker) -> BrokerAddress:
-    return BrokerAddress(mosquitto.host, mosquitto.port)
+def broker_address(any_broker: MosquittoBroker | EmbeddedBroker) -> BrokerAddress:
+    return BrokerAddress(any_broker.host, any_broker.port)
 
 
 @pytest.fixture

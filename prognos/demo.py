@@ -28,6 +28,7 @@ from simulators.sinks import MqttSink, SerialSink, route_by_transport
 from simulators.stream import MessageSink, run_stream
 from simulators.truth import iso
 
+from .broker import MosquittoBroker
 from .demo_report import demo_summary, print_summary
 from .demo_stack import DemoStack
 from .progress import Progress
@@ -48,6 +49,12 @@ def add_parser(sub: Any) -> None:
         type=float,
         default=300.0,
         help="simulated seconds between a device's samples (default 300, as many appliances report)",
+    )
+    p.add_argument(
+        "--broker",
+        choices=("auto", "mosquitto", "embedded"),
+        default="auto",
+        help="MQTT broker: mosquitto when installed, else the embedded Python one (default auto)",
     )
     p.add_argument("--port", type=int, default=None, help="port of the pages (default: a free one)")
     p.add_argument("--data-dir", type=Path, default=None, help="keep the data here (default: a temp folder)")
@@ -73,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         args.devices, args.days, args.seed, interval=args.interval, transports=("serial", "mqtt")
     )
     workdir = args.data_dir or Path(tempfile.mkdtemp(prefix="prognos-demo-"))
-    stack = DemoStack(fleet, workdir, port=args.port)
+    stack = DemoStack(fleet, workdir, port=args.port, broker_kind=args.broker)
     try:
         return _run(args, fleet, stack, stop)
     finally:
@@ -87,7 +94,8 @@ def _run(args: argparse.Namespace, fleet: Any, stack: DemoStack, stop: threading
     stack.start()
     assert stack.state is not None and stack.seed is not None and stack.link is not None
     serial_devices = sum(1 for d in fleet.devices if d.transport == "serial")
-    print(f"  broker       mosquitto on {stack.address.host}:{stack.address.port}")
+    kind = "mosquitto" if isinstance(stack.broker, MosquittoBroker) else "embedded Python broker"
+    print(f"  broker       {kind} on {stack.address.host}:{stack.address.port}")
     print(f"  serial line  {serial_devices} devices on {stack.link.path} -> bridge -> MQTT")
     print(f"  MQTT         {len(fleet.devices) - serial_devices} devices publishing directly")
     print("  edge agent   edge-1 (robust detector, outbox in the data folder)")

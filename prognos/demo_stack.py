@@ -9,6 +9,8 @@ The cloud's clock follows the simulation (:meth:`DemoStack.follow`), so SLA dead
 countdowns and "offline" are measured in simulated time, as they would be in the field.
 Everything runs in this process's threads except mosquitto and the edge agent's own
 process (see ``edge/process.py``); stopping is one call and leaves nothing behind.
+Without mosquitto (or with ``--broker embedded``) the broker is the embedded Python one,
+in a thread (``prognos/embedded_broker``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from simulators.fleet import FleetSpec
 from simulators.pty_link import PtyLink
 
 from .broker import MosquittoBroker, find_mosquitto, free_port
+from .embedded_broker import EmbeddedBroker
 
 __all__ = ["DemoStack"]
 
@@ -52,7 +55,8 @@ class DemoStack:
     workdir: Path
     port: int | None = None
     engineers: int | None = None
-    broker: MosquittoBroker | None = None
+    broker_kind: str = "auto"  # auto (mosquitto when installed) | mosquitto | embedded
+    broker: MosquittoBroker | EmbeddedBroker | None = None
     clock: ManualClock = field(init=False)
     state: CloudState | None = None
     seed: SeedReport | None = None
@@ -79,9 +83,14 @@ class DemoStack:
 
     def start(self) -> DemoStack:
         binary = find_mosquitto()
-        if binary is None:
-            raise RuntimeError("prognos demo needs mosquitto (apt-get install mosquitto)")
-        self.broker = MosquittoBroker(binary, persistence=False).start()
+        if self.broker_kind == "mosquitto" and binary is None:
+            raise RuntimeError(
+                "mosquitto is not installed (apt-get install mosquitto); try --broker embedded"
+            )
+        if self.broker_kind == "embedded" or binary is None:
+            self.broker = EmbeddedBroker().start()
+        else:
+            self.broker = MosquittoBroker(binary, persistence=False).start()
         self._start_cloud()
         self._start_edge()
         return self

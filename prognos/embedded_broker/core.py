@@ -182,7 +182,10 @@ class BrokerCore:
         self._dirty.add(conn)
 
     def _drop(self, conn: Conn, now: float, reason: int, why: str) -> None:
-        self._send(conn, p.disconnect(conn.version, reason, why))
+        if conn.session is None and not conn.reader.version:  # refused before it connected
+            self._send(conn, p.connack(5, False, reason, [(p.REASON_STRING, why[:200])]))
+        else:
+            self._send(conn, p.disconnect(conn.version, reason, why))
         conn.closing = True
         self._detach(conn, now, send_will=True)
 

@@ -78,6 +78,22 @@ def test_demo_catches_faults_opens_work_orders_and_exits_clean(tmp_path: Path) -
     assert "/ui/" in out and "log in as dispatcher: prg_" in out and "summary" in out
 
 
+def test_demo_runs_on_the_embedded_broker_without_mosquitto(tmp_path: Path) -> None:
+    """The zero-set-up default: no mosquitto needed, same system, same kind of result."""
+    target = tmp_path / "s.json"
+    proc = _demo(
+        "--broker", "embedded", "--devices", "4", "--days", "2", "--speed", "0", "--interval", "60",
+        "--seed", "3", "--summary-json", str(target),
+    )  # fmt: skip
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    assert "embedded Python broker" in out
+    assert _group_gone(proc.pid)
+    s = json.loads(target.read_text())
+    assert s["messages_sent"] > 10_000 and s["alerts_in_cloud"] >= 1 and s["work_orders_dispatched"] >= 1
+    assert s["faults_injected"] == len(s["faults"])
+
+
 def test_ctrl_c_stops_everything_and_still_summarises(tmp_path: Path) -> None:
     proc = _demo("--devices", "4", "--days", "30", "--speed", "3600")
     assert proc.stdout is not None

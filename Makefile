@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/skab.py
 	$(BIN)/python bench/fleet.py
 	$(BIN)/python bench/cloud.py
+	$(BIN)/python bench/broker.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -62,6 +62,9 @@ class EdgeProcess:
             raise RuntimeError(f"the edge agent did not become ready within {timeout:g} s")
         return self
 
+    def alive(self) -> bool:
+        return self._proc.is_alive()
+
     def stats(self) -> dict[str, Any]:
         """The latest stats the agent reported (about once a second)."""
         try:

@@ -180,6 +180,8 @@ class DemoStack:
             received = sum(self.edge.stats().get("received", {}).values())
             if sent - received <= MAX_BEHIND:
                 return
+            if not self.edge.alive():
+                raise RuntimeError("the edge agent's process has exited; see its log above")
             time.sleep(0.05)
 
     def drain(self, timeout: float = 600.0, quiet: float = 2.0) -> bool:

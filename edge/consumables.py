@@ -22,6 +22,8 @@ from pydantic import ConfigDict
 from scipy.stats import linregress
 from scipy.stats import t as student_t
 
+from .forecast import bounded
+
 __all__ = ["CONDITION", "RATED_LIFE", "ConsumableEstimate", "ConsumableTracker", "Condition"]
 
 #: Rated life in the counter's unit; a configuration file can override any entry.
@@ -129,4 +131,5 @@ class ConsumableTracker:
             by_condition = _eta(self.health, c.worn)
             if by_condition is not None and (eta is None or by_condition[0] < eta):
                 eta, ci = by_condition
+        eta, ci = bounded(self.points[-1][0], eta, ci)
         return ConsumableEstimate(usage, remaining, eta, ci)

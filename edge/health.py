@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import theilslopes
 
+from .forecast import bounded
+
 __all__ = ["HealthEstimate", "HealthTracker"]
 
 
@@ -67,4 +69,5 @@ class HealthTracker:
         eta = now + remaining / slope
         lo = now + remaining / high if high > 0 else eta
         hi = now + remaining / low if low > 0 else now + 10 * (eta - now) + self.bucket_s
-        return HealthEstimate(health, float(eta), (float(min(lo, eta)), float(max(hi, eta))))
+        at, ci = bounded(now, float(eta), (float(min(lo, eta)), float(max(hi, eta))))
+        return HealthEstimate(health, at, ci)

@@ -39,6 +39,11 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 
+#: A point in time, epoch seconds: from 1970 up to the last second a datetime can hold
+#: (9999-12-31). Anything else (negative, NaN, infinite, the year 13164) is refused as
+#: invalid rather than failing later where it is turned into a date.
+Epoch = Annotated[float, Field(ge=0.0, lt=253_402_300_800.0, allow_inf_nan=False)]
+
 
 class ContractError(ValueError):
     """A payload is not a valid edge message (bad JSON, wrong fields, unknown version)."""
@@ -70,13 +75,13 @@ class _Message(BaseModel):
     tenant: str
     agent_id: str
     device_id: str
-    created_at: float  # edge wall clock, epoch seconds
+    created_at: Epoch  # edge wall clock
 
 
 class EvidencePoint(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    t: float
+    t: Epoch
     values: dict[str, float | None]
     score: float
 
@@ -89,13 +94,13 @@ class AlertMessage(_Message):
     severity: Literal["warning", "major", "critical"]
     score: float = Field(ge=0.0, le=1.0)
     peak: float = Field(ge=0.0, le=1.0)
-    at: float  # device time of the sample that caused the transition
+    at: Epoch  # device time of the sample that caused the transition
     detector: str
     model_version: str
     evidence: list[EvidencePoint] = Field(default_factory=list)
     health: float | None = None  # 0 (failing) .. 1 (healthy)
-    predicted_failure_at: float | None = None
-    predicted_failure_ci: tuple[float, float] | None = None
+    predicted_failure_at: Epoch | None = None
+    predicted_failure_ci: tuple[Epoch, Epoch] | None = None
 
 
 class ConsumableStatusMessage(_Message):
@@ -104,10 +109,10 @@ class ConsumableStatusMessage(_Message):
     unit: str
     usage: float = Field(ge=0.0)
     remaining_fraction: float = Field(ge=0.0, le=1.0)
-    predicted_depletion_at: float | None = None
-    predicted_depletion_ci: tuple[float, float] | None = None
+    predicted_depletion_at: Epoch | None = None
+    predicted_depletion_ci: tuple[Epoch, Epoch] | None = None
     replaced: bool = False
-    at: float
+    at: Epoch
 
 
 class FaultEventMessage(_Message):
@@ -115,7 +120,7 @@ class FaultEventMessage(_Message):
     code: int = Field(ge=0, lt=65536)
     name: str
     severity: int = Field(ge=0, lt=256)
-    at: float
+    at: Epoch
 
 
 class ChannelStats(BaseModel):
@@ -129,8 +134,8 @@ class ChannelStats(BaseModel):
 
 class TelemetrySummaryMessage(_Message):
     kind: Literal["summary"] = "summary"
-    window_start: float
-    window_end: float
+    window_start: Epoch
+    window_end: Epoch
     channels: dict[str, ChannelStats]
     max_score: float = Field(ge=0.0, le=1.0)
 
@@ -141,7 +146,7 @@ class AgentStatus(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
     agent_id: str
     state: Literal["online", "offline"]
-    at: float | None = None
+    at: Epoch | None = None
 
 
 EdgeMessage = Annotated[

@@ -30,6 +30,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from . import packets as p
+from .reader import PacketReader
 
 __all__ = ["BrokerCore", "Conn", "topic_matches", "valid_filter"]
 
@@ -80,7 +81,7 @@ class Conn:
     """One network connection, as the adapter sees it: bytes to write, whether to close."""
 
     id: int
-    reader: p.PacketReader = field(default_factory=p.PacketReader)
+    reader: PacketReader = field(default_factory=PacketReader)
     out: bytearray = field(default_factory=bytearray)
     closing: bool = False
     session: Session | None = None

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from prognos.embedded_broker import packets as p
 from prognos.embedded_broker.core import BrokerCore, Conn, topic_matches, valid_filter
+from prognos.embedded_broker.reader import PacketReader
 
 
 def connect_bytes(
@@ -100,7 +101,7 @@ class Harness:
         self._collect()
 
     def publishes(self, conn: Conn) -> list[p.Publish]:
-        reader = p.PacketReader()
+        reader = PacketReader()
         reader.version = 5
         return [x for first, b in frames(bytes(self.sent[conn.id])) if first >> 4 == p.PUBLISH
                 for x in reader.feed(p._packet(first, b))]  # fmt: skip
@@ -108,7 +109,7 @@ class Harness:
 
 @given(st.integers(0, 268_435_455))
 def test_varint_round_trip(n: int) -> None:
-    c = p._Cursor(p.encode_varint(n))
+    c = p.Cursor(p.encode_varint(n))
     assert c.varint() == n and c.left() == 0
 
 
@@ -123,7 +124,7 @@ def test_varint_round_trip(n: int) -> None:
 def test_publish_survives_any_split_of_the_stream(
     topic: str, payload: bytes, qos: int, retain: bool, cuts: list[int]
 ) -> None:
-    reader = p.PacketReader()
+    reader = PacketReader()
     wire = connect_bytes("c") + p.publish(
         5, p.Publish(topic, payload, qos, retain, packet_id=7 if qos else None)
     )
@@ -140,7 +141,7 @@ def test_publish_survives_any_split_of_the_stream(
 @settings(max_examples=300)
 @given(st.binary(max_size=200))
 def test_garbage_after_connect_is_a_clear_error_never_a_crash(junk: bytes) -> None:
-    reader = p.PacketReader()
+    reader = PacketReader()
     reader.feed(connect_bytes("c"))
     try:
         reader.feed(junk)

@@ -170,3 +170,22 @@ def test_handle_many_keeps_devices_apart() -> None:
     shared = Agent(AgentSettings(), clock=lambda: 1.0)
     mixed = [p for i in range(0, 600, 50) for p in shared.handle_many(one[i : i + 50] + two[i : i + 50])]
     assert [p.payload for p in mixed if b'"pump-1"' in p.payload] == expected
+
+
+def test_a_part_that_barely_wears_has_no_forecast_rather_than_one_for_the_year_13000() -> None:
+    tracker = ConsumableTracker(life=100_000.0)
+    t0 = 1_767_225_600.0
+    est = None
+    for day in range(30):
+        est = tracker.update(t0 + day * 86400, 1.0 + day * 1e-4)  # 0.003 units a month of 100,000
+    assert est is not None and est.predicted_depletion_at is None and est.ci is None
+    assert 0.99 < est.remaining_fraction <= 1.0
+
+
+def test_forecasts_within_the_horizon_keep_their_interval_clipped() -> None:
+    from edge.forecast import HORIZON_S, bounded
+
+    now = 1_767_225_600.0
+    assert bounded(now, now + 86400, (now, now + 2 * HORIZON_S)) == (now + 86400, (now, now + HORIZON_S))
+    assert bounded(now, now + 2 * HORIZON_S, (now, now + 3 * HORIZON_S)) == (None, None)
+    assert bounded(now, float("nan"), None) == (None, None)

@@ -104,3 +104,17 @@ def test_contract_public_names_are_pinned() -> None:
         "parse_edge_message",
         "parse_edge_topic",
     ]
+
+
+@pytest.mark.parametrize("bad", [1e13, -1.0, float("nan"), float("inf")])
+def test_times_a_date_cannot_hold_are_refused_as_invalid(bad: float) -> None:
+    """Found by a 60-day demo: forecasts for the year 13164 used to fail in the cloud, not here."""
+    doc = {
+        "message_id": "0123456789abcdef", "tenant": "acme", "agent_id": "e1", "device_id": "ro-1",
+        "created_at": 1.0, "kind": "consumable", "consumable": "ro_membrane", "unit": "l", "usage": 10.0,
+        "remaining_fraction": 0.9, "predicted_depletion_at": bad, "at": 1.0,
+    }  # fmt: skip
+    with pytest.raises(ContractError, match="predicted_depletion_at"):
+        parse_edge_message(json.dumps(doc))
+    doc["predicted_depletion_at"] = 1_900_000_000.0
+    assert parse_edge_message(json.dumps(doc)).predicted_depletion_at == 1_900_000_000.0

@@ -140,6 +140,7 @@ def _run(args: argparse.Namespace, fleet: Any, stack: DemoStack, stop: threading
         on_truth=truth.append,
         progress=show,
         should_stop=stop.is_set,
+        workshop=stack.workshop,
     )
     mqtt_sink.close()
     if not stop.is_set():

@@ -39,6 +39,7 @@ from firmware_bridge.serial_reader import SerialReader
 from simulators.field_crew import FieldCrew
 from simulators.fleet import FleetSpec
 from simulators.pty_link import PtyLink
+from simulators.workshop import Workshop
 
 from .broker import MosquittoBroker, find_mosquitto, free_port
 from .embedded_broker import EmbeddedBroker
@@ -58,6 +59,7 @@ class DemoStack:
     broker_kind: str = "auto"  # auto (mosquitto when installed) | mosquitto | embedded
     broker: MosquittoBroker | EmbeddedBroker | None = None
     clock: ManualClock = field(init=False)
+    workshop: Workshop = field(default_factory=Workshop)  # the crew's repairs, into the fleet
     state: CloudState | None = None
     seed: SeedReport | None = None
     url: str = ""
@@ -162,7 +164,9 @@ class DemoStack:
             for name, token in self.seed.tokens.items()
             if name.startswith("engineer:")
         }
-        return FieldCrew(self.url, engineers, self.seed.tokens["dispatcher"], self.fleet)
+        return FieldCrew(
+            self.url, engineers, self.seed.tokens["dispatcher"], self.fleet, workshop=self.workshop
+        )
 
     def follow(self, sim_time: float) -> None:
         """The fleet has reached ``sim_time``: the cloud's clock moves there too."""

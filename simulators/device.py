@@ -20,6 +20,7 @@ from .fleet import DAY, DeviceSpec, FleetSpec
 from .nuisance import NuisanceRates, inject_nuisances, offline_mask
 from .physics import ARCHETYPES, ChunkInputs
 from .truth import TruthRecord, consumable_record, fault_record
+from .workshop import ServiceVisit, Workshop
 
 __all__ = ["DeviceChunk", "DeviceSimulator"]
 
@@ -44,7 +45,12 @@ class DeviceSimulator:
     """Deterministic for a given fleet seed and device index."""
 
     def __init__(
-        self, spec: DeviceSpec, fleet: FleetSpec, index: int, nuisances: NuisanceRates | None = None
+        self,
+        spec: DeviceSpec,
+        fleet: FleetSpec,
+        index: int,
+        nuisances: NuisanceRates | None = None,
+        workshop: Workshop | None = None,
     ) -> None:
         self.spec = spec
         self.fleet = fleet
@@ -59,6 +65,8 @@ class DeviceSimulator:
         self.depleted_at: dict[str, float] = {}
         self.replace_at: dict[str, float] = {}
         self.tripped_at: float | None = None
+        self.repaired_at: dict[str, float] = {}  # fault mode -> when the crew stopped it
+        self.workshop = workshop
         self._next_counter = fleet.start
 
     @property
@@ -70,13 +78,24 @@ class DeviceSimulator:
         for k, first in enumerate(range(0, n_total, self.steps_per_chunk)):
             n = min(self.steps_per_chunk, n_total - first)
             t = self.fleet.start + (first + np.arange(n)) * self.fleet.interval
+            if self.workshop is not None:
+                for visit in self.workshop.take(self.spec.device_id):
+                    self.service(visit)
             yield self._chunk(t, first_chunk=k == 0)
+
+    def service(self, visit: ServiceVisit) -> None:
+        """A crew's visit: a repaired fault stops developing, a replaced part starts new."""
+        if visit.repaired_fault is not None:
+            self.repaired_at.setdefault(visit.repaired_fault, visit.at)
+        if visit.replaced is not None and visit.replaced in self.wear:
+            self.replace_at[visit.replaced] = visit.at
 
     def _severity(self, t: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
         out = {}
         for plan in self.spec.faults:
             shape = self.model.faults[plan.mode].shape
             progress = np.clip((t - plan.onset) / (plan.failure - plan.onset), 0.0, 1.0)
+            progress[t >= self.repaired_at.get(plan.mode, np.inf)] = 0.0
             out[plan.mode] = progress**shape
         return out
 
@@ -86,14 +105,15 @@ class DeviceSimulator:
         if first_chunk:
             chunk.truth += [fault_record(spec, plan, self.fleet.end) for plan in spec.faults]
             chunk.messages.append(DeviceEvent(spec.device_id, float(t[0]), 0, POWER_ON, 0))
-        failure = min((p.failure for p in spec.faults), default=np.inf)
-        failed = t >= failure
+        failed = np.zeros(len(t), dtype=bool)
+        for plan in spec.faults:  # failed from the failure until a repair, if one came
+            failed |= (t >= plan.failure) & (t < self.repaired_at.get(plan.mode, np.inf))
         wear = {c: self._wear_path(c, t) for c in self.wear}
         result = self.model.generate(ChunkInputs(t, self.state, self.rng, self._severity(t), wear, failed))
         self.state = result.state
         if failed.any() and self.tripped_at is None:
             self.tripped_at = float(t[np.argmax(failed)])
-            plan = min(spec.faults, key=lambda p: p.failure)
+            plan = min((p for p in spec.faults if p.failure <= self.tripped_at), key=lambda p: p.failure)
             code = self.model.faults[plan.mode].trip_code
             chunk.messages.append(DeviceEvent(spec.device_id, self.tripped_at, 0, code, TRIP_SEVERITY))
         self._advance_consumables(t, result.usage, result.wear_rate, chunk)
@@ -128,7 +148,8 @@ class DeviceSimulator:
             wear = self.wear[name] + np.cumsum(wear_inc)
             counter = self.counter[name] + np.cumsum(usage[name])
             fresh_from = 0  # depletion is looked for from here (after a replacement)
-            if swap is not None and t[0] <= swap <= t[-1] + self.fleet.interval:
+            if swap is not None and swap <= t[-1] + self.fleet.interval:
+                swap = max(swap, float(t[0]))  # a crew's swap during yesterday shows from today on
                 after = t >= swap
                 fresh_from = int(np.argmax(after)) if after.any() else len(t)
                 base_w = wear[~after][-1] if (~after).any() else self.wear[name]

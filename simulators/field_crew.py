@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from .fleet import FleetSpec
+from .workshop import ServiceVisit, Workshop
 
-__all__ = ["CrewStats", "FieldCrew", "FAULT_REPAIRS"]
+__all__ = ["FAULT_REPAIRS", "CrewStats", "FieldCrew", "Finding"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,15 @@ class CrewStats:
 
 
 @dataclass(frozen=True, slots=True)
+class Finding:
+    """What the engineer finds on site and writes on the order."""
+
+    fix: str
+    parts: list[dict[str, Any]]
+    fault: str | None = None  # the injected fault mode found, and repaired
+
+
+@dataclass(frozen=True, slots=True)
 class _Timing:
     """How one order goes, drawn once from its own seed (hours unless said)."""
 
@@ -95,6 +105,7 @@ class FieldCrew:
         *,
         decline_share: float = 0.05,
         timeout: float = 10.0,
+        workshop: Workshop | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.engineer_tokens = engineer_tokens
@@ -102,7 +113,9 @@ class FieldCrew:
         self.fleet = fleet
         self.decline_share = decline_share
         self.timeout = timeout
+        self.workshop = workshop  # where repairs reach the simulated devices, if anywhere
         self.stats = CrewStats()
+        self._repaired: set[tuple[str, str]] = set()
         self._device_keys: dict[int, str] = {}
         self._faults = {d.device_id: d.faults for d in fleet.devices}
 
@@ -162,15 +175,17 @@ class FieldCrew:
             < self.decline_share
         )
 
-    def finding(self, order: dict[str, Any], at: float) -> tuple[str, list[dict[str, Any]]]:
+    def finding(self, order: dict[str, Any], at: float) -> Finding:
         """What the engineer finds on site at ``at``: the injected fault, the consumable, or nothing."""
         if order["kind"] == "replacement":
-            return _CONSUMABLE_FIX, []  # the order's own planned part is the one used
-        for fault in self._faults.get(self._device_key(order["device_id"]), ()):
-            if fault.onset <= at:
+            return Finding(_CONSUMABLE_FIX, [])  # the order's own planned part is the one used
+        device = self._device_key(order["device_id"])
+        for fault in self._faults.get(device, ()):
+            if fault.onset <= at and (device, fault.mode) not in self._repaired:
                 fix, parts = FAULT_REPAIRS.get(fault.mode, (f"repaired {fault.mode.replace('_', ' ')}", []))
-                return fix, [{"part_number": p, "name": n, "quantity": q} for p, n, q in parts]
-        return _NOTHING_FOUND, []
+                used = [{"part_number": p, "name": n, "quantity": q} for p, n, q in parts]
+                return Finding(fix, used, fault.mode)
+        return Finding(_NOTHING_FOUND, [])
 
     def step(self, now: float) -> CrewStats:
         """Take every step that is due at simulated time ``now`` (epoch seconds)."""
@@ -211,9 +226,24 @@ class FieldCrew:
                 busy.add(order["assignee_id"])
                 self.stats.started += 1
         elif status == "in_progress" and now >= since["started_at"] + timing.repair * HOUR:
-            fix, parts = self.finding(order, now)
-            if self._act(order["id"], "resolve", token, {"fix": fix, "parts": parts}):
+            found = self.finding(order, now)
+            if self._act(order["id"], "resolve", token, {"fix": found.fix, "parts": found.parts}):
                 self.stats.resolved += 1
+                self._serviced(order, now, found)
+
+    def _serviced(self, order: dict[str, Any], at: float, found: Finding) -> None:
+        """What the engineer did reaches the simulated machine (through the workshop)."""
+        device = self._device_key(order["device_id"])
+        key = order["fault_key"] or ""
+        if order["kind"] == "replacement" and key.startswith("consumable:"):
+            visit = ServiceVisit(device, at, replaced=key.split(":", 1)[1])
+        elif found.fault is not None:
+            self._repaired.add((device, found.fault))
+            visit = ServiceVisit(device, at, repaired_fault=found.fault)
+        else:
+            return  # nothing was wrong: nothing changes on the machine
+        if self.workshop is not None:
+            self.workshop.record(visit)
 
 
 def _ts(value: str | None) -> float:

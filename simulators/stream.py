@@ -21,6 +21,7 @@ from firmware_bridge import DeviceMessage, Sample
 from .device import DeviceChunk, DeviceSimulator
 from .fleet import FleetSpec
 from .truth import TruthRecord
+from .workshop import Workshop
 
 __all__ = ["MessageSink", "SimClock", "fleet_messages", "run_stream"]
 
@@ -62,10 +63,15 @@ def _device_messages(chunk: DeviceChunk, channels: tuple[str, ...], next_seq: in
 
 
 def fleet_messages(
-    fleet: FleetSpec, on_truth: Callable[[TruthRecord], None] | None = None
+    fleet: FleetSpec,
+    on_truth: Callable[[TruthRecord], None] | None = None,
+    workshop: Workshop | None = None,
 ) -> Iterator[DeviceMessage]:
-    """Every message of every device, in global time order, a simulated day at a time."""
-    sims = [DeviceSimulator(spec, fleet, i) for i, spec in enumerate(fleet.devices)]
+    """Every message of every device, in global time order, a simulated day at a time.
+
+    With a ``workshop``, each device applies the crew's visits before its next day.
+    """
+    sims = [DeviceSimulator(spec, fleet, i, workshop=workshop) for i, spec in enumerate(fleet.devices)]
     seqs = [0] * len(sims)
     for day in zip(*(sim.chunks() for sim in sims), strict=True):
         per_device = []
@@ -88,6 +94,7 @@ def run_stream(
     on_truth: Callable[[TruthRecord], None] | None = None,
     progress: Callable[[float, int], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    workshop: Workshop | None = None,
 ) -> dict[str, int]:
     """Send the fleet's messages to ``sinks[device_id]``; ``loss`` drops that share at random.
 
@@ -97,7 +104,7 @@ def run_stream(
     clock = SimClock(fleet.start, speed)
     sent = dropped = 0
     next_report = fleet.start
-    for msg in fleet_messages(fleet, on_truth):
+    for msg in fleet_messages(fleet, on_truth, workshop):
         if should_stop():
             break
         clock.wait_until(msg.timestamp)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from cloud.settings import Settings
 from cloud.state import CloudState
 from simulators.field_crew import FAULT_REPAIRS, FieldCrew
 from simulators.fleet import FleetSpec, plan_fleet
+from simulators.workshop import Workshop
 from tests.cloud.messages import alert, wire
 from tests.support.live import serve
 
@@ -30,9 +31,10 @@ class Crewed:
     url: str
     engineers: dict[int, str]
     dispatcher: str
+    workshop: Workshop = field(default_factory=Workshop)
 
     def crew(self, **kw: float) -> FieldCrew:
-        return FieldCrew(self.url, self.engineers, self.dispatcher, self.fleet, **kw)
+        return FieldCrew(self.url, self.engineers, self.dispatcher, self.fleet, workshop=self.workshop, **kw)
 
     def raise_alert(self, device: str, at: datetime, fault_key: str) -> int:
         msg = alert(device, "raise", at, tenant=self.fleet.tenant, fault_key=fault_key, alert_id=device)
@@ -88,6 +90,9 @@ def test_an_order_goes_from_assigned_to_rated_with_the_real_finding(crewed: Crew
     assert done.fix == FAULT_REPAIRS[faulty.faults[0].mode][0]
     assert crewed.order(false_order).fix == "inspected on site, readings within tolerance; no fault found"
     assert crew.stats.accepted == crew.stats.started == crew.stats.resolved == crew.stats.rated == 2
+    visits = crewed.workshop.take(faulty.device_id)  # the repair reaches the simulated machine
+    assert [(v.repaired_fault, v.replaced) for v in visits] == [(faulty.faults[0].mode, None)]
+    assert crewed.workshop.take(healthy.device_id) == []  # nothing was wrong there
 
 
 def test_a_decline_sends_the_order_to_another_engineer(crewed: Crewed) -> None:

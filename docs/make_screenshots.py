@@ -1,5 +1,5 @@
-"""Regenerate the README's screenshots from a real run: the demo's stack and fleet, then
-Debian's headless Chromium (through Playwright) on each page.
+"""Regenerate the README's screenshots from a real run: the demo's stack, fleet and field
+crew, then Debian's headless Chromium (through Playwright) on each page.
 
     .venv/bin/python docs/make_screenshots.py [--devices 10] [--days 5]
 
@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import case, func, select  # noqa: E402
 
 from cloud.db import Device, WorkOrder  # noqa: E402
 from prognos.demo_stack import DemoStack  # noqa: E402
@@ -54,16 +54,24 @@ def main() -> int:
         mqtt = MqttSink(stack.address, fleet.tenant)
         mqtt.start()
         sinks = route_by_transport(fleet, {"serial": SerialSink(stack.link), "mqtt": mqtt})
-        run_stream(fleet, sinks, speed=0, progress=lambda ts, sent: stack.follow(ts))
+        crew = stack.field_crew()
+
+        def follow(ts: float, sent: int) -> None:
+            stack.follow(ts)
+            if ts < fleet.start + 0.6 * (fleet.end - fleet.start):  # then the crew goes home, so
+                crew.step(ts)  # the board and "my work orders" keep live work to show
+
+        run_stream(fleet, sinks, speed=0, progress=follow, workshop=stack.workshop)
         mqtt.close()
         stack.follow(fleet.end)
         stack.drain()
         with stack.state.sessions() as s:
-            busiest = s.execute(
+            live = WorkOrder.status.in_(("assigned", "accepted", "in_progress"))
+            busiest = s.execute(  # the engineer with the most live work: a full "my work orders"
                 select(WorkOrder.assignee_id, func.count())
                 .where(WorkOrder.assignee_id.is_not(None))
                 .group_by(WorkOrder.assignee_id)
-                .order_by(func.count().desc())
+                .order_by(func.sum(case((live, 1), else_=0)).desc(), func.count().desc())
             ).first()
             sick = s.scalar(select(Device).order_by(Device.health).limit(1))
             order = s.scalar(

@@ -47,7 +47,8 @@ def _evidence_charts(order: WorkOrder, channels: int = 4) -> list[Any]:
     names = sorted({c for _, p in points for c in p.get("values", {})})
     charts = [
         time_chart(
-            [Series(c, [(t, p["values"][c]) for t, p in points if c in p.get("values", {})])],
+            # a channel that dropped out in a sample (None) is a gap in its line, not a point
+            [Series(c, [(t, v) for t, p in points if (v := p.get("values", {}).get(c)) is not None])],
             markers=markers,
             title=f"{c}: the samples that triggered the alert",
             css_class="chart small",

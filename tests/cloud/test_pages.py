@@ -10,6 +10,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from cloud.state import CloudState
+from firmware_bridge.contract import EvidencePoint
 
 from .conftest import NOW
 from .messages import alert, consumable, summary, wire
@@ -153,3 +154,20 @@ def test_change_feed_moves_when_data_arrives(client: TestClient, world: World, s
     assert client.get("/ui/changes").json()["version"] == before
     state.ingestor.handle(*wire(summary("ac-1", NOW)))
     assert client.get("/ui/changes").json()["version"] != before
+
+
+def test_a_channel_that_dropped_out_in_the_evidence_is_a_gap_not_an_error(
+    client: TestClient, world: World, state: CloudState
+) -> None:
+    """Found by the README screenshots: a NaN sample in an alert's window broke the board."""
+    raised = alert("ac-1", "raise", NOW)
+    t = NOW.timestamp()
+    gappy = [
+        EvidencePoint(t=t - 60 * i, values={"suction_pressure": None if i == 1 else 3.1}, score=0.5)
+        for i in range(3)
+    ]
+    order_id = state.ingestor.handle(*wire(raised.model_copy(update={"evidence": gappy}))).created_orders[0]
+    login(client, world.token["dispatcher"])
+    assert client.get("/ui/work-orders").status_code == 200
+    page = client.get(f"/ui/work-orders/{order_id}")
+    assert page.status_code == 200 and "suction_pressure: the samples that triggered the alert" in page.text

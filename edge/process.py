@@ -75,22 +75,26 @@ class EdgeProcess:
             pass  # the child has gone; the last report stands
         return self._stats
 
-    def idle(self) -> bool:
-        """True when two reports in a row show nothing queued, stored or newly received."""
-        before = self._reports
-        first = self.stats()
-        deadline = time.monotonic() + 5.0
-        while self._reports == before and time.monotonic() < deadline and self._proc.is_alive():
-            time.sleep(0.1)
-            first = self.stats()
+    def _fresh_report(self, deadline: float) -> dict[str, Any] | None:
+        """The first report sent after this call (about one a second), or None by ``deadline``."""
         seen = self._reports
-        while self._reports == seen and time.monotonic() < deadline and self._proc.is_alive():
+        while time.monotonic() < deadline and self._proc.is_alive():
             time.sleep(0.1)
             self.stats()
-        second = self._stats
+            if self._reports != seen:
+                return self._stats
+        return None
+
+    def idle(self) -> bool:
+        """True when two fresh reports in a row show nothing queued, stored or newly received."""
+        self.stats()  # what queued up before this call is stale
+        deadline = time.monotonic() + 5.0
+        first, second = self._fresh_report(deadline), self._fresh_report(deadline)
+        if first is None or second is None:
+            return False
 
         def empty(s: dict[str, Any]) -> bool:
-            return s.get("inbox", 1) == 0 and s.get("outbox", 1) == 0
+            return s.get("inbox") == 0 and s.get("outbox") == 0
 
         return empty(first) and empty(second) and first.get("received") == second.get("received")
 

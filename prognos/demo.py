@@ -123,6 +123,8 @@ def _run(args: argparse.Namespace, fleet: Any, stack: DemoStack, stop: threading
         if crew is not None:
             crew.step(ts)
         reached["at"] = ts
+        if not progress.due():
+            return
         with stack.state.sessions() as s:  # type: ignore[union-attr]
             orders = s.scalar(select(func.count()).select_from(WorkOrder)) or 0
             alerts = s.scalar(select(func.count()).select_from(Alert)) or 0

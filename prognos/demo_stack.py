@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import uvicorn
-
 from cloud.app import create_app
 from cloud.clock import ManualClock
 from cloud.db.migrate import upgrade
 from cloud.seed import SeedReport, seed_fleet
+from cloud.server_thread import ServerThread
 from cloud.settings import Settings
 from cloud.state import CloudState
 from cloud.workers import Workers
@@ -41,7 +40,7 @@ from simulators.fleet import FleetSpec
 from simulators.pty_link import PtyLink
 from simulators.workshop import Workshop
 
-from .broker import MosquittoBroker, find_mosquitto, free_port
+from .broker import MosquittoBroker, find_mosquitto
 from .embedded_broker import EmbeddedBroker
 
 __all__ = ["DemoStack"]
@@ -67,7 +66,7 @@ class DemoStack:
     reader: SerialReader | None = None
     bridge: SerialMqttBridge | None = None
     edge: EdgeProcess | None = None
-    _server: uvicorn.Server | None = None
+    _server: ServerThread | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -81,7 +80,7 @@ class DemoStack:
     @property
     def workers(self) -> Workers:
         assert self._server is not None
-        return self._server.config.app.state.workers  # type: ignore[no-any-return]
+        return self._server.app.state.workers  # type: ignore[no-any-return]
 
     def start(self) -> DemoStack:
         binary = find_mosquitto()
@@ -118,19 +117,12 @@ class DemoStack:
                 s, manifest, self.clock.now(), settings.secret_key, tenant=self.fleet.tenant,
                 engineers=crew, seed=self.fleet.seed,
             )  # fmt: skip
-        port = self.port or free_port()
         app = create_app(settings, start_workers=True, state=self.state)
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        self._spawn("cloud-http", self._server.run)
-        deadline = time.monotonic() + 30
-        while not self._server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not self._server.started:
-            raise RuntimeError(f"the cloud service did not start on 127.0.0.1:{port}")
+        self._server = ServerThread(app, self.port or 0).start()
         ingest = self.workers.ingest
         if ingest is None or not ingest.subscribed.wait(10):
             raise RuntimeError("the cloud's ingest did not subscribe to the broker")
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = self._server.url
 
     def _start_edge(self) -> None:
         broker = f"{self.broker.host}:{self.broker.port}"  # type: ignore[union-attr]
@@ -192,7 +184,7 @@ class DemoStack:
         """Wait until what the fleet sent has been through the edge and into the cloud."""
         deadline = time.monotonic() + timeout
         assert self.edge is not None
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.edge.alive():
             if self.edge.idle():
                 ingest = self.workers.ingest
                 return ingest is None or ingest.wait_idle(max(1.0, deadline - time.monotonic()), quiet=quiet)
@@ -207,7 +199,7 @@ class DemoStack:
         if self.edge is not None:
             self.edge.stop()
         if self._server is not None:
-            self._server.should_exit = True  # the app's lifespan stops ingest and scheduler
+            self._server.stop()  # the app's lifespan stops ingest and scheduler
         for thread in self._threads:
             thread.join(15)
         if self.link is not None:

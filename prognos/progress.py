@@ -18,11 +18,14 @@ class Progress:
         self._tty = self.stream.isatty()
         self._open = False
 
+    def due(self) -> bool:
+        """Would an update show now? Lets a caller skip the work of making the text."""
+        return not self.quiet and time.monotonic() - self._last >= (0.1 if self._tty else self.every)
+
     def update(self, text: str, force: bool = False) -> None:
-        now = time.monotonic()
-        if self.quiet or (not force and now - self._last < (0.1 if self._tty else self.every)):
+        if self.quiet or not (force or self.due()):
             return
-        self._last = now
+        self._last = time.monotonic()
         if self._tty:
             self.stream.write("\r\033[K" + text)
             self._open = True

@@ -26,12 +26,10 @@ class Workshop:
     def __init__(self) -> None:
         self._pending: dict[str, list[ServiceVisit]] = {}
         self._lock = threading.Lock()
-        self.visits = 0
 
     def record(self, visit: ServiceVisit) -> None:
         with self._lock:
             self._pending.setdefault(visit.device_id, []).append(visit)
-            self.visits += 1
 
     def take(self, device_id: str) -> list[ServiceVisit]:
         """The visits to ``device_id`` not yet applied, oldest first."""

@@ -75,6 +75,7 @@ class Finding:
     fix: str
     parts: list[dict[str, Any]]
     fault: str | None = None  # the injected fault mode found, and repaired
+    replaced: str | None = None  # the consumable renewed
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +178,10 @@ class FieldCrew:
 
     def finding(self, order: dict[str, Any], at: float) -> Finding:
         """What the engineer finds on site at ``at``: the injected fault, the consumable, or nothing."""
-        if order["kind"] == "replacement":
-            return Finding(_CONSUMABLE_FIX, [])  # the order's own planned part is the one used
+        key = order["fault_key"] or ""
+        if order["kind"] == "replacement" and key.startswith("consumable:"):
+            # the order's own planned part is the one used
+            return Finding(_CONSUMABLE_FIX, [], replaced=key.split(":", 1)[1])
         device = self._device_key(order["device_id"])
         for fault in self._faults.get(device, ()):
             if fault.onset <= at and (device, fault.mode) not in self._repaired:
@@ -233,17 +236,15 @@ class FieldCrew:
 
     def _serviced(self, order: dict[str, Any], at: float, found: Finding) -> None:
         """What the engineer did reaches the simulated machine (through the workshop)."""
-        device = self._device_key(order["device_id"])
-        key = order["fault_key"] or ""
-        if order["kind"] == "replacement" and key.startswith("consumable:"):
-            visit = ServiceVisit(device, at, replaced=key.split(":", 1)[1])
-        elif found.fault is not None:
-            self._repaired.add((device, found.fault))
-            visit = ServiceVisit(device, at, repaired_fault=found.fault)
-        else:
+        if found.fault is None and found.replaced is None:
             return  # nothing was wrong: nothing changes on the machine
+        device = self._device_key(order["device_id"])
+        if found.fault is not None:
+            self._repaired.add((device, found.fault))
         if self.workshop is not None:
-            self.workshop.record(visit)
+            self.workshop.record(
+                ServiceVisit(device, at, repaired_fault=found.fault, replaced=found.replaced)
+            )
 
 
 def _ts(value: str | None) -> float:

@@ -35,7 +35,9 @@ class OnnxDetector(Estimator):
             raise ValueError(f"cannot load ONNX model {self.path}: {exc}") from None
         meta = self._session.get_modelmeta().custom_metadata_map
         self.model_features: list[str] = json.loads(meta.get("prognos.features", "[]"))
+        self.metadata: dict[str, str] = dict(meta)
         self.version = meta.get("prognos.version", "unknown")
+        self.kind = meta.get("prognos.kind", "unknown")
         self.features = list(features) if features else list(self.model_features)
         fill = json.loads(meta.get("prognos.fill", "null")) or [0.0] * len(self.model_features)
         self._fill = np.asarray(fill, dtype=np.float32)

@@ -1,81 +1,85 @@
-"""A PCA reconstruction-error model of normal behaviour, fitted in numpy, exported to ONNX.
+"""Write a reconstruction model as one self-describing ONNX file, and prove the file is right.
 
-The exported graph computes, for a batch ``X`` (float32, samples x features)::
+The graph takes a float32 batch ``X`` (samples x features, raw units) and returns one
+score per row::
 
-    Z = (X - mean) / scale            standardise with the training statistics
-    R = Z - (Z @ W) @ W.T             what the k principal directions cannot explain
-    score = sum(R * R, axis=1)        squared reconstruction error (high = anomalous)
+    Z = (X - mean) / scale        standardise with the training statistics
+    score = model(Z)              the model's own nodes (see models.reconstruction)
 
-Metadata on the model (``prognos.*`` keys) carries the feature names, version, and
-training-data hash so the edge's ONNX adapter can check what it is given.
+Missing values are the caller's business: the edge's ONNX adapter fills them with
+``prognos.fill`` (the training means) before running the graph, as the Python model does.
+
+Metadata (``prognos.*`` keys) carries everything the edge and the registry need to know
+without the training code: feature names, kind, version, the sha256 of the training
+matrix, the scaling and the training metrics. :func:`verify_export` runs the written file
+in ONNX Runtime and compares it with the Python model on a holdout.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import onnx
 from numpy.typing import NDArray
-from onnx import TensorProto, helper, numpy_helper
+from onnx import NodeProto, TensorProto, helper, numpy_helper
 
-__all__ = ["PcaModel", "export_onnx", "fit_pca"]
+from .reconstruction import PcaModel, Standardiser, fit_pca
 
-OPSET = 17
+__all__ = ["OPSET", "RTOL", "ATOL", "ExportError", "export_onnx", "fit_pca", "PcaModel", "verify_export"]
 
-
-class PcaModel:
-    def __init__(
-        self, mean: NDArray[np.float64], scale: NDArray[np.float64], components: NDArray[np.float64]
-    ) -> None:
-        self.mean, self.scale, self.components = mean, scale, components  # components: d x k
-
-    def score(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        Z = (np.where(np.isnan(X), self.mean, X) - self.mean) / self.scale
-        R = Z - (Z @ self.components) @ self.components.T
-        return np.asarray((R * R).sum(axis=1))
+OPSET = 18
+#: The stated agreement between ONNX Runtime (float32) and the numpy model (float64):
+#: ``|onnx - numpy| <= ATOL + RTOL * |numpy|`` on every holdout row.
+RTOL, ATOL = 1e-3, 1e-4
 
 
-def fit_pca(X: NDArray[np.float64], variance: float = 0.9) -> PcaModel:
-    """Keep the fewest components explaining ``variance`` of the standardised data."""
-    X = np.asarray(X, dtype=np.float64)
-    mean = np.nanmean(X, axis=0)
-    scale = np.nanstd(X, axis=0)
-    scale = np.where(scale > 0, scale, 1.0)
-    Z = (np.where(np.isnan(X), mean, X) - mean) / scale
-    _, s, vt = np.linalg.svd(Z, full_matrices=False)
-    explained = np.cumsum(s**2) / np.sum(s**2)
-    k = int(np.searchsorted(explained, variance) + 1)
-    k = min(k, max(1, X.shape[1] - 1))
-    return PcaModel(mean, scale, vt[:k].T)
+class ExportError(ValueError):
+    """The exported file does not reproduce the model it was written from."""
+
+
+class ExportableModel(Protocol):
+    kind: str
+    scaler: Standardiser
+
+    def score(self, X: NDArray[np.float64]) -> NDArray[np.float64]: ...
+
+    def onnx_nodes(self) -> tuple[list[NodeProto], list[TensorProto]]: ...
+
+
+def training_hash(X: NDArray[np.float64]) -> str:
+    """sha256 of the training matrix as float64, row-major: the same data, the same hash."""
+    return hashlib.sha256(np.ascontiguousarray(X, dtype=np.float64).tobytes()).hexdigest()
 
 
 def export_onnx(
-    model: PcaModel, features: list[str], path: Path, version: str, train: NDArray[np.float64]
+    model: ExportableModel,
+    features: list[str],
+    path: Path,
+    version: str,
+    train: NDArray[np.float64],
+    metrics: dict[str, Any] | None = None,
+    name: str = "anomaly",
 ) -> Path:
     d = len(features)
-    const = numpy_helper.from_array
+    body, inits = model.onnx_nodes()
     nodes = [
         helper.make_node("Sub", ["X", "mean"], ["centred"]),
         helper.make_node("Div", ["centred", "scale"], ["Z"]),
-        helper.make_node("MatMul", ["Z", "W"], ["proj"]),
-        helper.make_node("MatMul", ["proj", "WT"], ["recon"]),
-        helper.make_node("Sub", ["Z", "recon"], ["R"]),
-        helper.make_node("Mul", ["R", "R"], ["R2"]),
-        helper.make_node("ReduceSum", ["R2", "axes"], ["score"], keepdims=0),
+        *body,
     ]
     inits = [
-        const(model.mean.astype(np.float32), "mean"),
-        const(model.scale.astype(np.float32), "scale"),
-        const(model.components.astype(np.float32), "W"),
-        const(model.components.T.astype(np.float32).copy(), "WT"),
-        const(np.array([1], dtype=np.int64), "axes"),
+        numpy_helper.from_array(model.scaler.mean.astype(np.float32), "mean"),
+        numpy_helper.from_array(model.scaler.scale.astype(np.float32), "scale"),
+        *inits,
     ]
     graph = helper.make_graph(
         nodes,
-        "prognos_pca",
+        f"prognos_{model.kind.replace('-', '_')}",
         [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", d])],
         [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N"])],
         inits,
@@ -83,16 +87,52 @@ def export_onnx(
     onnx_model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="prognos"
     )
+    onnx_model.ir_version = 9  # readable by every onnxruntime from 1.15 on, not just this one
     meta = {
+        "prognos.name": name,
         "prognos.features": json.dumps(features),
         "prognos.version": version,
-        "prognos.kind": "pca-reconstruction",
-        "prognos.train_sha256": hashlib.sha256(
-            np.ascontiguousarray(train, dtype=np.float64).tobytes()
-        ).hexdigest(),
-        "prognos.fill": json.dumps(model.mean.tolist()),
+        "prognos.kind": model.kind,
+        "prognos.train_sha256": training_hash(train),
+        "prognos.train_rows": str(len(train)),
+        "prognos.fill": json.dumps(model.scaler.mean.tolist()),
+        "prognos.scaling": json.dumps(
+            {"mean": model.scaler.mean.tolist(), "scale": model.scaler.scale.tolist()}
+        ),
+        "prognos.metrics": json.dumps(metrics or {}),
+        "prognos.created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     helper.set_model_props(onnx_model, meta)
     onnx.checker.check_model(onnx_model)
+    path = Path(path)
     path.write_bytes(onnx_model.SerializeToString())
     return path
+
+
+def verify_export(path: Path, model: ExportableModel, holdout: NDArray[np.float64]) -> dict[str, float]:
+    """Score ``holdout`` with ONNX Runtime through the edge's adapter and with the numpy model.
+
+    Raises :class:`ExportError` when any row is outside the stated tolerance; returns the
+    largest absolute and relative differences seen (they go into the model's metrics).
+    """
+    from .onnx_adapter import OnnxDetector
+
+    holdout = np.asarray(holdout, dtype=np.float64)
+    got = OnnxDetector(Path(path)).score_many(holdout)
+    want = model.score(holdout)
+    diff = np.abs(got - want)
+    bad = diff > ATOL + RTOL * np.abs(want)
+    report = {
+        "rows": int(len(holdout)),
+        "max_abs_diff": float(diff.max(initial=0.0)),
+        "max_rel_diff": float((diff / np.maximum(np.abs(want), ATOL)).max(initial=0.0)),
+        "rtol": RTOL,
+        "atol": ATOL,
+    }
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ExportError(
+            f"{path}: ONNX Runtime and the numpy model disagree on {int(bad.sum())} of {len(bad)} "
+            f"holdout rows (row {i}: {got[i]:.6g} vs {want[i]:.6g})"
+        )
+    return report

@@ -1,8 +1,8 @@
 """Detectors by name, for configuration files and ``--detector``.
 
 ``robust`` (the default: robust residuals per operating mode), ``robust-single`` (one
-baseline, no modes), ``hst`` (River Half-Space Trees), or ``onnx:PATH`` for an
-exported model file.
+baseline, no modes), ``hst`` (River Half-Space Trees), ``onnx:PATH`` for an exported
+model file, or several joined by ``+`` (``robust+onnx:PATH``) for an ensemble.
 """
 
 from __future__ import annotations
@@ -16,10 +16,17 @@ from .robust import RobustDetector
 
 __all__ = ["DETECTORS", "make_detector"]
 
-DETECTORS = ("robust", "robust-single", "hst", "onnx:PATH")
+DETECTORS = ("robust", "robust-single", "hst", "onnx:PATH", "A+B")
 
 
 def make_detector(name: str = "robust", features: list[str] | None = None) -> Detector:
+    if "+" in name:
+        from .ensemble import EnsembleDetector
+
+        members = [make_detector(part, _own_features(part, features)) for part in name.split("+")]
+        ensemble = EnsembleDetector(members)
+        ensemble.add_features(list(features or []))
+        return ensemble
     if name == "robust":
         return ModalDetector(features=features)
     if name == "robust-single":
@@ -31,3 +38,8 @@ def make_detector(name: str = "robust", features: list[str] | None = None) -> De
 
         return OnnxDetector(Path(name[5:]), features=features)
     raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
+
+
+def _own_features(part: str, features: list[str] | None) -> list[str] | None:
+    """An ONNX member keeps the features its file names; the others take the caller's."""
+    return None if part.startswith("onnx:") else features

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import __version__, bridge_cmd, cloud_cmd, demo, detect_cmd, edge_cmd, sim_cmd
+from . import __version__, bridge_cmd, cloud_cmd, demo, detect_cmd, edge_cmd, models_cmd, sim_cmd
 
 __all__ = ["main"]
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect_cmd.add_parser(sub)
     edge_cmd.add_parser(sub)
     cloud_cmd.add_parser(sub)
+    models_cmd.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,136 @@
+"""``prognos models ...``: train, export and use the offline models.
+
+* ``train-anomaly --data CSV_OR_DIR --out model.onnx``: a model of normal behaviour for the
+  edge (PCA or autoencoder, whichever separates anomalies better on a holdout), exported
+  to ONNX with its metadata and checked against ONNX Runtime before it is written out.
+* ``train-rul --data DIR --subset FD001 --out rul.onnx``: remaining useful life on NASA
+  C-MAPSS, cross-validated by unit (see :mod:`models.rul`).
+* ``predict-rul --model rul.onnx --data test_FD001.txt --out rul.csv``: one ``unit,rul``
+  row per engine, predicted at its last cycle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.table import TableError, read_table
+from models.anomaly_train import KINDS, Segment, train_anomaly
+from models.onnx_export import export_onnx, training_hash, verify_export
+
+from .progress import Progress
+
+__all__ = ["add_parser", "load_segments"]
+
+LABEL_COLUMNS = ("anomaly", "changepoint", "label", "is_anomaly")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("models", help="train and export models (anomaly, remaining useful life)")
+    models_sub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    t = models_sub.add_parser("train-anomaly", help="learn normal behaviour from CSVs, export ONNX")
+    t.add_argument(
+        "--data", required=True, type=Path, help="a CSV file, or a folder of them (searched recursively)"
+    )
+    t.add_argument("--out", required=True, type=Path, help="the .onnx file to write")
+    t.add_argument(
+        "--kind", choices=("auto", *KINDS), default="auto", help="model kind (default: best on holdout)"
+    )
+    t.add_argument("--label-col", default="anomaly", help="rows with a non-zero value here are not learned")
+    t.add_argument("--ignore-cols", default="", help="comma-separated columns not to use as features")
+    t.add_argument(
+        "--name", default=None, help="model name in the registry (default: the output file's stem)"
+    )
+    t.add_argument("--version", default=None, help="version string (default: name-kind-training hash)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--metrics-json", type=Path, default=None, help="also write the training metrics here")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=_train_anomaly)
+
+
+def load_segments(
+    data: Path, label_col: str = "anomaly", ignore: tuple[str, ...] = ()
+) -> tuple[list[str], list[Segment]]:
+    """Every CSV under ``data`` as a segment; features are the first file's numeric columns."""
+    files = sorted(data.rglob("*.csv")) if data.is_dir() else [data]
+    if not files:
+        raise ValueError(f"no CSV files under {data}")
+    features: list[str] | None = None
+    segments = []
+    for path in files:
+        try:
+            table = read_table(path, None, ignore)
+        except TableError as exc:
+            raise ValueError(str(exc)) from None
+        labels = None
+        if label_col in table.features:
+            labels = np.nan_to_num(table.X[:, table.features.index(label_col)]) > 0.5
+        usable = [f for f in table.features if f not in LABEL_COLUMNS and f != label_col]
+        if features is None:
+            features = usable
+        missing = [f for f in features if f not in table.features]
+        if missing:
+            raise ValueError(f"{path}: lacks the columns {missing} that {files[0].name} has")
+        X = table.X[:, [table.features.index(f) for f in features]]
+        segments.append(Segment(X, labels, str(path.relative_to(data) if data.is_dir() else path.name)))
+    return list(features or []), segments
+
+
+def _train_anomaly(args: argparse.Namespace) -> int:
+    progress = Progress(quiet=args.quiet, every=0.5)
+    t0 = time.perf_counter()
+    ignore = tuple(c.strip() for c in args.ignore_cols.split(",") if c.strip())
+    if not args.data.exists():
+        raise ValueError(f"{args.data}: no such file or folder")
+    features, segments = load_segments(args.data, args.label_col, ignore)
+    rows = sum(len(s.X) for s in segments)
+    progress.update(
+        f"{len(segments)} file(s), {rows:,} rows, {len(features)} channels: {', '.join(features)}", force=True
+    )
+    kinds = KINDS if args.kind == "auto" else (args.kind,)
+    trained = train_anomaly(segments, kinds, seed=args.seed, progress=progress.update)
+    name = args.name or args.out.stem
+    version = args.version or f"{name}-{trained.kind}-{training_hash(trained.train)[:8]}"
+    metrics: dict[str, Any] = dict(trained.metrics)
+    metrics["train_rows"] = int(len(trained.train))
+    metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(args.out.suffix + ".part")
+    export_onnx(trained.model, features, tmp, version, trained.train, metrics, name=name)
+    try:
+        metrics["export_check"] = verify_export(tmp, trained.model, trained.holdout)
+        # written again with the check in its metadata; the check itself is repeated on it
+        export_onnx(trained.model, features, tmp, version, trained.train, metrics, name=name)
+        verify_export(tmp, trained.model, trained.holdout)
+    except Exception:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(args.out)
+    progress.done()
+    if args.metrics_json:
+        args.metrics_json.write_text(json.dumps(metrics, indent=2) + "\n")
+    summary = {
+        "out": str(args.out),
+        "version": version,
+        "kind": trained.kind,
+        "features": features,
+        **metrics,
+    }
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def main(argv: list[str]) -> int:  # pragma: no cover - for python -m prognos.models_cmd
+    from .cli import main as cli_main
+
+    return cli_main(["models", *argv])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))

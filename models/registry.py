@@ -16,7 +16,7 @@ from .robust import RobustDetector
 
 __all__ = ["DETECTORS", "make_detector"]
 
-DETECTORS = ("robust", "robust-single", "hst", "onnx:PATH", "A+B")
+DETECTORS = ("robust", "robust-single", "hst", "onnx:PATH", "robust+onnx:PATH")
 
 
 def make_detector(name: str = "robust", features: list[str] | None = None) -> Detector:

@@ -127,7 +127,7 @@ def test_every_named_detector_runs_in_the_agent() -> None:
     that path (it built its trees from the empty sample it was handed first)."""
     from models.registry import DETECTORS
 
-    for name in (d for d in DETECTORS if ":" not in d):
+    for name in [*(d for d in DETECTORS if ":" not in d), "robust+hst"]:
         agent = Agent(AgentSettings(detector=name))
         out = run(agent, samples(300, shift_from=250))
         assert any(m.kind == "summary" for m in out), name

@@ -30,7 +30,19 @@ from onnx import NodeProto, TensorProto, helper, numpy_helper
 
 from .reconstruction import PcaModel, Standardiser, fit_pca
 
-__all__ = ["OPSET", "RTOL", "ATOL", "ExportError", "export_onnx", "fit_pca", "PcaModel", "verify_export"]
+__all__ = [
+    "ATOL",
+    "OPSET",
+    "RTOL",
+    "ExportError",
+    "PcaModel",
+    "check_agreement",
+    "export_onnx",
+    "fit_pca",
+    "save_graph",
+    "training_hash",
+    "verify_export",
+]
 
 OPSET = 18
 #: The stated agreement between ONNX Runtime (float32) and the numpy model (float64):
@@ -77,17 +89,6 @@ def export_onnx(
         numpy_helper.from_array(model.scaler.scale.astype(np.float32), "scale"),
         *inits,
     ]
-    graph = helper.make_graph(
-        nodes,
-        f"prognos_{model.kind.replace('-', '_')}",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", d])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N"])],
-        inits,
-    )
-    onnx_model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="prognos"
-    )
-    onnx_model.ir_version = 9  # readable by every onnxruntime from 1.15 on, not just this one
     meta = {
         "prognos.name": name,
         "prognos.features": json.dumps(features),
@@ -102,6 +103,30 @@ def export_onnx(
         "prognos.metrics": json.dumps(metrics or {}),
         "prognos.created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    return save_graph(model.kind, nodes, inits, ["N", d], "score", meta, path)
+
+
+def save_graph(
+    kind: str,
+    nodes: list[NodeProto],
+    inits: list[TensorProto],
+    input_shape: list[str | int],
+    output: str,
+    meta: dict[str, str],
+    path: Path,
+) -> Path:
+    """One float32 input ``X`` of ``input_shape``, one float32 output of length N, checked and written."""
+    graph = helper.make_graph(
+        nodes,
+        f"prognos_{kind.replace('-', '_')}",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, input_shape)],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["N"])],
+        inits,
+    )
+    onnx_model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="prognos"
+    )
+    onnx_model.ir_version = 9  # readable by every onnxruntime from 1.15 on, not just this one
     helper.set_model_props(onnx_model, meta)
     onnx.checker.check_model(onnx_model)
     path = Path(path)
@@ -109,21 +134,12 @@ def export_onnx(
     return path
 
 
-def verify_export(path: Path, model: ExportableModel, holdout: NDArray[np.float64]) -> dict[str, float]:
-    """Score ``holdout`` with ONNX Runtime through the edge's adapter and with the numpy model.
-
-    Raises :class:`ExportError` when any row is outside the stated tolerance; returns the
-    largest absolute and relative differences seen (they go into the model's metrics).
-    """
-    from .onnx_adapter import OnnxDetector
-
-    holdout = np.asarray(holdout, dtype=np.float64)
-    got = OnnxDetector(Path(path)).score_many(holdout)
-    want = model.score(holdout)
+def check_agreement(path: Path, got: NDArray[np.float64], want: NDArray[np.float64]) -> dict[str, float]:
+    """Compare ONNX Runtime's output with the Python model's; :class:`ExportError` beyond tolerance."""
     diff = np.abs(got - want)
     bad = diff > ATOL + RTOL * np.abs(want)
     report = {
-        "rows": int(len(holdout)),
+        "rows": int(len(want)),
         "max_abs_diff": float(diff.max(initial=0.0)),
         "max_rel_diff": float((diff / np.maximum(np.abs(want), ATOL)).max(initial=0.0)),
         "rtol": RTOL,
@@ -136,3 +152,15 @@ def verify_export(path: Path, model: ExportableModel, holdout: NDArray[np.float6
             f"holdout rows (row {i}: {got[i]:.6g} vs {want[i]:.6g})"
         )
     return report
+
+
+def verify_export(path: Path, model: ExportableModel, holdout: NDArray[np.float64]) -> dict[str, float]:
+    """Score ``holdout`` with ONNX Runtime through the edge's adapter and with the numpy model.
+
+    Raises :class:`ExportError` when any row is outside the stated tolerance; returns the
+    largest absolute and relative differences seen (they go into the model's metrics).
+    """
+    from .onnx_adapter import OnnxDetector
+
+    holdout = np.asarray(holdout, dtype=np.float64)
+    return check_agreement(path, OnnxDetector(Path(path)).score_many(holdout), model.score(holdout))

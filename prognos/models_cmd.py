@@ -24,6 +24,7 @@ from edge.table import TableError, read_table
 from models.anomaly_train import KINDS, Segment, train_anomaly
 from models.onnx_export import export_onnx, training_hash, verify_export
 
+from . import rul_cmd
 from .progress import Progress
 
 __all__ = ["add_parser", "load_segments"]
@@ -52,6 +53,7 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--metrics-json", type=Path, default=None, help="also write the training metrics here")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=_train_anomaly)
+    rul_cmd.add_parsers(models_sub)
 
 
 def load_segments(

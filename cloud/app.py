@@ -16,7 +16,19 @@ from fastapi.routing import APIRoute
 from . import web
 from .api.errors import install_error_handlers
 from .api.middleware import BodyLimit, RequestLog
-from .api.routes import alerts, devices, engineers, fleet, inbox, ingest, kpis, reminders, system, work_orders
+from .api.routes import (
+    alerts,
+    devices,
+    engineers,
+    fleet,
+    inbox,
+    ingest,
+    kpis,
+    models,
+    reminders,
+    system,
+    work_orders,
+)
 from .clock import Clock
 from .logs import configure_logging
 from .settings import Settings
@@ -62,9 +74,12 @@ def create_app(
     app.state.cloud = state
     app.state.workers = workers
     install_error_handlers(app)
-    for module in (system, fleet, devices, engineers, alerts, work_orders, reminders, inbox, ingest, kpis):
+    routers = (system, fleet, devices, engineers, alerts, work_orders, reminders, inbox, ingest, kpis, models)
+    for module in routers:
         app.include_router(module.router)
     web.install(app)
     app.add_middleware(RequestLog, metrics=state.metrics)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, larger={"/api/v1/models": settings.max_model_bytes}
+    )
     return app

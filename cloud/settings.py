@@ -73,6 +73,8 @@ class Settings(BaseSettings):
 
     # HTTP
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_model_bytes: int = Field(default=64_000_000, ge=1024)  # model uploads to the registry
+    downlink_interval_s: float = Field(default=2.0, gt=0)  # how often due rollout commands go out
     log_json: bool = True
     log_level: str = "INFO"
 

@@ -28,6 +28,7 @@ class CloudState:
     metrics: Metrics
     ingestor: Ingestor
     sink: Any = None  # the telemetry sink, when one is configured
+    downlink: Any = None  # the rollout command publisher, when MQTT is configured
 
     @classmethod
     def build(

@@ -1,11 +1,12 @@
-"""The service's background work: the scheduler timer, the MQTT ingest worker and the
-telemetry sink, started and stopped together with the app."""
+"""The service's background work: the scheduler timer, the MQTT ingest worker, the rollout
+downlink and the telemetry sink, started and stopped together with the app."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
+from .downlink import Downlink
 from .ingest_mqtt import MqttIngestWorker
 from .services.scheduler import run_due
 from .state import CloudState
@@ -30,6 +31,9 @@ class Workers:
         if settings.mqtt_url:
             self.ingest = MqttIngestWorker(settings, self.state.ingestor, self.state.metrics, self.state.sink)
             self.ingest.start()
+            if self.state.downlink is None:
+                self.state.downlink = Downlink(self.state, settings.downlink_interval_s)
+                self.state.downlink.start()
         self._scheduler = threading.Thread(target=self._tick, name="cloud-scheduler", daemon=True)
         self._scheduler.start()
 
@@ -61,6 +65,9 @@ class Workers:
             self._scheduler.join(10)
         if self.ingest is not None:
             self.ingest.stop()
+        if self.state.downlink is not None:
+            self.state.downlink.stop()
+            self.state.downlink = None
         if self.state.sink is not None:
             self.state.sink.close()
             self.state.sink = None

@@ -10,6 +10,11 @@ Topics (all QoS 1)::
     prognos/v1/{tenant}/edge/{agent_id}/{kind}     edge -> cloud, kind = alert | consumable |
                                                    fault | summary
     prognos/v1/{tenant}/edge/{agent_id}/status     retained "online"/"offline" (last will)
+    prognos/v1/{tenant}/edge/{agent_id}/cmd/model  cloud -> edge, retained: the model this
+                                                   agent should run (see ModelCommand)
+
+The downlink topic has one level more than the uplink ones, so the cloud's ingest filter
+``prognos/v1/+/edge/+/+`` never hears its own commands.
 """
 
 from __future__ import annotations
@@ -30,9 +35,13 @@ __all__ = [
     "EdgeMessage",
     "EvidencePoint",
     "FaultEventMessage",
+    "ModelCommand",
+    "ModelRef",
+    "ModelStatusMessage",
     "TelemetrySummaryMessage",
     "edge_topic",
     "message_id",
+    "model_command_topic",
     "parse_edge_message",
     "parse_edge_topic",
 ]
@@ -147,6 +156,68 @@ class AgentStatus(BaseModel):
     agent_id: str
     state: Literal["online", "offline"]
     at: Epoch | None = None
+
+
+class ModelRef(BaseModel):
+    """An artifact in the cloud's model registry: what to fetch and how to know it is intact."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    artifact_id: int = Field(ge=1)
+    name: str = Field(min_length=1, max_length=200)
+    version: str = Field(min_length=1, max_length=200)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=1)
+    path: str = Field(pattern=r"^/api/v1/models/[0-9]+/artifact$")  # on the agent's configured cloud
+
+
+class ModelCommand(BaseModel):
+    """Cloud -> edge, retained per agent: deploy a model to some of its devices, or revert.
+
+    Being retained, it is the agent's desired state: an agent that was offline gets the
+    latest one when it connects, and a repeat of a command it has carried out is a no-op.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    rollout_id: int = Field(ge=1)
+    action: Literal["deploy", "revert"]
+    model: ModelRef | None = None  # required for deploy
+    mode: Literal["replace", "ensemble"] = "replace"  # ensemble: alongside the agent's default
+    devices: list[str] = Field(default_factory=list, max_length=100_000)  # empty: every device
+    probation_samples: int = Field(500, ge=10, le=10_000_000)  # per device, old model in shadow
+    max_alert_factor: float = Field(3.0, ge=1.0, le=1000.0)
+    issued_at: Epoch
+
+
+MODEL_STATES = ("downloading", "warming", "probation", "active", "failed", "rolled_back", "reverted")
+
+
+class ModelStatusMessage(BaseModel):
+    """Edge -> cloud (through the outbox): where a rollout stands on this agent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["model"] = "model"
+    message_id: str = Field(min_length=8, max_length=64)
+    tenant: str
+    agent_id: str
+    created_at: Epoch
+    rollout_id: int = Field(ge=1)
+    version: str
+    sha256: str
+    state: Literal["downloading", "warming", "probation", "active", "failed", "rolled_back", "reverted"]
+    reason: str = Field("", max_length=2000)
+    devices: int = Field(0, ge=0)  # devices now running (or trying) the model
+    samples: int = Field(0, ge=0)  # scored by the new model during probation
+    alerts_new: int = Field(0, ge=0)  # raises by the new model during probation
+    alerts_old: int = Field(0, ge=0)  # raises the old model would have made on the same samples
+
+
+def model_command_topic(tenant: str, agent_id: str) -> str:
+    return f"{edge_topic(tenant, agent_id, 'cmd')}/model"
 
 
 EdgeMessage = Annotated[

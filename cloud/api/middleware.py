@@ -31,15 +31,18 @@ async def _reply(send: Any, status: int, detail: str) -> None:
 
 
 class BodyLimit:
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    """``max_bytes`` for every request, except the paths in ``larger`` (model uploads)."""
+
+    def __init__(self, app: Any, max_bytes: int, larger: dict[str, int] | None = None) -> None:
+        self.app, self.default_max, self.larger = app, max_bytes, larger or {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.larger.get(scope.get("path", ""), self.default_max)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await _reply(send, 413, f"request body over {self.max_bytes} bytes")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await _reply(send, 413, f"request body over {limit} bytes")
         seen = 0
         too_large = False
         replied = False
@@ -53,7 +56,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     too_large = True
                     return {"type": "http.request", "body": b"", "more_body": False}
             return message
@@ -64,7 +67,7 @@ class BodyLimit:
                 await send(message)
             elif not replied:
                 replied = True
-                await _reply(send, 413, f"request body over {self.max_bytes} bytes")
+                await _reply(send, 413, f"request body over {limit} bytes")
 
         await self.app(scope, limited_receive, guarded_send)
 

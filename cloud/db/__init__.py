@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from .base import Base, JsonDoc, UtcDateTime, make_engine, make_session_factory, utc
 from .fleet import Consumable, DeadLetter, InboxMessage, Reminder, TelemetrySummary
+from .rollout import AgentRollout, ModelArtifact, Rollout
 from .tenancy import GENESIS_HASH, Agent, ApiToken, Customer, Device, Engineer, Site, Tenant
 from .work import Alert, Notification, Task, WorkOrder, WorkOrderEvent, WorkOrderPart
 
 __all__ = [
     "GENESIS_HASH",
     "Agent",
+    "AgentRollout",
     "Alert",
     "ApiToken",
     "Base",
@@ -21,8 +23,10 @@ __all__ = [
     "Engineer",
     "InboxMessage",
     "JsonDoc",
+    "ModelArtifact",
     "Notification",
     "Reminder",
+    "Rollout",
     "Site",
     "Task",
     "TelemetrySummary",

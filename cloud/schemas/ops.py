@@ -23,7 +23,7 @@ __all__ = [
 
 class TokenCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
-    role: Literal["admin", "dispatcher", "engineer", "device"]
+    role: Literal["admin", "dispatcher", "engineer", "device", "agent"]
     engineer_id: RowId | None = None
     device_id: RowId | None = None
 

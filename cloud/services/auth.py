@@ -21,7 +21,7 @@ from ..errors import InvalidRequest, NotFound
 
 __all__ = ["ROLES", "Principal", "authenticate", "issue_token", "token_digest"]
 
-ROLES = ("admin", "dispatcher", "engineer", "device")
+ROLES = ("admin", "dispatcher", "engineer", "device", "agent")  # agent: an edge agent fetching models
 PREFIX = "prg_"
 
 

@@ -34,6 +34,7 @@ from firmware_bridge.contract import (
     ConsumableStatusMessage,
     ContractError,
     FaultEventMessage,
+    ModelStatusMessage,
     TelemetrySummaryMessage,
     parse_edge_message,
     parse_edge_topic,
@@ -47,6 +48,7 @@ from .batch_lookups import BatchLookups
 from .dispatch import dispatch_orders
 from .priority import SEVERITY_RANK, worse_severity
 from .reminders import ReminderPolicy, on_consumable_status
+from .rollouts import on_model_status
 
 __all__ = ["IngestOptions", "IngestResult", "Ingestor"]
 
@@ -77,7 +79,7 @@ class _DeadLetter(Exception):
 
 
 _EdgeMessage = AlertMessage | ConsumableStatusMessage | FaultEventMessage | TelemetrySummaryMessage
-_Parsed = _EdgeMessage | AgentStatus
+_Parsed = _EdgeMessage | AgentStatus | ModelStatusMessage
 
 
 class Ingestor:
@@ -102,7 +104,7 @@ class Ingestor:
         whole batch, so the caller acks nothing and the broker redelivers all of it.
         """
         parsed = [self._parse(topic, payload) for topic, payload in deliveries]
-        valid = [m for m in parsed if not isinstance(m, (str, AgentStatus))]
+        valid = [m for m in parsed if not isinstance(m, (str, AgentStatus, ModelStatusMessage))]
         with self.sessions() as s, s.begin():
             lookups = BatchLookups(s, [(m.tenant, m.device_id, m.message_id) for m in valid])
             return [
@@ -125,6 +127,15 @@ class Ingestor:
                 if status.agent_id != agent_key:
                     return f"status for agent {status.agent_id!r} on the topic of {agent_key!r}"
                 return status
+            if kind == "model":
+                try:
+                    report = ModelStatusMessage.model_validate_json(payload)
+                except ValueError as exc:
+                    return f"invalid model status: {str(exc).splitlines()[0]}"
+                if (report.tenant, report.agent_id) != (tenant_slug, agent_key):
+                    who = f"{report.tenant}/{report.agent_id}"
+                    return f"model status of {who} on the topic of {tenant_slug}/{agent_key}"
+                return report
             msg = parse_edge_message(payload)
         except ContractError as exc:
             return str(exc)
@@ -145,6 +156,8 @@ class Ingestor:
                 with s.begin_nested():
                     if isinstance(message, AgentStatus):
                         return self._status(s, topic, message)
+                    if isinstance(message, ModelStatusMessage):
+                        return self._model_status(s, message)
                     result, device = self._apply(s, lookups, message)
                 if device is not None:  # the savepoint held: later messages may rely on it
                     lookups.stored(message.message_id, device)
@@ -182,6 +195,15 @@ class Ingestor:
         agent.state, agent.last_seen_at = status.state, self.clock.now()
         s.flush()
         return IngestResult("status", kind="status")
+
+    def _model_status(self, s: Session, msg: ModelStatusMessage) -> IngestResult:
+        tenant = s.scalar(select(Tenant).where(Tenant.slug == msg.tenant))
+        if tenant is None:
+            raise _DeadLetter(f"unknown tenant {msg.tenant!r}")
+        ignored = on_model_status(s, tenant, msg, self.clock.now())
+        if ignored is not None:
+            raise _DeadLetter(ignored)
+        return IngestResult("status", kind="model")
 
     def _apply(
         self, s: Session, lookups: BatchLookups, msg: _EdgeMessage

@@ -51,7 +51,8 @@ def add_parser(sub: Any) -> None:
 
     token = cs.add_parser("token", help="issue an API token")
     token.add_argument("--tenant", required=True)
-    token.add_argument("--role", required=True, choices=["admin", "dispatcher", "engineer", "device", "agent"])
+    roles = ["admin", "dispatcher", "engineer", "device", "agent"]
+    token.add_argument("--role", required=True, choices=roles)
     token.add_argument("--name", required=True)
     token.add_argument("--engineer-id", type=int)
     token.add_argument("--device-id", type=int)

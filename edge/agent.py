@@ -25,16 +25,19 @@ from firmware_bridge.contract import (
     ConsumableStatusMessage,
     EvidencePoint,
     FaultEventMessage,
+    ModelStatusMessage,
     TelemetrySummaryMessage,
     edge_topic,
     message_id,
 )
 from models.registry import make_detector
 
+from . import deployment as deploy
 from .consumables import CONDITION, RATED_LIFE, Condition, ConsumableTracker
+from .deployment import Deployment, StatusEvent
 from .health import HealthTracker
 from .outbox import PendingMessage
-from .pipeline import DevicePipeline
+from .pipeline import BatchResult, DevicePipeline
 from .policy import AlertPolicy, Transition, TransitionKind
 
 __all__ = ["Agent", "AgentSettings", "DeviceState"]
@@ -70,6 +73,8 @@ class DeviceState:
     window_start: float | None = None
     window: dict[str, list[float]] = field(default_factory=dict)  # channel -> [min, sum, max, count]
     window_max_score: float = 0.0
+    candidate: DevicePipeline | None = None  # a new model warming up in shadow
+    previous: DevicePipeline | None = None  # the model before the last swap: shadow, then for revert
 
 
 class Agent:
@@ -80,6 +85,8 @@ class Agent:
         self.clock = clock or time.time
         self.devices: dict[str, DeviceState] = {}
         self.dirty: set[str] = set()  # devices changed since the last checkpoint
+        self.deployment: Deployment | None = None  # the latest model rollout to this agent
+        self._reporting: set[str] = set()  # devices that sent samples since it began
 
     # -- state ----------------------------------------------------------------------
     def _device(self, device_id: str) -> DeviceState:
@@ -95,6 +102,8 @@ class Agent:
         """Pickled device states to store with the outbox rows they produced."""
         ids = self.dirty if only_dirty else set(self.devices)
         out = {f"device/{d}": pickle.dumps(self.devices[d], protocol=pickle.HIGHEST_PROTOCOL) for d in ids}
+        if self.deployment is not None:
+            out["deployment"] = pickle.dumps((self.deployment, self._reporting))
         self.dirty = set()
         return out
 
@@ -102,6 +111,8 @@ class Agent:
         for key, blob in checkpoints.items():
             if key.startswith("device/"):
                 self.devices[key[7:]] = pickle.loads(blob)  # noqa: S301 - our own file
+            elif key == "deployment":
+                self.deployment, self._reporting = pickle.loads(blob)  # noqa: S301
         return len(self.devices)
 
     # -- messages ---------------------------------------------------------------------
@@ -173,9 +184,10 @@ class Agent:
             pipe.detector.add_features(list(dict.fromkeys(new)))
         features = pipe.detector.features
         X = np.array([[s.values.get(f, math.nan) for f in features] for s in samples], dtype=np.float64)
-        result = pipe.process_batch(np.array([s.timestamp for s in samples]), X)
+        t = np.array([s.timestamp for s in samples])
+        result = pipe.process_batch(t, X)
         transitions = list(zip(result.transition_rows, result.transitions, strict=True))
-        out: list[PendingMessage] = []
+        out: list[PendingMessage] = self._deployment_step(device_id, state, samples, t, result)
         every = self.settings.summary_every_s
         rows = zip(samples, result.score.tolist(), result.raw.tolist(), strict=True)
         for i, (sample, score, raw) in enumerate(rows):
@@ -198,6 +210,81 @@ class Agent:
                 if tr.kind is TransitionKind.CLEAR:
                     state.alert_id = None
         return out
+
+    # -- model rollouts (see edge/deployment.py) ------------------------------------
+    def begin_deployment(
+        self, dep: Deployment, candidates: dict[str, DevicePipeline], skipped: dict[str, str]
+    ) -> list[PendingMessage]:
+        """Start warming ``candidates`` (device -> new pipeline) in shadow; a rollout still
+        under way is rolled back first, as this one supersedes it."""
+        if self.deployment is not None and not self.deployment.settled:
+            deploy.roll_back(self.devices, self.deployment)
+        self.deployment, self._reporting = dep, set()
+        dep.devices = sorted(candidates)
+        for device_id, candidate in candidates.items():
+            deploy.start(self._device(device_id), candidate)
+            self.dirty.add(device_id)
+        why = "; ".join(f"{d}: {r}" for d, r in sorted(skipped.items()))
+        if not candidates:
+            dep.state = "failed"
+            return [self.model_status("failed", f"no device can run it ({why or 'none targeted here'})")]
+        return [
+            self.model_status("warming", f"{len(candidates)} device(s)" + (f"; skipped {why}" if why else ""))
+        ]
+
+    def revert_deployment(self, order: Deployment) -> list[PendingMessage]:
+        """Undo rollout ``order.rollout_id`` if it is the one this agent carried out last."""
+        dep = self.deployment
+        if dep is None or dep.rollout_id != order.rollout_id:
+            return [self.model_status("reverted", "not running it: nothing to undo", order)]
+        if dep.state != "reverted":
+            deploy.roll_back(self.devices, dep)
+            self.dirty.update(dep.devices)
+            dep.state = "reverted"
+        return [self.model_status("reverted", "back on the previous model", dep)]
+
+    def model_status(self, state: str, reason: str = "", dep: Deployment | None = None) -> PendingMessage:
+        """A report on a rollout (``dep``, by default the current one) for the cloud."""
+        dep = dep or self.deployment
+        assert dep is not None, "a model status is always about some rollout"
+        base = self._base(
+            "", message_id(self.settings.agent_id, "model", dep.rollout_id, state, self.clock())
+        )
+        del base["device_id"]
+        msg = ModelStatusMessage(
+            **base,
+            rollout_id=dep.rollout_id,
+            version=dep.version,
+            sha256=dep.sha256,
+            state=state,  # type: ignore[arg-type]
+            reason=reason[:2000],
+            devices=len(dep.devices),
+            **dep.counters(),
+        )
+        return self._pending(msg)
+
+    def _deployment_step(
+        self, device_id: str, state: DeviceState, samples: list[Sample], t: np.ndarray, live: BatchResult
+    ) -> list[PendingMessage]:
+        dep = self.deployment
+        if dep is None or dep.settled or device_id not in dep.devices:
+            return []
+        self._reporting.add(device_id)
+        X_for = {
+            id(p): np.array([[s.values.get(f, math.nan) for f in p.detector.features] for s in samples])
+            for p in (state.candidate, state.previous)
+            if p is not None
+        }
+        events = deploy.shadow_step(dep, device_id, state, t, X_for, live)
+        if not events and dep.state == "probation" and deploy.probation_over(dep, self._reporting):
+            deploy.settle(dep)
+            events = [StatusEvent("active", f"probation passed on {len(dep.per_device)} device(s)")]
+        for ev in events:
+            if ev.state == "rolled_back":
+                deploy.roll_back(self.devices, dep)
+                dep.state = "rolled_back"
+                self.dirty.update(dep.devices)
+        return [self.model_status(ev.state, ev.reason) for ev in events]
 
     @staticmethod
     def _fault_key(pipe: DevicePipeline, X: np.ndarray) -> str:

@@ -24,6 +24,10 @@
     kind = "mqtt"
     broker = "127.0.0.1:1883"                  # devices that publish directly
 
+    [cloud]                                    # where rolled-out models are downloaded
+    url = "https://cloud.example"
+    token = "prg_..."                          # a token with the "agent" role
+
     [uplink]
     broker = "cloud.example:8883"
     tls = true
@@ -47,7 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .consumables import Condition
 from .errors import ConfigError
 
-__all__ = ["EdgeConfig", "SourceConfig", "UplinkConfig", "load_config"]
+__all__ = ["CloudConfig", "EdgeConfig", "SourceConfig", "UplinkConfig", "load_config"]
 
 ENV_PREFIX = "PROGNOS_EDGE_"
 
@@ -76,6 +80,17 @@ class UplinkConfig(BaseModel):
     max_inflight: int = Field(50, ge=1, le=1000)
 
 
+class CloudConfig(BaseModel):
+    """The cloud's HTTP API, for what is too big for MQTT: model files during a rollout."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://")
+    token: str = Field(min_length=8)  # an "agent" role token
+    ca_file: Path | None = None
+    timeout_s: float = Field(30.0, gt=0)
+
+
 class EdgeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -92,6 +107,7 @@ class EdgeConfig(BaseModel):
     condition: dict[str, Condition] = Field(default_factory=dict)  # validated by Condition itself
     sources: list[SourceConfig] = Field(min_length=1)
     uplink: UplinkConfig = Field(default_factory=UplinkConfig)
+    cloud: CloudConfig | None = None  # model rollouts need it
 
 
 def load_config(path: Path) -> EdgeConfig:
@@ -119,6 +135,8 @@ def load_config(path: Path) -> EdgeConfig:
     _resolve_paths(doc, ("data_dir",), base)
     if isinstance(doc.get("uplink"), dict):
         _resolve_paths(doc["uplink"], ("ca_file", "client_cert", "client_key"), base)
+    if isinstance(doc.get("cloud"), dict):
+        _resolve_paths(doc["cloud"], ("ca_file",), base)
     try:
         return EdgeConfig.model_validate(doc)
     except ValidationError as exc:

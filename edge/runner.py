@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from firmware_bridge import DeviceMessage
+from firmware_bridge.contract import model_command_topic
 from firmware_bridge.mqtt_link import parse_broker
 from firmware_bridge.mqtt_reader import MqttReader
 from firmware_bridge.serial_reader import SerialReader
@@ -24,6 +25,7 @@ from firmware_bridge.serial_reader import SerialReader
 from .agent import Agent, AgentSettings
 from .config import EdgeConfig
 from .consumables import CONDITION, RATED_LIFE
+from .model_rollout import CloudLink, ModelRollout
 from .outbox import Outbox, PendingMessage
 from .uplink_mqtt import MqttUplink
 
@@ -65,6 +67,12 @@ class EdgeRunner:
         except Exception:
             self.outbox.close()  # a bad uplink setting must not leave the database open
             raise
+        link = None
+        if config.cloud is not None:
+            c = config.cloud
+            link = CloudLink(c.url, c.token, c.ca_file, c.timeout_s)
+        self.rollout = ModelRollout(self.agent, config.data_dir / "models", link)
+        self.uplink.subscribe(model_command_topic(config.tenant, config.agent_id), self.rollout.on_command)
         self.inbox: queue.Queue[DeviceMessage] = queue.Queue(maxsize=10_000)
         self.stop_event = threading.Event()
         self.counts: Counter[str] = Counter()
@@ -117,6 +125,7 @@ class EdgeRunner:
                 if batch:
                     self.counts.update(type(msg).__name__ for msg in batch)
                     self._store(self.agent.handle_many(batch))
+                self._store(self.rollout.poll())
                 if time.monotonic() - last_checkpoint >= self.config.checkpoint_every_s:
                     self.outbox.add([], self.agent.checkpoint())
                     last_checkpoint = time.monotonic()
@@ -143,11 +152,11 @@ class EdgeRunner:
         return batch
 
     def _store(self, out: list[PendingMessage]) -> None:
-        """One outbox transaction; with an alert in it, the devices' checkpoints go along."""
+        """One outbox transaction; with an alert or a model change in it, the checkpoints go along."""
         if not out:
             return
         self.counts.update(f"out_{p.kind}" for p in out)
-        alerting = any(p.kind == "alert" for p in out)
+        alerting = any(p.kind in ("alert", "model") for p in out)
         self.outbox.add(out, self.agent.checkpoint() if alerting else None)
         self.uplink.notify()
 

@@ -5,7 +5,8 @@ outbox order with a bounded number in flight; a row is deleted from the outbox w
 PUBACK arrives (``on_publish``), not when ``publish()`` returns. After a disconnect the
 in-flight bookkeeping is dropped and draining restarts from the oldest unsent row, so an
 outage replays everything in order (some rows possibly twice; the cloud dedups by id).
-A retained last will on the status topic tells the cloud when the agent is gone.
+A retained last will on the status topic tells the cloud when the agent is gone. The same
+connection hears the agent's downlink (model rollout commands, see :meth:`subscribe`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -74,6 +76,8 @@ class MqttUplink:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
+        self.client.on_message = self._on_message
+        self.subscriptions: dict[str, Callable[[bytes], None]] = {}  # downlink topic -> handler
         self.agent_id = agent_id
         self.connected = threading.Event()
         self.acked = 0
@@ -121,8 +125,19 @@ class MqttUplink:
             self._last_seq = 0  # replay from the oldest unsent row
         online = AgentStatus(agent_id=self.agent_id, state="online", at=time.time()).model_dump_json()
         client.publish(self.status_topic, online, qos=1, retain=True)
+        for topic in self.subscriptions:
+            client.subscribe(topic, qos=1)
         self.connected.set()
         self._wake.set()
+
+    def subscribe(self, topic: str, handler: Callable[[bytes], None]) -> None:
+        """Hear a downlink topic (before :meth:`start`); subscribed again on every connect."""
+        self.subscriptions[topic] = handler
+
+    def _on_message(self, client, userdata, message) -> None:  # type: ignore[no-untyped-def]
+        handler = self.subscriptions.get(message.topic)
+        if handler is not None:
+            handler(message.payload)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         self.connected.clear()

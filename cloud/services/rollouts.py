@@ -259,9 +259,9 @@ def _advance(session: Session, rollout: Rollout, now: datetime) -> None:
     if rollout.state == "rolling" and all(r.state in TERMINAL for r in rows):
         rollout.state, rollout.finished_at = "complete", now
         failed = sum(r.state in TROUBLE for r in rows)
-        rollout.reason = f"{len(rows) - failed} of {len(rows)} agent(s) active" + (
-            f", {failed} failed or rolled back" if failed else ""
-        )
+        summary = f"{len(rows) - failed} of {len(rows)} agent(s) active"
+        summary += f", {failed} failed or rolled back" if failed else ""
+        rollout.reason = f"{rollout.reason}; {summary}" if rollout.reason else summary
 
 
 def take_pending(session: Session, now: datetime, limit: int = 500) -> list[OutgoingCommand]:

@@ -174,6 +174,7 @@ def plan_rollout(
     session.flush()
     keys = sorted(by_agent, key=lambda k: hashlib.sha256(f"{rollout.id}:{k}".encode()).hexdigest())
     n_canary = math.ceil(len(keys) * canary_percent / 100) if rollout.state == "canary" else 0
+    touched: set[int] = set()  # older rollouts this one takes agents from
     for i, key in enumerate(keys):
         agent = _agent(session, tenant_id, key)
         for older in session.scalars(
@@ -184,6 +185,7 @@ def plan_rollout(
                 f"superseded by rollout {rollout.id}",
                 now,
             )
+            touched.add(older.rollout_id)
         session.add(
             AgentRollout(
                 rollout_id=rollout.id,
@@ -194,6 +196,10 @@ def plan_rollout(
             )
         )
     session.flush()
+    for older_id in touched:
+        older_rollout = session.get(Rollout, older_id)
+        if older_rollout is not None:
+            _advance(session, older_rollout, now)
     return rollout
 
 

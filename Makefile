@@ -26,8 +26,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/detectors.py
-	$(BIN)/python bench/skab.py
+	$(BIN)/python bench/skab.py --compare robust,trained,robust+trained
 	$(BIN)/python bench/fleet.py
+	$(BIN)/python bench/fleet_models.py
+	$(BIN)/python bench/rul.py
 	$(BIN)/python bench/cloud.py
 	$(BIN)/python bench/broker.py
 

@@ -92,7 +92,7 @@ def detect_file_time(rows: int, tmp: Path) -> dict[str, object]:
     """Wall time and peak RSS of `prognos detect` on a generated CSV of ``rows`` x 4 channels."""
     src, out = tmp / "in.csv", tmp / "out.csv"
     _write_drifting_csv(src, rows)
-    code = "import sys; sys.path.insert(0, 'bench'); from rss import peak_rss_mb; "
+    code = "import sys; sys.path.append('bench'); from rss import peak_rss_mb; "
     code += "from prognos.cli import main; rc = main(sys.argv[1:]); print(peak_rss_mb()); sys.exit(rc)"
     t0 = time.perf_counter()
     done = subprocess.run(
@@ -158,6 +158,11 @@ def main() -> None:
         "ratio_batch64_over_per_sample": {
             k: round(v["batch_64"] / v["per_sample"], 1) for k, v in speed.items()
         },
+        # the same stream: the exported ONNX model in micro-batches against River's
+        # Half-Space Trees sample by sample (what an agent running River would do)
+        "onnx_batch64_over_river_hst_per_sample": round(
+            speed["onnx"]["batch_64"] / speed["hst"]["per_sample"], 1
+        ),
         "agent_1000_devices": {
             "devices": args.devices,
             "samples_each": args.samples_per_device,

@@ -14,8 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from firmware_bridge.mqtt_link import BrokerAddress, ConnectedClient, secure_client
-
+from .ingest_mqtt import cloud_mqtt_link
 from .services.rollouts import take_pending
 from .state import CloudState
 
@@ -32,16 +31,8 @@ class Downlink:
     def __init__(self, state: CloudState, interval_s: float = 2.0) -> None:
         settings = state.settings
         assert settings.mqtt_url, "the downlink needs PROGNOS_MQTT_URL"
-        host, port, tls = settings.mqtt_broker()
         client_id = f"{settings.mqtt_client_id or 'prognos-cloud-' + settings.mqtt_share_group}-downlink"
-        self.link = ConnectedClient(BrokerAddress(host, port), client_id)
-        secure_client(
-            self.link.client,
-            username=settings.mqtt_username,
-            password=settings.mqtt_password,
-            tls=tls,
-            ca_file=settings.mqtt_ca_file,
-        )
+        self.link = cloud_mqtt_link(settings, client_id)
         self.state = state
         self.interval_s = interval_s
         self.sent = 0

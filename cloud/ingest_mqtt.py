@@ -32,7 +32,7 @@ from .metrics import Metrics
 from .services.ingest import Ingestor
 from .settings import Settings
 
-__all__ = ["MqttIngestWorker"]
+__all__ = ["MqttIngestWorker", "cloud_mqtt_link"]
 
 log = logging.getLogger("prognos.cloud.ingest_mqtt")
 
@@ -45,6 +45,20 @@ class _Delivery:
     qos: int
 
 
+def cloud_mqtt_link(settings: Settings, client_id: str, manual_ack: bool = False) -> ConnectedClient:
+    """A client of the cloud's broker with the service's credentials and TLS settings."""
+    host, port, tls = settings.mqtt_broker()
+    link = ConnectedClient(BrokerAddress(host, port), client_id, manual_ack=manual_ack)
+    secure_client(
+        link.client,
+        username=settings.mqtt_username,
+        password=settings.mqtt_password,
+        tls=tls,
+        ca_file=settings.mqtt_ca_file,
+    )
+    return link
+
+
 class MqttIngestWorker:
     def __init__(
         self,
@@ -54,19 +68,10 @@ class MqttIngestWorker:
         sink: object | None = None,
     ) -> None:
         assert settings.mqtt_url, "MqttIngestWorker needs PROGNOS_MQTT_URL"
-        host, port, tls = settings.mqtt_broker()
-        broker = BrokerAddress(host, port)
         self.ingestor, self.metrics, self.sink = ingestor, metrics, sink
         self.subscription = f"$share/{settings.mqtt_share_group}/{settings.mqtt_topic}"
         client_id = settings.mqtt_client_id or f"prognos-cloud-{settings.mqtt_share_group}"
-        self.link = ConnectedClient(broker, client_id, manual_ack=True)
-        secure_client(
-            self.link.client,
-            username=settings.mqtt_username,
-            password=settings.mqtt_password,
-            tls=tls,
-            ca_file=settings.mqtt_ca_file,
-        )
+        self.link = cloud_mqtt_link(settings, client_id, manual_ack=True)
         self.link.client.on_message = self._on_message
         self.link.client.on_subscribe = self._on_subscribe
         self.link.on_connected.append(self._subscribe)

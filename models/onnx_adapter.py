@@ -19,21 +19,26 @@ from numpy.typing import NDArray
 
 from .base import Estimator, as_matrix, as_row
 
-__all__ = ["OnnxDetector"]
+__all__ = ["OnnxDetector", "open_session"]
+
+
+def open_session(path: Path, threads: int = 1) -> tuple[ort.InferenceSession, dict[str, str]]:
+    """A CPU session on the model file and its metadata; ``ValueError`` saying why it will not load."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ValueError(f"cannot load ONNX model {path}: {exc}") from None
+    return session, dict(session.get_modelmeta().custom_metadata_map)
 
 
 class OnnxDetector(Estimator):
     def __init__(self, path: Path, features: list[str] | None = None, threads: int = 1) -> None:
         self.path = Path(path)
         self.threads = threads
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ValueError(f"cannot load ONNX model {self.path}: {exc}") from None
-        meta = self._session.get_modelmeta().custom_metadata_map
+        self._session, meta = open_session(self.path, threads)
         self.model_features: list[str] = json.loads(meta.get("prognos.features", "[]"))
         self.metadata: dict[str, str] = dict(meta)
         self.version = meta.get("prognos.version", "unknown")

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 
 from .cmapss import Prep, Run
+from .onnx_adapter import open_session
 from .onnx_export import check_agreement, save_graph
 from .rul_train import RulModel
 
@@ -54,13 +54,7 @@ class RulPredictor:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ValueError(f"cannot load ONNX model {self.path}: {exc}") from None
-        meta = self._session.get_modelmeta().custom_metadata_map
+        self._session, meta = open_session(self.path)
         if meta.get("prognos.kind") != KIND:
             raise ValueError(f"{self.path} is not a RUL model (kind {meta.get('prognos.kind')!r})")
         self.metadata: dict[str, str] = dict(meta)

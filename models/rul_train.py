@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from .cmapss import RUL_CAP, Prep, Run, fit_prep, rul_targets
 from .rul_net import RulNet, fit_rul_net
 
-__all__ = ["RulModel", "cross_validate", "nasa_score", "rmse", "train_rul"]
+__all__ = ["RulModel", "RulSettings", "cross_validate", "nasa_score", "rmse", "train_rul"]
 
 Progress = Callable[[str], None] | None
 
@@ -93,16 +93,20 @@ def _truncations(run: Run, rng: np.random.Generator, per_unit: int) -> list[tupl
     return [(Run(run.unit, run.settings[: c + 1], run.sensors[: c + 1]), float(n - 1 - c)) for c in chosen]
 
 
+@dataclass(frozen=True)
+class RulSettings:
+    """What a RUL model is trained with: cycles per window, target cap, networks averaged, seed."""
+
+    window: int = 30
+    cap: float = RUL_CAP
+    members: int = 3
+    seed: int = 0
+
+
 def cross_validate(
-    runs: Sequence[Run],
-    *,
-    folds: int = 5,
-    window: int = 30,
-    cap: float = RUL_CAP,
-    members: int = 3,
-    seed: int = 0,
-    progress: Progress = None,
+    runs: Sequence[Run], settings: RulSettings = RulSettings(), *, folds: int = 5, progress: Progress = None
 ) -> dict[str, Any]:
+    window, cap, members, seed = settings.window, settings.cap, settings.members, settings.seed
     rng = np.random.default_rng(seed)
     groups = np.array_split(rng.permutation(len(runs)), folds)
     every_pred, every_true, cut_pred, cut_true, per_fold = [], [], [], [], []
@@ -143,30 +147,26 @@ def cross_validate(
 
 
 def train_rul(
-    runs: Sequence[Run],
-    *,
-    folds: int = 5,
-    window: int = 30,
-    cap: float = RUL_CAP,
-    members: int = 3,
-    seed: int = 0,
-    progress: Progress = None,
+    runs: Sequence[Run], settings: RulSettings = RulSettings(), *, folds: int = 5, progress: Progress = None
 ) -> RulModel:
     """Cross-validate (``folds`` > 1), then fit the model to ship on every unit."""
     if len(runs) < max(folds, 2) * 2:
         raise ValueError(f"{len(runs)} units are too few to train and cross-validate on")
     t0 = time.perf_counter()
-    metrics: dict[str, Any] = {"window": window, "rul_cap": cap, "members": members, "seed": seed}
+    metrics: dict[str, Any] = {
+        "window": settings.window,
+        "rul_cap": settings.cap,
+        "members": settings.members,
+        "seed": settings.seed,
+    }
     if folds > 1:
-        metrics["cross_validation"] = cross_validate(
-            runs, folds=folds, window=window, cap=cap, members=members, seed=seed, progress=progress
-        )
+        metrics["cross_validation"] = cross_validate(runs, settings, folds=folds, progress=progress)
 
     def final(text: str) -> None:
         if progress is not None:
             progress(f"final model: {text}")
 
-    net, prep = _fit(runs, window, cap, members, seed, final)
+    net, prep = _fit(runs, settings.window, settings.cap, settings.members, settings.seed, final)
     metrics["train_units"] = len(runs)
     metrics["train_seconds"] = round(time.perf_counter() - t0, 1)
     return RulModel(net, prep, metrics)

@@ -25,6 +25,7 @@ from models.anomaly_train import KINDS, Segment, train_anomaly
 from models.onnx_export import export_onnx, training_hash, verify_export
 
 from . import rul_cmd
+from .checked_export import write_checked
 from .progress import Progress
 
 __all__ = ["add_parser", "load_segments"]
@@ -102,18 +103,12 @@ def _train_anomaly(args: argparse.Namespace) -> int:
     metrics: dict[str, Any] = dict(trained.metrics)
     metrics["train_rows"] = int(len(trained.train))
     metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(args.out.suffix + ".part")
-    export_onnx(trained.model, features, tmp, version, trained.train, metrics, name=name)
-    try:
-        metrics["export_check"] = verify_export(tmp, trained.model, trained.holdout)
-        # written again with the check in its metadata; the check itself is repeated on it
-        export_onnx(trained.model, features, tmp, version, trained.train, metrics, name=name)
-        verify_export(tmp, trained.model, trained.holdout)
-    except Exception:
-        tmp.unlink(missing_ok=True)
-        raise
-    tmp.replace(args.out)
+    write_checked(
+        args.out,
+        metrics,
+        lambda path: export_onnx(trained.model, features, path, version, trained.train, metrics, name=name),
+        lambda path: verify_export(path, trained.model, trained.holdout),
+    )
     progress.done()
     if args.metrics_json:
         args.metrics_json.write_text(json.dumps(metrics, indent=2) + "\n")

@@ -11,8 +11,9 @@ from typing import Any
 
 from models.cmapss import RUL_CAP, load_runs
 from models.rul_onnx import RulPredictor, export_rul, verify_rul_export
-from models.rul_train import train_rul
+from models.rul_train import RulSettings, train_rul
 
+from .checked_export import write_checked
 from .progress import Progress
 
 __all__ = ["add_parsers"]
@@ -58,40 +59,19 @@ def _train(args: argparse.Namespace) -> int:
     progress.update(
         f"{path.name}: {len(runs)} units, {sum(len(r.sensors) for r in runs):,} cycles", force=True
     )
-    model = train_rul(
-        runs,
-        folds=args.folds,
-        window=args.window,
-        members=args.members,
-        seed=args.seed,
-        progress=progress.update,
-    )
+    settings = RulSettings(window=args.window, members=args.members, seed=args.seed)
+    model = train_rul(runs, settings, folds=args.folds, progress=progress.update)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     version = args.version or f"rul-{args.subset.lower()}-{digest[:8]}"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(args.out.suffix + ".part")
-    try:
-        export_rul(
-            model,
-            tmp,
-            version=version,
-            name=f"rul-{args.subset.lower()}",
-            train_sha256=digest,
-            subset=args.subset,
-        )
-        model.metrics["export_check"] = verify_rul_export(tmp, model, runs[:10])
-        export_rul(
-            model,
-            tmp,
-            version=version,
-            name=f"rul-{args.subset.lower()}",
-            train_sha256=digest,
-            subset=args.subset,
-        )
-    except Exception:
-        tmp.unlink(missing_ok=True)
-        raise
-    tmp.replace(args.out)
+    name = f"rul-{args.subset.lower()}"
+    write_checked(
+        args.out,
+        model.metrics,
+        lambda path: export_rul(
+            model, path, version=version, name=name, train_sha256=digest, subset=args.subset
+        ),
+        lambda path: verify_rul_export(path, model, runs[:10]),
+    )
     progress.done()
     if args.metrics_json:
         args.metrics_json.write_text(json.dumps(model.metrics, indent=2) + "\n")

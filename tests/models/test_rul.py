@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from models.cmapss import Prep, Run, fit_prep, load_runs, rul_targets
 from models.rul_onnx import RulPredictor
-from models.rul_train import nasa_score, rmse, train_rul
+from models.rul_train import RulSettings, nasa_score, rmse, train_rul
 from prognos.cli import main
 
 CMAPSS = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cmapss"
@@ -75,7 +75,7 @@ def test_a_late_error_always_costs_more_than_the_same_early_one(d: float) -> Non
 def test_training_beats_guessing_the_average_on_held_out_units() -> None:
     rng = np.random.default_rng(2)
     runs = [synthetic_run(u, int(rng.integers(120, 260)), rng) for u in range(24)]
-    model = train_rul(runs, folds=3, window=20, members=1, seed=0)
+    model = train_rul(runs, RulSettings(window=20, members=1, seed=0), folds=3)
     cv = model.metrics["cross_validation"]
     truth = np.concatenate([rul_targets(r) for r in runs])
     guess = rmse(np.full(len(truth), truth.mean()), truth)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -144,20 +146,26 @@ def get_rollout(rollout_id: PathId, principal: Reader, state: StateDep) -> Rollo
 @router.post("/api/v1/rollouts/{rollout_id}/promote")
 def promote_rollout(rollout_id: PathId, principal: Admin, state: StateDep) -> RolloutPublic:
     """Send a canary (or halted) rollout to every agent now, without waiting for the canaries."""
-    with state.sessions.begin() as session:
-        rollout = _rollout(session, principal, rollout_id)
-        rollouts.promote(session, rollout, state.clock.now(), f"promoted by {principal.actor}")
-        out = _rollout_public(session, rollout)
-    _poke(state)
-    return out
+    return _change(state, principal, rollout_id, rollouts.promote, f"promoted by {principal.actor}")
 
 
 @router.post("/api/v1/rollouts/{rollout_id}/revert")
 def revert_rollout(rollout_id: PathId, principal: Admin, state: StateDep) -> RolloutPublic:
     """Every agent that got the model goes back to what it ran before."""
+    return _change(state, principal, rollout_id, rollouts.request_revert, f"reverted by {principal.actor}")
+
+
+def _change(
+    state: StateDep,
+    principal: Principal,
+    rollout_id: int,
+    action: Callable[[Session, Rollout, datetime, str], None],
+    reason: str,
+) -> RolloutPublic:
+    """Apply ``action`` in its own transaction, then let the downlink send what became due."""
     with state.sessions.begin() as session:
         rollout = _rollout(session, principal, rollout_id)
-        rollouts.request_revert(session, rollout, state.clock.now(), f"reverted by {principal.actor}")
+        action(session, rollout, state.clock.now(), reason)
         out = _rollout_public(session, rollout)
     _poke(state)
     return out

@@ -39,6 +39,7 @@ from .health import HealthTracker
 from .outbox import PendingMessage
 from .pipeline import BatchResult, DevicePipeline
 from .policy import AlertPolicy, Transition, TransitionKind
+from .rul import RulTracker, load_rul_model
 
 __all__ = ["Agent", "AgentSettings", "DeviceState"]
 
@@ -57,6 +58,7 @@ class AgentSettings:
     rated_life: dict[str, float] = field(default_factory=lambda: dict(RATED_LIFE))
     condition: dict[str, Condition] = field(default_factory=lambda: dict(CONDITION))
     policy: dict[str, float] = field(default_factory=dict)  # AlertPolicy overrides
+    rul_model: str | None = None  # a RUL model (prognos models train-rul) for devices with its channels
 
 
 @dataclass
@@ -75,6 +77,7 @@ class DeviceState:
     window_max_score: float = 0.0
     candidate: DevicePipeline | None = None  # a new model warming up in shadow
     previous: DevicePipeline | None = None  # the model before the last swap: shadow, then for revert
+    rul: RulTracker | None = None  # the last cycles, when the device reports a RUL model's channels
 
 
 class Agent:
@@ -87,6 +90,7 @@ class Agent:
         self.dirty: set[str] = set()  # devices changed since the last checkpoint
         self.deployment: Deployment | None = None  # the latest model rollout to this agent
         self._reporting: set[str] = set()  # devices that sent samples since it began
+        self.rul_model = load_rul_model(settings.rul_model)
 
     # -- state ----------------------------------------------------------------------
     def _device(self, device_id: str) -> DeviceState:
@@ -197,6 +201,8 @@ class Agent:
                 state.window_start = math.floor(sample.timestamp / every) * every
             state.evidence.append((sample.timestamp, dict(sample.values), score))
             state.health.add(sample.timestamp, raw)
+            if self.rul_model is not None:
+                state.rul = RulTracker.feed(state.rul, self.rul_model, sample.timestamp, sample.values)
             self._accumulate(state, sample, score)
             for tracker in state.consumables.values():
                 if tracker.condition is not None and tracker.condition.channel in sample.values:
@@ -301,6 +307,11 @@ class Agent:
     def _alert(self, device_id: str, state: DeviceState, tr: Transition) -> PendingMessage:
         alert_id = state.alert_id or message_id(device_id, state.fault_key, tr.at)
         health = state.health.estimate(tr.at)
+        failure_at, failure_ci = health.predicted_failure_at, health.ci
+        if state.rul is not None and self.rul_model is not None:
+            rul_at = state.rul.failure_at(self.rul_model, tr.at)
+            if rul_at is not None and (failure_at is None or rul_at < failure_at):
+                failure_at, failure_ci = rul_at, None  # the RUL model's call: earlier than the trend's
         evidence = [
             EvidencePoint(t=t, values={k: (None if math.isnan(v) else v) for k, v in vals.items()}, score=s)
             for t, vals, s in state.evidence
@@ -318,8 +329,8 @@ class Agent:
             model_version=self.settings.model_version,
             evidence=evidence,
             health=health.health,
-            predicted_failure_at=health.predicted_failure_at,
-            predicted_failure_ci=health.ci,
+            predicted_failure_at=failure_at,
+            predicted_failure_ci=failure_ci,
         )
         return self._pending(msg)
 

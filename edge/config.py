@@ -108,6 +108,7 @@ class EdgeConfig(BaseModel):
     sources: list[SourceConfig] = Field(min_length=1)
     uplink: UplinkConfig = Field(default_factory=UplinkConfig)
     cloud: CloudConfig | None = None  # model rollouts need it
+    rul_model: Path | None = None  # prognos models train-rul output, for devices with its channels
 
 
 def load_config(path: Path) -> EdgeConfig:
@@ -132,7 +133,7 @@ def load_config(path: Path) -> EdgeConfig:
         if key.startswith(ENV_PREFIX):
             doc[key[len(ENV_PREFIX) :].lower()] = value
     base = Path(path).resolve().parent
-    _resolve_paths(doc, ("data_dir",), base)
+    _resolve_paths(doc, ("data_dir", "rul_model"), base)
     if isinstance(doc.get("uplink"), dict):
         _resolve_paths(doc["uplink"], ("ca_file", "client_cert", "client_key"), base)
     if isinstance(doc.get("cloud"), dict):

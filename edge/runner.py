@@ -45,6 +45,7 @@ class EdgeRunner:
             summary_every_s=config.summary_every_s,
             rated_life={**RATED_LIFE, **config.rated_life},
             condition={**CONDITION, **config.condition},
+            rul_model=str(config.rul_model) if config.rul_model else None,
         )
         self.agent = Agent(settings)
         self.restored = self.agent.restore(self.outbox.checkpoints())

@@ -27,10 +27,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.cluster.vq import kmeans2
 
-__all__ = ["Prep", "Run", "fit_prep", "load_runs", "rul_targets"]
+__all__ = ["CHANNELS", "Prep", "Run", "fit_prep", "load_runs", "rul_targets"]
 
 N_SETTINGS, N_SENSORS = 3, 21
 SENSOR_NAMES = [f"s{i}" for i in range(1, N_SENSORS + 1)]
+#: a C-MAPSS engine as a device: one sample per cycle with these channels
+CHANNELS = ["op1", "op2", "op3", *SENSOR_NAMES]
 RUL_CAP = 125.0
 
 

@@ -38,6 +38,7 @@ from ..errors import Conflict, InvalidRequest, NotFound
 
 __all__ = [
     "OutgoingCommand",
+    "agent_models",
     "on_model_status",
     "plan_rollout",
     "promote",
@@ -318,3 +319,31 @@ def take_pending(session: Session, now: datetime, limit: int = 500) -> list[Outg
         )
     session.flush()
     return out
+
+
+def agent_models(session: Session, tenant_id: int) -> list[dict[str, Any]]:
+    """Each agent with its connection state and, per rollout it took part in, the version and
+    how it went there (oldest first: the last entry is what it runs or tries now)."""
+    agents = session.scalars(select(Agent).where(Agent.tenant_id == tenant_id).order_by(Agent.key)).all()
+    parts = session.execute(
+        select(AgentRollout, ModelArtifact)
+        .join(Rollout, AgentRollout.rollout_id == Rollout.id)
+        .join(ModelArtifact, Rollout.artifact_id == ModelArtifact.id)
+        .where(Rollout.tenant_id == tenant_id)
+        .order_by(AgentRollout.id)
+    )
+    models: dict[int, list[dict[str, Any]]] = {}
+    for row, artifact in parts:
+        models.setdefault(row.agent_id, []).append(
+            {
+                "rollout_id": row.rollout_id,
+                "name": artifact.name,
+                "version": artifact.version,
+                "state": row.state,
+                "devices": len(row.devices),
+            }
+        )
+    return [
+        {"agent": a.key, "state": a.state, "last_seen_at": a.last_seen_at, "models": models.get(a.id, [])}
+        for a in agents
+    ]

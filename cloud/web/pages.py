@@ -1,4 +1,5 @@
-"""Fleet health, device detail, the engineer's route, KPIs, and the change feed for live updates.
+"""Fleet health, device detail, the engineer's route, KPIs, models and rollouts, and the change
+feed for live updates.
 
 Every page reads through the same scoping as the API (``cloud/api/scope.py``): an engineer
 sees only devices they have work on, and another tenant's rows are "not found".
@@ -13,8 +14,20 @@ from sqlalchemy import func, select
 from ..api.deps import SessionDep, StateDep
 from ..api.params import PathId
 from ..api.scope import check_device_visible
-from ..db import Alert, Consumable, Device, Engineer, Site, TelemetrySummary, WorkOrder, WorkOrderEvent
+from ..db import (
+    Alert,
+    Consumable,
+    Device,
+    Engineer,
+    ModelArtifact,
+    Rollout,
+    Site,
+    TelemetrySummary,
+    WorkOrder,
+    WorkOrderEvent,
+)
 from ..errors import Forbidden
+from ..services import rollouts
 from ..services.knowledge import similar_cases
 from ..services.kpis import service_kpis
 from ..services.lifecycle import actions_for_role
@@ -188,6 +201,35 @@ def kpis_page(
         now,
         k=service_kpis(session, principal.tenant_id, now, days),
         days=days,
+    )
+
+
+@router.get("/models")
+def models_page(
+    request: Request, principal: PagePrincipal, session: SessionDep, state: StateDep
+) -> HTMLResponse:
+    """The registry, the rollouts and which agent runs which version."""
+    if principal.role not in ("admin", "dispatcher"):
+        raise Forbidden("models and rollouts are for the service desk")
+    tenant = principal.tenant_id
+    artifacts = session.scalars(
+        select(ModelArtifact)
+        .where(ModelArtifact.tenant_id == tenant)
+        .order_by(ModelArtifact.id.desc())
+        .limit(50)
+    ).all()
+    by_id = {a.id: a for a in artifacts}
+    runs = session.scalars(
+        select(Rollout).where(Rollout.tenant_id == tenant).order_by(Rollout.id.desc()).limit(50)
+    ).all()
+    return page(
+        request,
+        "models.html",
+        principal,
+        state.clock.now(),
+        artifacts=artifacts,
+        rollouts=[(r, by_id.get(r.artifact_id) or session.get(ModelArtifact, r.artifact_id)) for r in runs],
+        agents=rollouts.agent_models(session, tenant),
     )
 
 

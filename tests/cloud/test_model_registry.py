@@ -237,3 +237,39 @@ def test_reports_about_unknown_rollouts_are_dead_lettered(state: CloudState, wor
     assert result.outcome == "dead_letter" and "on the topic of acme/edge-a" in result.reason
     with state.sessions() as s:
         assert s.query(DeadLetter).count() == 2
+
+
+def test_the_models_page_shows_which_agent_runs_what(
+    client: TestClient, state: CloudState, world: World, tmp_path: Path
+) -> None:
+    reported_by(state, {"ac-1": "edge-a", "pump-1": "edge-b"})
+    m = client.post("/api/v1/models", content=model_bytes(tmp_path), headers=world.auth("admin")).json()
+    rollout = client.post(
+        f"/api/v1/models/{m['id']}/rollouts", json={"canary_percent": 0}, headers=world.auth("admin")
+    ).json()
+    for topic, _ in commands(state):
+        report(state, topic.split("/")[4], rollout["id"], "active", samples=500)
+    client.cookies.clear()
+    assert (
+        client.post(
+            "/ui/login", data={"token": world.token["dispatcher"]}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    page = client.get("/ui/models").text
+    assert (
+        'data-agent="edge-a"' in page
+        and 'data-agent="edge-b"' in page
+        and page.count("<strong>v1</strong>") >= 3
+    )
+    assert (
+        f'data-rollout="{rollout["id"]}"' in page
+        and "2 of 2 agent(s) active" in page
+        and "pca-reconstruction" in page
+    )
+    client.cookies.clear()
+    assert (
+        client.post("/ui/login", data={"token": world.token["frida"]}, follow_redirects=False).status_code
+        == 303
+    )
+    assert client.get("/ui/models").status_code == 403

@@ -175,33 +175,7 @@ def _change(
 def list_agents(principal: Reader, state: StateDep) -> list[AgentModelPublic]:
     """Every edge agent with the model version each rollout left it running (or trying)."""
     with state.sessions() as session:
-        agents = session.scalars(
-            select(Agent).where(Agent.tenant_id == principal.tenant_id).order_by(Agent.key)
-        ).all()
-        parts = session.execute(
-            select(AgentRollout, ModelArtifact)
-            .join(Rollout, AgentRollout.rollout_id == Rollout.id)
-            .join(ModelArtifact, Rollout.artifact_id == ModelArtifact.id)
-            .where(Rollout.tenant_id == principal.tenant_id)
-            .order_by(AgentRollout.id)
-        )
-        models: dict[int, list[dict[str, object]]] = {}
-        for row, artifact in parts:
-            models.setdefault(row.agent_id, []).append(
-                {
-                    "rollout_id": row.rollout_id,
-                    "name": artifact.name,
-                    "version": artifact.version,
-                    "state": row.state,
-                    "devices": len(row.devices),
-                }
-            )
-        return [
-            AgentModelPublic(
-                agent=a.key, state=a.state, last_seen_at=a.last_seen_at, models=models.get(a.id, [])
-            )
-            for a in agents
-        ]
+        return [AgentModelPublic(**row) for row in rollouts.agent_models(session, principal.tenant_id)]
 
 
 def _poke(state: StateDep) -> None:

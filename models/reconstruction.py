@@ -21,6 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 from onnx import NodeProto, TensorProto, helper, numpy_helper
 
+from .adam import fit_adam
+
 __all__ = ["Autoencoder", "PcaModel", "Standardiser", "fit_autoencoder", "fit_pca"]
 
 Matrix = NDArray[np.float64]
@@ -167,29 +169,24 @@ def fit_autoencoder(
     val, train = Z[order[:n_val]], Z[order[n_val:]]
     sizes = [(d, h), (h, k), (k, h), (h, d)]
     weights = [(rng.normal(0, np.sqrt(1.0 / a), (a, b)), np.zeros(b)) for a, b in sizes]
-    m = [(np.zeros_like(W), np.zeros_like(b)) for W, b in weights]
-    v = [(np.zeros_like(W), np.zeros_like(b)) for W, b in weights]
-    best, best_loss, waited, step = [(W.copy(), b.copy()) for W, b in weights], np.inf, 0, 0
-    for epoch in range(epochs):
-        shuffled = train[rng.permutation(len(train))]
-        for start in range(0, len(train), batch):
-            grads = _gradients(shuffled[start : start + batch], weights)
-            step += 1
-            for i, ((W, b), (gW, gb)) in enumerate(zip(weights, grads, strict=True)):
-                for j, (p, g) in enumerate(((W, gW), (b, gb))):
-                    m[i][j][...] = 0.9 * m[i][j] + 0.1 * g
-                    v[i][j][...] = 0.999 * v[i][j] + 0.001 * g * g
-                    p -= lr * (m[i][j] / (1 - 0.9**step)) / (np.sqrt(v[i][j] / (1 - 0.999**step)) + 1e-8)
-        check = val if n_val else train
-        loss = float(np.mean((check - Autoencoder.forward(check, weights)[-1]) ** 2))
-        if progress is not None:
-            progress(epoch, loss)
-        if loss < best_loss - 1e-6:
-            best, best_loss, waited = [(W.copy(), b.copy()) for W, b in weights], loss, 0
-        else:
-            waited += 1
-            if waited >= patience:
-                break
+    check = val if n_val else train
+
+    def val_loss() -> float:
+        return float(np.mean((check - Autoencoder.forward(check, weights)[-1]) ** 2))
+
+    best = fit_adam(
+        weights,
+        len(train),
+        lambda idx: _gradients(train[idx], weights),
+        val_loss,
+        rng,
+        epochs=epochs,
+        batch=batch,
+        lr=lr,
+        patience=patience,
+        min_gain=1e-6,
+        progress=progress,
+    )
     return Autoencoder(scaler, best)
 
 

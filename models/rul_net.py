@@ -17,9 +17,10 @@ import numpy as np
 from numpy.typing import NDArray
 from onnx import NodeProto, TensorProto, helper, numpy_helper
 
+from .adam import Layers, fit_adam
+
 __all__ = ["RulNet", "fit_rul_net"]
 
-Layers = list[tuple[NDArray[np.float64], NDArray[np.float64]]]
 HIDDEN = (64, 32)
 
 
@@ -102,31 +103,28 @@ def fit_rul_net(
             for a, b in zip(sizes[:-1], sizes[1:], strict=True)
         ]
         layers[-1][1][:] = y.mean()  # start from the average life: fewer epochs spent getting there
-        moments = [[np.zeros_like(p) for p in (W, b)] for W, b in layers]
-        squares = [[np.zeros_like(p) for p in (W, b)] for W, b in layers]
-        best, best_loss, waited, step = [(W.copy(), b.copy()) for W, b in layers], np.inf, 0, 0
-        for epoch in range(epochs):
-            order = rng.permutation(len(X))
-            for start in range(0, len(X), batch):
-                idx = order[start : start + batch]
-                step += 1
-                for i, grads in enumerate(_gradients(X[idx], y[idx], layers)):
-                    for j, g in enumerate(grads):
-                        moments[i][j] = 0.9 * moments[i][j] + 0.1 * g
-                        squares[i][j] = 0.999 * squares[i][j] + 0.001 * g * g
-                        m_hat = moments[i][j] / (1 - 0.9**step)
-                        v_hat = squares[i][j] / (1 - 0.999**step)
-                        layers[i][j][...] -= lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+        def val_loss(layers: Layers = layers) -> float:
             pred = np.clip(RulNet.forward(Xv, layers)[-1], 0.0, cap)
-            loss = float(np.sqrt(np.mean((pred - yv) ** 2)))
+            return float(np.sqrt(np.mean((pred - yv) ** 2)))
+
+        def report(epoch: int, loss: float, m: int = m) -> None:
             if progress is not None:
                 progress(f"network {m + 1}/{members}, epoch {epoch + 1}: validation RMSE {loss:.2f}")
-            if loss < best_loss - 1e-3:
-                best, best_loss, waited = [(W.copy(), b.copy()) for W, b in layers], loss, 0
-            else:
-                waited += 1
-                if waited >= patience:
-                    break
+
+        best = fit_adam(
+            layers,
+            len(X),
+            lambda idx, layers=layers: _gradients(X[idx], y[idx], layers),  # type: ignore[misc]
+            val_loss,
+            rng,
+            epochs=epochs,
+            batch=batch,
+            lr=lr,
+            patience=patience,
+            min_gain=1e-3,
+            progress=report,
+        )
         nets.append(best)
     return RulNet(nets, cap)
 

@@ -169,15 +169,11 @@ class Agent:
         topic = edge_topic(self.settings.tenant, self.settings.agent_id, m.kind)
         return PendingMessage(m.message_id, m.kind, topic, m.model_dump_json().encode(), m.created_at)
 
-    def _base(self, device_id: str, mid: str) -> dict[str, Any]:
+    def _base(self, device_id: str | None, mid: str) -> dict[str, Any]:
+        """The fields every outgoing message has; agent-level ones (model status) name no device."""
         s = self.settings
-        return {
-            "message_id": mid,
-            "tenant": s.tenant,
-            "agent_id": s.agent_id,
-            "device_id": device_id,
-            "created_at": self.clock(),
-        }
+        base = {"message_id": mid, "tenant": s.tenant, "agent_id": s.agent_id, "created_at": self.clock()}
+        return base if device_id is None else {**base, "device_id": device_id}
 
     def _samples(self, device_id: str, samples: list[Sample]) -> list[PendingMessage]:
         """One device's consecutive samples: detect as a batch, then account row by row."""
@@ -228,7 +224,7 @@ class Agent:
         self.deployment, self._reporting = dep, set()
         dep.devices = sorted(candidates)
         for device_id, candidate in candidates.items():
-            deploy.start(self._device(device_id), candidate)
+            self._device(device_id).candidate = candidate  # warms in shadow beside the live one
             self.dirty.add(device_id)
         why = "; ".join(f"{d}: {r}" for d, r in sorted(skipped.items()))
         if not candidates:
@@ -253,12 +249,9 @@ class Agent:
         """A report on a rollout (``dep``, by default the current one) for the cloud."""
         dep = dep or self.deployment
         assert dep is not None, "a model status is always about some rollout"
-        base = self._base(
-            "", message_id(self.settings.agent_id, "model", dep.rollout_id, state, self.clock())
-        )
-        del base["device_id"]
+        mid = message_id(self.settings.agent_id, "model", dep.rollout_id, state, self.clock())
         msg = ModelStatusMessage(
-            **base,
+            **self._base(None, mid),
             rollout_id=dep.rollout_id,
             version=dep.version,
             sha256=dep.sha256,
@@ -276,14 +269,13 @@ class Agent:
         if dep is None or dep.settled or device_id not in dep.devices:
             return []
         self._reporting.add(device_id)
-        X_for = {
-            id(p): np.array([[s.values.get(f, math.nan) for f in p.detector.features] for s in samples])
-            for p in (state.candidate, state.previous)
-            if p is not None
-        }
-        events = deploy.shadow_step(dep, device_id, state, t, X_for, live)
+
+        def rows(p: DevicePipeline) -> np.ndarray:  # the batch in that pipeline's channel order
+            return np.array([[s.values.get(f, math.nan) for f in p.detector.features] for s in samples])
+
+        events = deploy.shadow_step(dep, device_id, state, t, rows, live)
         if not events and dep.state == "probation" and deploy.probation_over(dep, self._reporting):
-            deploy.settle(dep)
+            dep.state = "active"  # the old pipelines stop scoring but stay for a revert
             events = [StatusEvent("active", f"probation passed on {len(dep.per_device)} device(s)")]
         for ev in events:
             if ev.state == "rolled_back":

@@ -21,6 +21,7 @@ back as :class:`StatusEvent` values for the agent to turn into outbox rows.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ from .policy import TransitionKind
 if TYPE_CHECKING:
     from .agent import DeviceState
 
-__all__ = ["Deployment", "StatusEvent"]
+__all__ = ["Deployment", "StatusEvent", "probation_over", "roll_back", "shadow_step"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,27 +71,23 @@ def _raises(result: BatchResult) -> int:
     return sum(tr.kind is TransitionKind.RAISE for tr in result.transitions)
 
 
-def start(state: DeviceState, candidate: DevicePipeline) -> None:
-    """Begin warming ``candidate`` in shadow beside the device's live pipeline."""
-    state.candidate = candidate
-
-
 def shadow_step(
     dep: Deployment,
     device_id: str,
     state: DeviceState,
     t: np.ndarray,
-    X_for: dict[int, np.ndarray],
+    rows: Callable[[DevicePipeline], np.ndarray],
     live: BatchResult,
 ) -> list[StatusEvent]:
     """After the live pipeline handled a batch: advance warming or probation for one device.
 
-    ``X_for`` maps ``id(pipeline)`` to the batch laid out in that pipeline's channel order.
+    ``rows(pipeline)`` lays the batch out in that pipeline's channel order; it is asked only
+    for the one shadow pipeline this step runs.
     """
     events: list[StatusEvent] = []
     if state.candidate is not None:
         cand = state.candidate
-        cand.process_batch(t, X_for[id(cand)])
+        cand.process_batch(t, rows(cand))
         if cand.calibrator.history >= cand.calibrator.min_history:
             old = state.pipeline
             cand.policy, old.policy = old.policy, copy.deepcopy(old.policy)
@@ -101,7 +98,7 @@ def shadow_step(
         return events
     if dep.state != "probation" or state.previous is None or device_id not in dep.devices:
         return events
-    old_result = state.previous.process_batch(t, X_for[id(state.previous)])
+    old_result = state.previous.process_batch(t, rows(state.previous))
     dep.samples += len(t)
     dep.per_device[device_id] = dep.per_device.get(device_id, 0) + len(t)
     dep.alerts_new += _raises(live)
@@ -137,8 +134,3 @@ def roll_back(states: dict[str, DeviceState], dep: Deployment) -> None:
             new = state.pipeline
             state.previous.policy = new.policy
             state.pipeline, state.previous = state.previous, None
-
-
-def settle(dep: Deployment) -> None:
-    """Probation passed: the old pipelines stop scoring but stay beside the new ones for a revert."""
-    dep.state = "active"

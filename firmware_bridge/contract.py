@@ -191,9 +191,6 @@ class ModelCommand(BaseModel):
     issued_at: Epoch
 
 
-MODEL_STATES = ("downloading", "warming", "probation", "active", "failed", "rolled_back", "reverted")
-
-
 class ModelStatusMessage(BaseModel):
     """Edge -> cloud (through the outbox): where a rollout stands on this agent."""
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -121,13 +120,3 @@ def _train_anomaly(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary, indent=2))
     return 0
-
-
-def main(argv: list[str]) -> int:  # pragma: no cover - for python -m prognos.models_cmd
-    from .cli import main as cli_main
-
-    return cli_main(["models", *argv])
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main(sys.argv[1:]))

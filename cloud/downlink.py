@@ -59,8 +59,13 @@ class Downlink:
             return 0
         with self.state.sessions.begin() as session:
             commands = take_pending(session, self.state.clock.now())
-            for cmd in commands:
-                info = self.link.client.publish(cmd.topic, cmd.payload, qos=1, retain=True)
+            # all out at once, then the acks: the transaction (and SQLite's write lock) is held
+            # for about one round trip, not one per command
+            sent = [
+                (cmd, self.link.client.publish(cmd.topic, cmd.payload, qos=1, retain=True))
+                for cmd in commands
+            ]
+            for cmd, info in sent:
                 info.wait_for_publish(timeout_s)
                 if not info.is_published():
                     raise PublishFailed(f"no PUBACK for {cmd.topic} within {timeout_s} s")

@@ -101,11 +101,8 @@ def fetch_model(link: CloudLink, path: str, sha256: str, size: int, into: Path) 
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 class ModelRollout:

@@ -35,9 +35,10 @@ class EnsembleDetector(BatchDetector):
         self.add_features([f for m in members for f in m.features])
         self._generations = [getattr(m, "generation_", 0) for m in members]
         self._last: tuple[NDArray[np.float64], list[NDArray[np.float64]]] | None = None
+        self._layout: dict[int, tuple[tuple[int, int, int], list[int], list[int]]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_last": None}
+        return {**self.__dict__, "_last": None, "_layout": {}}  # member ids change across a pickle
 
     @property
     def generation_(self) -> int:
@@ -53,9 +54,16 @@ class EnsembleDetector(BatchDetector):
 
     def _columns(self, member: Detector, X: NDArray[np.float64]) -> NDArray[np.float64]:
         """``X`` (in the ensemble's order) in the member's order; channels it lacks are NaN."""
-        idx = [self.features.index(f) if f in self.features else -1 for f in member.features]
-        out = X[:, [i if i >= 0 else 0 for i in idx]]
-        out[:, [j for j, i in enumerate(idx) if i < 0]] = np.nan
+        key = (id(member), len(self.features), len(member.features))
+        cached = self._layout.get(id(member))
+        if cached is None or cached[0] != key:  # channels change rarely: work the layout out then
+            position = {f: i for i, f in enumerate(self.features)}
+            idx = [position.get(f, -1) for f in member.features]
+            cached = (key, [max(i, 0) for i in idx], [j for j, i in enumerate(idx) if i < 0])
+            self._layout[id(member)] = cached
+        _, take, absent = cached
+        out = X[:, take]
+        out[:, absent] = np.nan
         return out
 
     def member_scores(self, X: Any) -> NDArray[np.float64]:

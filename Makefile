@@ -21,12 +21,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy models edge firmware_bridge
 	$(BIN)/python -m pytest $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/detectors.py
-	$(BIN)/python bench/skab.py --compare robust,trained,robust+trained
+	$(BIN)/python bench/detection.py
 	$(BIN)/python bench/fleet.py
 	$(BIN)/python bench/fleet_models.py
 	$(BIN)/python bench/rul.py
@@ -35,6 +36,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy models edge firmware_bridge
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

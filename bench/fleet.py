@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--days", type=float, default=30.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--fault-rate", type=float, default=0.5)
-    ap.add_argument("--detector", default="robust")
+    ap.add_argument("--detector", default="surprise")
     args = ap.parse_args()
     fleet = plan_fleet(args.devices, args.days, args.seed, fault_rate=args.fault_rate)
     agent = Agent(AgentSettings(detector=args.detector))

@@ -21,7 +21,6 @@ import numpy as np
 from firmware_bridge import ConsumableUsage, DeviceEvent, DeviceMessage, Sample
 from firmware_bridge.contract import (
     AlertMessage,
-    ChannelStats,
     ConsumableStatusMessage,
     EvidencePoint,
     FaultEventMessage,
@@ -30,16 +29,17 @@ from firmware_bridge.contract import (
     edge_topic,
     message_id,
 )
-from models.registry import make_detector
+from models.registry import DEFAULT_DETECTOR, make_detector
 
 from . import deployment as deploy
 from .consumables import CONDITION, RATED_LIFE, Condition, ConsumableTracker
 from .deployment import Deployment, StatusEvent
-from .health import HealthTracker
+from .incidents import Incidents
 from .outbox import PendingMessage
 from .pipeline import BatchResult, DevicePipeline
-from .policy import AlertPolicy, Transition, TransitionKind
+from .policy import AlertPolicy, Transition
 from .rul import RulTracker, load_rul_model
+from .summaries import SummaryWindow
 
 __all__ = ["Agent", "AgentSettings", "DeviceState"]
 
@@ -50,8 +50,8 @@ _SEVERITY = {1: "warning", 2: "major", 3: "critical"}
 class AgentSettings:
     tenant: str = "demo"
     agent_id: str = "edge-1"
-    detector: str = "robust"
-    model_version: str = "robust-1"
+    detector: str = DEFAULT_DETECTOR
+    model_version: str = f"{DEFAULT_DETECTOR}-1"
     summary_every_s: float = 60.0
     evidence_len: int = 30
     consumable_every_s: float = 3600.0
@@ -66,15 +66,11 @@ class DeviceState:
     """Everything the agent knows about one device; pickled into checkpoints."""
 
     pipeline: DevicePipeline
-    health: HealthTracker = field(default_factory=HealthTracker)
     evidence: deque[tuple[float, dict[str, float], float]] = field(default_factory=lambda: deque(maxlen=30))
     consumables: dict[str, ConsumableTracker] = field(default_factory=dict)
     consumable_sent: dict[str, float] = field(default_factory=dict)
-    alert_id: str | None = None
-    fault_key: str = ""
-    window_start: float | None = None
-    window: dict[str, list[float]] = field(default_factory=dict)  # channel -> [min, sum, max, count]
-    window_max_score: float = 0.0
+    incidents: Incidents = field(default_factory=Incidents)
+    window: SummaryWindow = field(default_factory=SummaryWindow)
     candidate: DevicePipeline | None = None  # a new model warming up in shadow
     previous: DevicePipeline | None = None  # the model before the last swap: shadow, then for revert
     rul: RulTracker | None = None  # the last cycles, when the device reports a RUL model's channels
@@ -97,7 +93,10 @@ class Agent:
         state = self.devices.get(device_id)
         if state is None:
             detector = make_detector(self.settings.detector)
-            pipeline = DevicePipeline(detector, policy=AlertPolicy(**self.settings.policy))
+            s = self.settings
+            pipeline = DevicePipeline(
+                detector, policy=AlertPolicy(**s.policy), name=s.detector, version=s.model_version  # type: ignore[arg-type]
+            )
             state = DeviceState(pipeline, evidence=deque(maxlen=self.settings.evidence_len))
             self.devices[device_id] = state
         return state
@@ -125,6 +124,9 @@ class Agent:
         if isinstance(msg, Sample):
             return self._samples(msg.device_id, [msg])
         if isinstance(msg, DeviceEvent):
+            if msg.name == "service_done":
+                # repaired or renewed: health is measured against the machine as it is now
+                self._device(msg.device_id).pipeline.reset_baseline()
             return [self._fault(msg)]
         if isinstance(msg, ConsumableUsage):
             return self._consumable(msg)
@@ -161,7 +163,7 @@ class Agent:
         """Summaries of the open windows (at shutdown)."""
         out = []
         for device_id, state in self.devices.items():
-            if state.window:
+            if state.window.channels:
                 out.append(self._summary(device_id, state))
         return out
 
@@ -180,8 +182,8 @@ class Agent:
         state = self._device(device_id)
         pipe = state.pipeline
         new = [n for s in samples for n in s.values if n not in pipe.detector.features]
-        if new and hasattr(pipe.detector, "add_features"):
-            pipe.detector.add_features(list(dict.fromkeys(new)))
+        if new:
+            pipe.add_features(list(dict.fromkeys(new)))
         features = pipe.detector.features
         X = np.array([[s.values.get(f, math.nan) for f in features] for s in samples], dtype=np.float64)
         t = np.array([s.timestamp for s in samples])
@@ -189,28 +191,19 @@ class Agent:
         transitions = list(zip(result.transition_rows, result.transitions, strict=True))
         out: list[PendingMessage] = self._deployment_step(device_id, state, samples, t, result)
         every = self.settings.summary_every_s
-        rows = zip(samples, result.score.tolist(), result.raw.tolist(), strict=True)
-        for i, (sample, score, raw) in enumerate(rows):
-            if state.window_start is not None and sample.timestamp >= state.window_start + every:
+        for i, (sample, score) in enumerate(zip(samples, result.score.tolist(), strict=True)):
+            if state.window.due(sample.timestamp, every):
                 out.append(self._summary(device_id, state))
-            if state.window_start is None or not state.window:
-                state.window_start = math.floor(sample.timestamp / every) * every
+            state.window.add(sample.timestamp, sample.values, score, every)
             state.evidence.append((sample.timestamp, dict(sample.values), score))
-            state.health.add(sample.timestamp, raw)
             if self.rul_model is not None:
                 state.rul = RulTracker.feed(state.rul, self.rul_model, sample.timestamp, sample.values)
-            self._accumulate(state, sample, score)
             for tracker in state.consumables.values():
                 if tracker.condition is not None and tracker.condition.channel in sample.values:
                     tracker.observe(sample.timestamp, sample.values[tracker.condition.channel])
             while transitions and transitions[0][0] == i:
                 tr = transitions.pop(0)[1]
-                if tr.kind is TransitionKind.RAISE:
-                    state.fault_key = self._fault_key(pipe, X[i : i + 1])
-                    state.alert_id = message_id(device_id, state.fault_key, tr.at)
-                out.append(self._alert(device_id, state, tr))
-                if tr.kind is TransitionKind.CLEAR:
-                    state.alert_id = None
+                out.append(self._transition(device_id, state, pipe, tr, X[i : i + 1]))
         return out
 
     # -- model rollouts (see edge/deployment.py) ------------------------------------
@@ -258,7 +251,9 @@ class Agent:
             state=state,  # type: ignore[arg-type]
             reason=reason[:2000],
             devices=len(dep.devices),
-            **dep.counters(),
+            samples=dep.samples,
+            alerts_new=dep.alerts_new,
+            alerts_old=dep.alerts_old,
         )
         return self._pending(msg)
 
@@ -284,26 +279,29 @@ class Agent:
                 self.dirty.update(dep.devices)
         return [self.model_status(ev.state, ev.reason) for ev in events]
 
-    @staticmethod
-    def _fault_key(pipe: DevicePipeline, X: np.ndarray) -> str:
-        explain = getattr(pipe.detector, "channel_scores", None)
-        if explain is None:
-            return "multivariate"
-        comp = explain(X)[0]
-        if np.isnan(comp).all():
-            return "multivariate"
-        top = np.argsort(-np.nan_to_num(comp, nan=-1.0))[:2]
-        names = [pipe.detector.features[i] for i in top if comp[i] >= 0.5 * np.nanmax(comp)]
-        return "+".join(sorted(names))
+    def _transition(
+        self, device_id: str, state: DeviceState, pipe: DevicePipeline, tr: Transition, row: np.ndarray
+    ) -> PendingMessage:
+        alert_id, key = state.incidents.follow(device_id, pipe, tr, row)
+        return self._alert(device_id, state, tr, alert_id, key, pipe)
 
-    def _alert(self, device_id: str, state: DeviceState, tr: Transition) -> PendingMessage:
-        alert_id = state.alert_id or message_id(device_id, state.fault_key, tr.at)
-        health = state.health.estimate(tr.at)
+    def _alert(
+        self,
+        device_id: str,
+        state: DeviceState,
+        tr: Transition,
+        alert_id: str,
+        fault_key: str,
+        pipe: DevicePipeline,
+    ) -> PendingMessage:
+        health = pipe.trend.tracker.estimate(tr.at)
         failure_at, failure_ci = health.predicted_failure_at, health.ci
         if state.rul is not None and self.rul_model is not None:
             rul_at = state.rul.failure_at(self.rul_model, tr.at)
-            if rul_at is not None and (failure_at is None or rul_at < failure_at):
-                failure_at, failure_ci = rul_at, None  # the RUL model's call: earlier than the trend's
+            if rul_at is not None:
+                # A model trained on this kind of machine's run-to-failure history knows more
+                # than a straight line through the health index: its call wins.
+                failure_at, failure_ci = rul_at, None
         evidence = [
             EvidencePoint(t=t, values={k: (None if math.isnan(v) else v) for k, v in vals.items()}, score=s)
             for t, vals, s in state.evidence
@@ -312,13 +310,14 @@ class Agent:
             **self._base(device_id, message_id(alert_id, tr.kind.value, tr.at)),
             alert_id=alert_id,
             transition=tr.kind.value,
-            fault_key=state.fault_key or "multivariate",
+            fault_key=fault_key or "multivariate",
             severity=_SEVERITY[int(tr.severity)],  # type: ignore[arg-type]
             score=min(max(tr.score, 0.0), 1.0),
             peak=min(max(tr.peak, 0.0), 1.0),
             at=tr.at,
-            detector=self.settings.detector,
-            model_version=self.settings.model_version,
+            detector=pipe.name,
+            model_version=pipe.version,
+            cause=tr.cause,  # type: ignore[arg-type]
             evidence=evidence,
             health=health.health,
             predicted_failure_at=failure_at,
@@ -326,31 +325,15 @@ class Agent:
         )
         return self._pending(msg)
 
-    def _accumulate(self, state: DeviceState, sample: Sample, score: float) -> None:
-        for k, v in sample.values.items():
-            if math.isnan(v):
-                continue
-            acc = state.window.get(k)
-            if acc is None:
-                state.window[k] = [v, v, v, 1.0]
-            else:
-                acc[0], acc[1], acc[2], acc[3] = min(acc[0], v), acc[1] + v, max(acc[2], v), acc[3] + 1
-        state.window_max_score = max(state.window_max_score, score)
-
     def _summary(self, device_id: str, state: DeviceState) -> PendingMessage:
-        start = state.window_start or 0.0
-        channels = {
-            k: ChannelStats(min=a[0], mean=a[1] / a[3], max=a[2], count=int(a[3]))
-            for k, a in state.window.items()
-        }
+        start, channels, max_score = state.window.take()
         msg = TelemetrySummaryMessage(
             **self._base(device_id, message_id(device_id, "summary", start)),
             window_start=start,
             window_end=start + self.settings.summary_every_s,
             channels=channels,
-            max_score=min(max(state.window_max_score, 0.0), 1.0),
+            max_score=max_score,
         )
-        state.window, state.window_max_score = {}, 0.0
         return self._pending(msg)
 
     def _fault(self, ev: DeviceEvent) -> PendingMessage:

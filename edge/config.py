@@ -5,7 +5,7 @@
     data_dir = "/var/lib/prognos-edge"
     tenant = "acme"
     agent_id = "edge-17"
-    detector = "robust"
+    detector = "surprise"                      # the default; see models/registry.py
 
     [rated_life]
     air_filter = 2000.0                        # hours; overrides the built-in table
@@ -47,6 +47,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from models.registry import DEFAULT_DETECTOR
 
 from .consumables import Condition
 from .errors import ConfigError
@@ -97,7 +99,7 @@ class EdgeConfig(BaseModel):
     data_dir: Path
     tenant: str = "demo"
     agent_id: str = "edge-1"
-    detector: str = "robust"
+    detector: str = DEFAULT_DETECTOR
     summary_every_s: float = Field(60.0, gt=0)
     checkpoint_every_s: float = Field(30.0, gt=0)
     # Most messages handled as one micro-batch when the agent is behind (1: strictly one by one).
@@ -106,7 +108,7 @@ class EdgeConfig(BaseModel):
     rated_life: dict[str, float] = Field(default_factory=dict)
     condition: dict[str, Condition] = Field(default_factory=dict)  # validated by Condition itself
     sources: list[SourceConfig] = Field(min_length=1)
-    uplink: UplinkConfig = Field(default_factory=UplinkConfig)
+    uplink: UplinkConfig = Field(default_factory=UplinkConfig)  # type: ignore[arg-type]
     cloud: CloudConfig | None = None  # model rollouts need it
     rul_model: Path | None = None  # prognos models train-rul output, for devices with its channels
 
@@ -118,7 +120,7 @@ def load_config(path: Path) -> EdgeConfig:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         if str(path).endswith((".yaml", ".yml")):
-            import yaml  # type: ignore[import-untyped]
+            import yaml
 
             doc: Any = yaml.safe_load(text)
         else:

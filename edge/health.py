@@ -1,9 +1,9 @@
-"""Device health and its trend: where is the anomaly level heading, and when does it get there?
+"""Device health and its trend: where is the health index heading, and when does it reach 0?
 
-Raw detector scores (z-equivalents) are averaged per bucket (an hour by default). The
-health indicator is ``1 - level / failure_level`` clipped to [0, 1]. A Theil–Sen line
-through the recent buckets (robust to the odd spike bucket) extrapolates when the level
-reaches ``failure_level``; the slope's confidence interval gives the interval of that time.
+The pipeline's health index (0..1, from :mod:`models.degradation`) is averaged per bucket
+(an hour by default). A Theil–Sen line through the recent buckets' *wear* (1 - health;
+robust to the odd bucket) extrapolates when wear reaches ``failure_level`` (1: health 0);
+the slope's confidence interval gives the interval of that time.
 """
 
 from __future__ import annotations
@@ -29,24 +29,26 @@ class HealthEstimate:
 
 class HealthTracker:
     def __init__(
-        self, bucket_s: float = 3600.0, keep: int = 96, failure_level: float = 8.0, min_buckets: int = 6
+        self, bucket_s: float = 3600.0, keep: int = 96, failure_level: float = 1.0, min_buckets: int = 6
     ) -> None:
         self.bucket_s = bucket_s
         self.failure_level = failure_level
         self.min_buckets = min_buckets
-        self.buckets: deque[tuple[float, float]] = deque(maxlen=keep)  # (bucket start, mean raw)
+        self.buckets: deque[tuple[float, float]] = deque(maxlen=keep)  # (bucket start, mean wear)
         self._current: float | None = None
         self._sum = 0.0
         self._n = 0
 
-    def add(self, t: float, raw: float) -> None:
+    def add(self, t: float, health: float) -> None:
+        """One row's health index (0..1)."""
+        wear = 1.0 - health
         start = math.floor(t / self.bucket_s) * self.bucket_s
         if self._current is not None and start != self._current and self._n:
             self.buckets.append((self._current, self._sum / self._n))
             self._sum, self._n = 0.0, 0
         self._current = start
-        if math.isfinite(raw):
-            self._sum += raw
+        if math.isfinite(wear):
+            self._sum += wear
             self._n += 1
 
     def estimate(self, now: float) -> HealthEstimate:

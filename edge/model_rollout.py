@@ -204,8 +204,11 @@ class ModelRollout:
                 skipped[device_id] = f"lacks channels {missing}"
                 continue
             if cmd.mode == "ensemble":
+                name = f"{self.agent.settings.detector}+onnx"
                 detector = make_detector(f"{self.agent.settings.detector}+onnx:{fetched}", channels)
             else:
-                detector = model
-            candidates[device_id] = DevicePipeline(detector, policy=AlertPolicy(**policy))
+                name, detector = "onnx", model
+            candidates[device_id] = DevicePipeline(
+                detector, policy=AlertPolicy(**policy), name=name, version=order.version  # type: ignore[arg-type]
+            )
         return self.agent.begin_deployment(order, candidates, skipped)

@@ -1,14 +1,24 @@
-"""Per-device detection pipeline: detector -> calibration -> alert policy, learning as it goes.
+"""Per-device detection pipeline: two signals, two jobs, one stream of alert transitions.
+
+* **Surprise** (``anomaly_score``): the detector's raw score, calibrated to [0, 1] by the
+  device's own recent history (:class:`~models.calibration.TailCalibrator`), stepped
+  through the :class:`~edge.policy.AlertPolicy`: raise when high and persistent, update
+  while it stays high, clear when it is back. A timed detector
+  (:class:`~models.base.TimedDetector`, the default) learns every row itself and adapts,
+  so a level shift or a new regime stops being surprising and its alert clears.
+* **Degradation** (``health``): distance from the device's frozen early baseline
+  (:class:`~models.degradation.DegradationTracker`), which does not adapt; the
+  :class:`~edge.policy.TrendPolicy` raises a *trend* alert when health stays low, which
+  is how slow wear that never surprises the detector still opens a work order.
 
 The same code runs in the edge agent (sample by sample or in micro-batches) and in
-``prognos detect`` (a CSV replayed in batches), so a file replay shows exactly what the
-agent would have done. Samples scoring at or above the policy's ``raise_at`` are not
-learned (River's ``AnomalyFilter`` idea), so a slowly developing fault is not absorbed
-into "normal"; an alert that stays up for ``rebaseline_after`` samples is taken as the
-new normal and learned from again, so a permanent change of regime does not alarm forever.
-Until the calibrator holds ``min_history`` normal scores the device is still learning
-and raises nothing; that happens again when the detector restructures itself (operating
-modes discovered), since its scores then change scale.
+``prognos detect`` (a file in large batches), with the same results either way up to
+the calibrator's refresh (every ``_CHUNK`` rows). Until the calibrator holds
+``min_history`` scores the device is still learning and raises no surprise alert.
+
+Detectors without timestamps (River, ONNX models, ensembles) keep the older contract:
+scored first, then taught only the rows below ``raise_at`` (River's ``AnomalyFilter``
+idea); an alert that stays up for ``rebaseline_after`` rows is taken as the new normal.
 """
 
 from __future__ import annotations
@@ -18,21 +28,42 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from models.base import Detector
+from models.base import (
+    Detector,
+    GrowingDetector,
+    ModeReporting,
+    RestructuringDetector,
+    ScheduledRestructuring,
+    TimedDetector,
+)
 from models.calibration import TailCalibrator
+from models.degradation import DegradationTracker
 
-from .policy import AlertPolicy, Transition
+from .policy import AlertPolicy, Transition, TransitionKind, TrendPolicy
 
 __all__ = ["BatchResult", "DevicePipeline"]
+
+_CHUNK = 64  # rows the detector scores at a time
+Vector = NDArray[np.float64]
 
 
 @dataclass(slots=True)
 class BatchResult:
     raw: NDArray[np.float64]
-    score: NDArray[np.float64]  # calibrated, 0..1
-    alert: NDArray[np.bool_]  # alert active after each sample
+    score: NDArray[np.float64]  # calibrated surprise, 0..1
+    alert: NDArray[np.bool_]  # some alert (surprise or trend) active after each row
+    health: NDArray[np.float64]  # 0..1, 1 = like when the device was healthy
     transitions: list[Transition] = field(default_factory=list)
     transition_rows: list[int] = field(default_factory=list)  # the row that caused each transition
+
+    @property
+    def raised(self) -> NDArray[np.bool_]:
+        """Rows where an alert was raised: one per incident."""
+        out = np.zeros(len(self.score), dtype=bool)
+        for row, tr in zip(self.transition_rows, self.transitions, strict=True):
+            if tr.kind is TransitionKind.RAISE:
+                out[row] = True
+        return out
 
 
 class DevicePipeline:
@@ -42,40 +73,157 @@ class DevicePipeline:
         calibrator: TailCalibrator | None = None,
         policy: AlertPolicy | None = None,
         rebaseline_after: int = 5000,
+        degradation: DegradationTracker | None = None,
+        trend: TrendPolicy | None = None,
+        name: str = "",
+        version: str = "",
     ) -> None:
         self.detector = detector
+        self.name = name or type(detector).__name__  # what alerts say produced them
+        self.version = version or self.name
         self.calibrator = calibrator or TailCalibrator()
         self.policy = policy or AlertPolicy()
         self.rebaseline_after = rebaseline_after
+        self.degradation = degradation or DegradationTracker(features=list(detector.features))
+        self.trend = trend or TrendPolicy()
         self.samples = 0
         self._hot_run = 0
 
+    def add_features(self, names: list[str]) -> None:
+        """A device started reporting new channels: every stage tracks them from now on."""
+        if isinstance(self.detector, GrowingDetector):
+            self.detector.add_features(names)
+        self.degradation.add_features(names)
+
+    def reset_baseline(self) -> None:
+        """The device was repaired or renewed: its health is measured from a new baseline."""
+        self.degradation.reset()
+        self.degradation.add_features(list(self.detector.features))
+
     def process_batch(self, t: NDArray[np.float64], X: NDArray[np.float64]) -> BatchResult:
-        """Score a batch with the state at its start, step the policy, then learn the normal rows."""
+        """Score, calibrate, step both policies, learn; rows in time order."""
+        t = np.asarray(t, dtype=np.float64)
+        if len(self.degradation.features) < X.shape[1]:
+            self.degradation.add_features(list(self.detector.features))
+        if isinstance(self.detector, TimedDetector):
+            raw, score, active, transitions, rows, excess = self._timed(self.detector, t, X)
+        else:
+            raw, score, active, transitions, rows = self._untimed(t, X)
+            excess = self.degradation.update_excess(t, X)
+        health = self.degradation.health_of(excess)
+        trend = self.trend.run(t, health, excess >= 0.0)
+        for i, tr in trend.transitions:
+            transitions.append(tr)
+            rows.append(i)
+        order = np.argsort(rows, kind="stable")
+        transitions = [transitions[k] for k in order]
+        rows = [rows[k] for k in order]
+        alert = active | trend.active
+        self.samples += len(X)
+        return BatchResult(raw, score, alert, health, transitions, rows)
+
+    # -- stages ------------------------------------------------------------------------
+    def _timed(
+        self, detector: TimedDetector, t: NDArray[np.float64], X: NDArray[np.float64]
+    ) -> tuple[Vector, Vector, NDArray[np.bool_], list[Transition], list[int], Vector]:
+        """Chunk by chunk: the detector scores and learns, the degradation tracker follows
+        each row in its operating mode, then the scores are calibrated and stepped."""
+        n = len(X)
+        raw, score, excess = np.zeros(n), np.zeros(n), np.zeros(n)
+        active = np.zeros(n, dtype=bool)
+        transitions: list[Transition] = []
+        rows: list[int] = []
+        a = 0
+        while a < n:
+            b = min(n, a + _CHUNK)
+            if isinstance(detector, ScheduledRestructuring):
+                b = a + max(1, detector.rows_before_restructuring(t[a:b]))
+            before = _generation(detector)
+            raw[a:b] = detector.score_learn_many(t[a:b], X[a:b])
+            modes = detector.last_modes_ if isinstance(detector, ModeReporting) else np.zeros(b - a, np.intp)
+            # A restructuring happens on the chunk's last row (the detector schedules it):
+            # the rows before it are judged as they were, that row on the new structure.
+            last = b - 1 if _generation(detector) != before else b
+            excess[a:last] = self.degradation.update_excess(t[a:last], X[a:last], modes[: last - a])
+            self._calibrate(t, raw, score, active, transitions, rows, a, last)
+            if last < b:
+                # Modes found: scores on a new scale (calibration starts over) and a baseline
+                # to learn per mode (health starts over).
+                self.calibrator = self.calibrator.clone()
+                self._rebaseline_per_mode(detector)
+                excess[last:b] = self.degradation.update_excess(t[last:b], X[last:b], modes[last - a :])
+                self._calibrate(t, raw, score, active, transitions, rows, last, b)
+            a = b
+        return raw, score, active, transitions, rows, excess
+
+    def _calibrate(
+        self,
+        t: NDArray[np.float64],
+        raw: NDArray[np.float64],
+        score: NDArray[np.float64],
+        active: NDArray[np.bool_],
+        transitions: list[Transition],
+        rows: list[int],
+        a: int,
+        b: int,
+    ) -> None:
+        """Rows a..b: calibrate, step the policy, teach the calibrator the rows that were not
+        surprising. The rows are cut where the calibrator's transform changes, so every row is
+        calibrated exactly as it would have been alone: the batch size changes nothing."""
+        i = a
+        while i < b:
+            cal = self.calibrator
+            part = cal.transform(raw[i:b])
+            learning = cal.history < cal.min_history
+            # While it learns, the calibrator takes every row: it is learning what this
+            # device's scores look like, and refusing the loud ones could starve it for ever.
+            normal = (part < self.policy.raise_at) | learning
+            learned = np.cumsum(normal)
+            need = cal.until_refresh()
+            j = i + int(np.searchsorted(learned, need)) + 1 if learned[-1] >= need else b
+            score[i:j] = part[: j - i]
+            steps = self.policy.run(t[i:j], np.zeros(j - i) if learning else part[: j - i])
+            active[i:j] = steps.active
+            for k, tr in steps.transitions:
+                transitions.append(tr)
+                rows.append(i + k)
+            cal.update(raw[i:j][normal[: j - i]])
+            i = j
+
+    def _rebaseline_per_mode(self, detector: object) -> None:
+        """Learn the health baseline again, per mode, from the early rows the modes were found
+        in: health keeps meaning "like the device's first day", with no blind period."""
+        self.reset_baseline()
+        found = detector.discovered_from_ if isinstance(detector, ModeReporting) else None
+        if found is None or found[1] is None:
+            return
+        data, times, modes = found
+        self.degradation.update_excess(times, np.asarray(data, dtype=np.float64), modes)
+
+    def _untimed(
+        self, t: NDArray[np.float64], X: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_], list[Transition], list[int]]:
         raw = self.detector.score_many(X)
         score = self.calibrator.transform(raw)
-        alert = np.zeros(len(X), dtype=bool)
-        learn = np.zeros(len(X), dtype=bool)
-        transitions, rows = [], []
-        raise_at = self.policy.raise_at
-        # A new device first learns what normal looks like: no alerts until the
-        # calibrator has seen enough normal scores to know its own tail.
         learning = self.calibrator.history < self.calibrator.min_history
-        for i, (ti, si) in enumerate(zip(t.tolist(), score.tolist(), strict=True)):
-            tr = self.policy.step(ti, 0.0 if learning else si)
-            if tr is not None:
-                transitions.append(tr)
-                rows.append(i)
-            alert[i] = self.policy.active
+        steps = self.policy.run(t, np.zeros(len(X)) if learning else score)
+        raise_at = self.policy.raise_at
+        learn = np.zeros(len(X), dtype=bool)
+        for i, si in enumerate(score.tolist()):
             self._hot_run = self._hot_run + 1 if si >= raise_at else 0
             learn[i] = si < raise_at or self._hot_run >= self.rebaseline_after
-        generation = getattr(self.detector, "generation_", 0)
+        before = _generation(self.detector)
         self.detector.learn_many(X, where=learn)
-        if getattr(self.detector, "generation_", 0) != generation:
+        if _generation(self.detector) != before:
             # The detector restructured itself (operating modes found): its scores are on
             # a new scale, so the calibration starts over, with a new learning period.
             self.calibrator = self.calibrator.clone()
         elif learn.any():
             self.calibrator.update(raw[learn])
-        self.samples += len(X)
-        return BatchResult(raw, score, alert, transitions, rows)
+        transitions = [tr for _, tr in steps.transitions]
+        rows = [i for i, _ in steps.transitions]
+        return raw, score, steps.active, transitions, rows
+
+
+def _generation(detector: object) -> int:
+    return detector.generation_ if isinstance(detector, RestructuringDetector) else 0

@@ -27,7 +27,12 @@ def _child(config: dict[str, Any], stop: Any, ready: Any, conn: Connection) -> N
     from .runner import EdgeRunner  # imported here: the parent need not load the detectors
 
     runner = EdgeRunner(EdgeConfig.model_validate(config))
-    threading.Thread(target=lambda: (stop.wait(), runner.stop()), daemon=True).start()
+
+    def stop_when_told() -> None:
+        stop.wait()
+        runner.stop()
+
+    threading.Thread(target=stop_when_told, daemon=True).start()
     try:
         runner.run(progress=conn.send, on_ready=ready.set)
     finally:

@@ -46,7 +46,7 @@ __all__ = [
     "parse_edge_topic",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 #: A point in time, epoch seconds: from 1970 up to the last second a datetime can hold
 #: (9999-12-31). Anything else (negative, NaN, infinite, the year 13164) is refused as
@@ -110,6 +110,9 @@ class AlertMessage(_Message):
     health: float | None = None  # 0 (failing) .. 1 (healthy)
     predicted_failure_at: Epoch | None = None
     predicted_failure_ci: tuple[Epoch, Epoch] | None = None
+    # "surprise": the anomaly score rose (a sudden fault); "trend": the health index fell
+    # (slow wear measured against the device's own healthy baseline)
+    cause: Literal["surprise", "trend"] = "surprise"
 
 
 class ConsumableStatusMessage(_Message):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion
 
 from .errors import MqttError
 
@@ -97,15 +97,14 @@ class ConnectedClient:
         self, clean_start: bool | int = mqtt.MQTT_CLEAN_START_FIRST_ONLY, properties: object = None
     ) -> None:
         """Start the network thread and connect in the background."""
-        err = self.client.connect_async(
+        # connect_async raises on bad arguments and returns nothing; errors arrive in callbacks
+        self.client.connect_async(
             self.broker.host,
             self.broker.port,
             keepalive=self.keepalive,
-            clean_start=clean_start,
+            clean_start=clean_start,  # type: ignore[arg-type]
             properties=properties,  # type: ignore[arg-type]
         )
-        if err not in (None, MQTTErrorCode.MQTT_ERR_SUCCESS):  # pragma: no cover - paho returns None
-            raise MqttError(f"connect_async failed: {err}")
         self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:

@@ -117,7 +117,7 @@ class MqttReader:
             if topic is None or topic.kind != "telemetry":
                 self.rejected_topics += 1
                 return
-            parsed = parse_payload(message.payload, topic.device_id, topic.tenant)
+            parsed = parse_payload(bytes(message.payload), topic.device_id, topic.tenant)
             if isinstance(parsed, JsonError):
                 self.gate.reject(parsed.kind)
                 return

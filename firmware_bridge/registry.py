@@ -70,6 +70,7 @@ EVENT_CODES = MappingProxyType(
     {
         0x0001: "power_on",
         0x0002: "service_mode",
+        0x0003: "service_done",  # an engineer finished a repair or part replacement on site
         0x1001: "overcurrent_trip",
         0x1002: "low_pressure_trip",
         0x1003: "high_vibration_trip",

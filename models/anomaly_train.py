@@ -66,12 +66,12 @@ def synthetic_anomalies(
     rng = np.random.default_rng(seed)
     out = normal.copy()
     n, d = out.shape
-    cols = rng.integers(0, d, n)
+    cols = np.asarray(rng.integers(0, d, n), dtype=np.int64)
     shift = rng.uniform(size=n) < 0.5
     rows = np.arange(n)
     sign = rng.choice([-1.0, 1.0], n)
     out[rows[shift], cols[shift]] += 4.0 * sign[shift] * scale[cols[shift]]
-    donors = rng.integers(0, n, n)
+    donors = np.asarray(rng.integers(0, n, n), dtype=np.int64)
     swap = rows[~shift]
     out[swap, cols[swap]] = normal[donors[swap], cols[swap]]
     return out

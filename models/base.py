@@ -24,7 +24,19 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["BatchDetector", "Detector", "Estimator", "as_matrix", "as_row"]
+__all__ = [
+    "BatchDetector",
+    "Detector",
+    "Estimator",
+    "ExplainingDetector",
+    "GrowingDetector",
+    "ModeReporting",
+    "RestructuringDetector",
+    "ScheduledRestructuring",
+    "TimedDetector",
+    "as_matrix",
+    "as_row",
+]
 
 Matrix = NDArray[np.float64]
 
@@ -42,6 +54,66 @@ class Detector(Protocol):
     def learn_many(self, X: Matrix, where: NDArray[np.bool_] | None = None) -> None: ...
 
     def score_many(self, X: Matrix) -> NDArray[np.float64]: ...
+
+
+@runtime_checkable
+class TimedDetector(Protocol):
+    """A detector whose memories are in time: it scores and learns each row in one pass.
+
+    ``score_learn_many(t, X)`` returns each row's raw score against the state just
+    before it and then learns the row, exactly as feeding the rows one at a time would.
+    The pipeline prefers this path when a detector offers it: the detector decides what
+    to learn from (and how fast to forget, from the timestamps), so the alert policy
+    never holds learning back."""
+
+    features: list[str]
+
+    def score_learn_many(self, t: NDArray[np.float64], X: Matrix) -> NDArray[np.float64]: ...
+
+
+@runtime_checkable
+class GrowingDetector(Protocol):
+    """A detector that can start tracking a channel first reported mid-stream."""
+
+    features: list[str]
+
+    def add_features(self, names: list[str]) -> None: ...
+
+
+@runtime_checkable
+class ExplainingDetector(Protocol):
+    """A detector that says which channels drove a score (an alert's fault key)."""
+
+    features: list[str]
+
+    def channel_scores(self, X: Matrix) -> Matrix: ...
+
+
+@runtime_checkable
+class RestructuringDetector(Protocol):
+    """A detector that may restructure itself (operating modes found): each time it does,
+    ``generation_`` grows and its scores change scale, so calibration must start over."""
+
+    generation_: int
+
+
+@runtime_checkable
+class ModeReporting(Protocol):
+    """A detector that knows the machine's operating modes: ``last_modes_`` holds the mode
+    of each row of its last ``score_learn_many`` call (so health can be judged per mode),
+    and ``discovered_from_`` the rows (values, times, modes) the modes were found in, so a
+    health baseline can be learned per mode from the same early history."""
+
+    last_modes_: NDArray[np.intp]
+    discovered_from_: tuple[Matrix, NDArray[np.float64] | None, NDArray[np.intp]] | None
+
+
+@runtime_checkable
+class ScheduledRestructuring(Protocol):
+    """A restructuring detector that knows in advance at which row it may restructure, so a
+    caller can cut its batch there and react (recalibrate) at exactly that row."""
+
+    def rows_before_restructuring(self, t: NDArray[np.float64]) -> int: ...
 
 
 class Estimator:

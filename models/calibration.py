@@ -43,6 +43,13 @@ class TailCalibrator(Estimator):
     def history(self) -> int:
         return min(self._count, self.window)
 
+    def until_refresh(self) -> int:
+        """Normal scores to add before the next change of the transform (1 while warming up).
+        A caller that splits its updates there gets exactly the results of one-by-one updates."""
+        if len(self._sorted) < self.min_history:
+            return 1
+        return max(self.refresh - self._since_sort, 1)
+
     def update(self, raw: NDArray[np.float64]) -> None:
         """Add raw scores of samples judged normal."""
         raw = np.asarray(raw, dtype=np.float64).ravel()
@@ -69,10 +76,10 @@ class TailCalibrator(Estimator):
         prior = erf(np.maximum(raw, 0.0) / math.sqrt(2.0))  # two-sided Gaussian reading of |z|
         n = len(self._sorted)
         if n < 20:
-            return prior
+            return np.asarray(prior, dtype=np.float64)
         empirical = self._empirical(raw)
         weight = min(1.0, n / self.min_history)
-        return np.clip(weight * empirical + (1.0 - weight) * prior, 0.0, 1.0)
+        return np.asarray(np.clip(weight * empirical + (1.0 - weight) * prior, 0.0, 1.0), dtype=np.float64)
 
     def _empirical(self, raw: NDArray[np.float64]) -> NDArray[np.float64]:
         s = self._sorted

@@ -29,6 +29,7 @@ short files) keep the single detector, unchanged.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +67,7 @@ class ModalDetector(BatchDetector):
         self.restarts = restarts
         self.settle_band = settle_band
         self.settle_max = settle_max
-        self.detectors_ = [RobustDetector(features=self.features)]
+        self.detectors_: list[Any] = [self._new_member(self.features)]
         self.centroids_: Matrix | None = None  # modes x channels, raw units
         self.spread_: NDArray[np.float64] | None = None  # per-channel scale for the distance
         self.searched_ = False
@@ -76,6 +77,8 @@ class ModalDetector(BatchDetector):
         self._buffered = 0
         self._switch = _Switch.start(len(self.features))
         self._plan_memo: tuple[Any, ...] | None = None
+        # the rows the modes were found in, with their modes (for a per-mode health baseline)
+        self.discovered_from_: tuple[Matrix, NDArray[np.float64] | None, NDArray[np.intp]] | None = None
 
     @property
     def n_modes(self) -> int:
@@ -142,11 +145,11 @@ class ModalDetector(BatchDetector):
         X = as_matrix(X)
         if not self.features:
             self.features = [f"x{i}" for i in range(X.shape[1])]
-            self.detectors_ = [RobustDetector(features=self.features)]
+            self.detectors_ = [self._new_member(self.features)]
             self._switch = _Switch.start(X.shape[1])
         if X.shape[1] != len(self.features):
             raise ValueError(f"expected {len(self.features)} columns ({self.features}), got {X.shape[1]}")
-        return X
+        return np.asarray(X, dtype=np.float64)
 
     def _plan(self, X: Matrix) -> tuple[NDArray[np.intp], Matrix, _Switch]:
         """Modes and settling of a batch. The pipeline scores a batch and then learns the
@@ -161,10 +164,10 @@ class ModalDetector(BatchDetector):
 
     def _modes(self, X: Matrix) -> NDArray[np.intp]:
         """The nearest mode of every row (all 0 while there is one mode)."""
-        if self.centroids_ is None or len(X) == 0:
+        if self.centroids_ is None or self.spread_ is None or len(X) == 0:
             return np.zeros(len(X), dtype=np.intp)
         diff = (X[:, None, :] - self.centroids_[None, :, :]) / self.spread_
-        return np.argmin(np.nansum(np.square(diff), axis=2), axis=1)
+        return np.asarray(np.argmin(np.nansum(np.square(diff), axis=2), axis=1), dtype=np.intp)
 
     def _settling(self, X: Matrix, mode: NDArray[np.intp]) -> tuple[Matrix, _Switch]:
         """z of settling channels (NaN elsewhere), and the switch state after the batch."""
@@ -194,7 +197,14 @@ class ModalDetector(BatchDetector):
             age += b - a
         return z, _Switch(current, source, settling, age)
 
-    def _discover(self, data: Matrix) -> None:
+    def _new_member(self, features: list[str]) -> Any:
+        """A fresh per-mode detector (subclasses choose another kind)."""
+        return RobustDetector(features=features)
+
+    def _train_member(self, member: Any, data: Matrix, times: NDArray[np.float64] | None) -> None:
+        member.learn_many(data)
+
+    def _discover(self, data: Matrix, times: NDArray[np.float64] | None = None) -> None:
         med = np.nanmedian(data, axis=0)
         spread = np.nanmedian(np.abs(data - med), axis=0) * 1.4826
         spread = np.where(spread > 0, spread, np.nanstd(data, axis=0))
@@ -204,7 +214,11 @@ class ModalDetector(BatchDetector):
         best: tuple[Matrix, NDArray[np.int32]] | None = None
         for k in range(2, self.modes + 1):
             for _ in range(self.restarts):  # k-means++ depends on its seeds: try a few
-                centres, labels = kmeans2(filled, k, minit="++", seed=rng)
+                with warnings.catch_warnings(), np.errstate(all="ignore"):
+                    # k-means++ on rows with repeated values can leave a cluster empty; that
+                    # seed is then judged (and refused) like any other by _acceptable
+                    warnings.simplefilter("ignore")
+                    centres, labels = kmeans2(filled, k, minit="++", seed=rng)
                 if self._acceptable(filled, centres, labels, k):
                     best = (centres, labels)
                     break
@@ -223,9 +237,10 @@ class ModalDetector(BatchDetector):
         self.centroids_ = centres * spread
         self.detectors_ = []
         for m in range(len(centres)):
-            det = RobustDetector(features=list(self.features))
-            det.learn_many(data[labels == m])
+            det = self._new_member(list(self.features))
+            self._train_member(det, data[labels == m], None if times is None else times[labels == m])
             self.detectors_.append(det)
+        self.discovered_from_ = (data, times, labels.astype(np.intp))
 
     def _acceptable(self, filled: Matrix, centres: Matrix, labels: NDArray[np.int32], k: int) -> bool:
         shares = np.bincount(labels, minlength=k) / len(labels)

@@ -1,6 +1,9 @@
 """Detectors by name, for configuration files and ``--detector``.
 
-``robust`` (the default: robust residuals per operating mode), ``robust-single`` (one
+``surprise`` (the default: adaptive robust residuals per operating mode with memories
+in time, see :mod:`models.modal_surprise`), ``surprise-single`` (the same with one
+baseline), ``robust`` (the previous default: robust residuals and CUSUM
+per operating mode, learning only what it judged normal), ``robust-single`` (one
 baseline, no modes), ``hst`` (River Half-Space Trees), ``onnx:PATH`` for an exported
 model file, or several joined by ``+`` (``robust+onnx:PATH``) for an ensemble.
 """
@@ -11,15 +14,17 @@ from pathlib import Path
 
 from .base import Detector
 from .modal import ModalDetector
-from .river_adapter import RiverDetector
+from .modal_surprise import ModalSurpriseDetector
 from .robust import RobustDetector
+from .surprise import SurpriseDetector
 
-__all__ = ["DETECTORS", "make_detector"]
+__all__ = ["DEFAULT_DETECTOR", "DETECTORS", "make_detector"]
 
-DETECTORS = ("robust", "robust-single", "hst", "onnx:PATH", "robust+onnx:PATH")
+DEFAULT_DETECTOR = "surprise"
+DETECTORS = ("surprise", "surprise-single", "robust", "robust-single", "hst", "onnx:PATH", "robust+onnx:PATH")
 
 
-def make_detector(name: str = "robust", features: list[str] | None = None) -> Detector:
+def make_detector(name: str = DEFAULT_DETECTOR, features: list[str] | None = None) -> Detector:
     if "+" in name:
         from .ensemble import EnsembleDetector
 
@@ -27,11 +32,17 @@ def make_detector(name: str = "robust", features: list[str] | None = None) -> De
         ensemble = EnsembleDetector(members)
         ensemble.add_features(list(features or []))
         return ensemble
+    if name == "surprise":
+        return ModalSurpriseDetector(features=features)
+    if name == "surprise-single":
+        return SurpriseDetector(features=features)
     if name == "robust":
         return ModalDetector(features=features)
     if name == "robust-single":
         return RobustDetector(features=features)
     if name == "hst":
+        from .river_adapter import RiverDetector  # River is imported only by those who use it
+
         return RiverDetector(features=features)
     if name.startswith("onnx:"):
         from .onnx_adapter import OnnxDetector

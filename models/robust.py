@@ -117,7 +117,7 @@ class RobustDetector(BatchDetector):
         comp = np.fmax(np.fmax(np.abs(z), self._cusum_scores(z)), self._flat_scores(X))
         comp[:, ~ready] = np.nan
         comp[np.isnan(X)] = np.nan
-        return comp
+        return np.asarray(comp, dtype=np.float64)
 
     def add_features(self, names: list[str]) -> None:
         """Start tracking channels first seen now (a device that reports a new sensor)."""
@@ -184,7 +184,7 @@ class RobustDetector(BatchDetector):
             self._reset(X.shape[1])
         if X.shape[1] != len(self.features):
             raise ValueError(f"expected {len(self.features)} columns ({self.features}), got {X.shape[1]}")
-        return X
+        return np.asarray(X, dtype=np.float64)
 
     def _init_cold(self, data: Matrix, cold: NDArray[np.bool_]) -> None:
         for j in np.flatnonzero(cold):
@@ -340,5 +340,5 @@ class _Relations:
 
     def _invert(self) -> None:
         ridge = self._RIDGE * np.diag(self.cov) + 1e-12
-        self.prec = np.linalg.pinv(self.cov + np.diag(ridge), hermitian=True)
+        self.prec = np.asarray(np.linalg.pinv(self.cov + np.diag(ridge), hermitian=True), dtype=np.float64)
         self._since = 0

@@ -42,7 +42,7 @@ class RulNet:
     def predict(self, windows: NDArray[np.float64]) -> NDArray[np.float64]:
         X = windows.reshape(len(windows), -1)
         mean = np.mean([self.forward(X, layers)[-1] for layers in self.members], axis=0)
-        return np.clip(mean, 0.0, self.cap)
+        return np.asarray(np.clip(mean, 0.0, self.cap), dtype=np.float64)
 
     def onnx_nodes(self) -> tuple[list[NodeProto], list[TensorProto]]:
         """From ``X`` (N x window x sensors) to ``rul`` (N)."""
@@ -115,7 +115,7 @@ def fit_rul_net(
         best = fit_adam(
             layers,
             len(X),
-            lambda idx, layers=layers: _gradients(X[idx], y[idx], layers),  # type: ignore[misc]
+            lambda idx, layers=layers: _gradients(X[idx], y[idx], layers),  # type: ignore[misc,arg-type]
             val_loss,
             rng,
             epochs=epochs,

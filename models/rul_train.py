@@ -125,7 +125,10 @@ def cross_validate(
         cuts = [c for r in test_runs for c in _truncations(r, rng, 10)]
         cp = RulModel(net, prep, {}).predict_last([c for c, _ in cuts])
         ct = np.array([t for _, t in cuts])
-        every_pred.append(p), every_true.append(y), cut_pred.append(cp), cut_true.append(ct)
+        every_pred.append(p)
+        every_true.append(y)
+        cut_pred.append(cp)
+        cut_true.append(ct)
         per_fold.append(
             {
                 "units": len(test_runs),

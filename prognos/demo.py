@@ -98,7 +98,7 @@ def _run(args: argparse.Namespace, fleet: Any, stack: DemoStack, stop: threading
     print(f"  broker       {kind} on {stack.address.host}:{stack.address.port}")
     print(f"  serial line  {serial_devices} devices on {stack.link.path} -> bridge -> MQTT")
     print(f"  MQTT         {len(fleet.devices) - serial_devices} devices publishing directly")
-    print("  edge agent   edge-1 (robust detector, outbox in the data folder)")
+    print("  edge agent   edge-1 (surprise detector, outbox in the data folder)")
     print(f"  cloud        {stack.url}/ui/  (data in {stack.workdir})")
     engineer = next(k for k in stack.seed.tokens if k.startswith("engineer:"))
     crew = None if args.no_crew else stack.field_crew()

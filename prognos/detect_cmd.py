@@ -1,39 +1,65 @@
-"""``prognos detect``: replay a CSV through the edge's per-device pipeline, in order."""
+"""``prognos detect``: replay a CSV through the edge's per-device pipeline, in order.
+
+The output is the input with four columns added (the contract in docs/models.md):
+``anomaly_score`` (0..1, how surprising the row is given the device's recent behaviour),
+``alert`` (1 only on the row where an alert is raised: one per incident), ``in_alert``
+(1 while an alert is held) and ``health`` (0..1, 1 = like the device's own early baseline).
+"""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from edge.pipeline import DevicePipeline
-from edge.table import TableError, iter_rows, read_table
-from models.registry import DETECTORS, make_detector
+from edge.table import Table, TableError, iter_rows, read_table
+from models.base import Detector, TimedDetector
+from models.registry import DEFAULT_DETECTOR, DETECTORS, make_detector
 
 from .progress import Progress
 
 __all__ = ["add_parser", "detect_file"]
 
 
-def batch_size(rows: int) -> int:
-    """Rows per micro-batch. One row at a time is exactly what the agent does; files too
-    long for that (about 2,500 rows/s) use small batches, which adapt a few rows later."""
-    if rows <= 50_000:
-        return 1
-    return 8 if rows <= 250_000 else 32
+@dataclass(slots=True)
+class Detected:
+    table: Table
+    score: NDArray[np.float64]
+    alert: NDArray[np.bool_]  # raised on this row
+    in_alert: NDArray[np.bool_]
+    health: NDArray[np.float64]
+
+
+def batch_size(detector: Detector) -> int:
+    """Rows per batch. A timed detector gives the same scores in any batch size, so the file
+    goes through in large ones; the others adapt between batches, so they get one row at a
+    time, as the agent would feed them."""
+    return 4096 if isinstance(detector, TimedDetector) else 1
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("detect", help="score a CSV with the edge pipeline; adds anomaly_score and alert")
+    p = sub.add_parser(
+        "detect",
+        help="score a CSV with the edge pipeline; adds anomaly_score, alert, in_alert and health",
+        description="Replay a CSV through the edge pipeline, fresh state, row order. Adds anomaly_score "
+        "(0..1 surprise), alert (1 on the row an alert is raised), in_alert (1 while held), health (0..1).",
+    )
     p.add_argument(
         "--input", required=True, type=Path, help="CSV with a timestamp column and numeric columns"
     )
     p.add_argument("--output", required=True, type=Path, help="where to write the scored CSV")
-    p.add_argument("--detector", default="robust", help=f"one of {', '.join(DETECTORS)} (default robust)")
+    p.add_argument(
+        "--detector",
+        default=DEFAULT_DETECTOR,
+        help=f"one of {', '.join(DETECTORS)} (default {DEFAULT_DETECTOR})",
+    )
     p.add_argument("--timestamp-col", default="timestamp", help="name of the time column (default timestamp)")
     p.add_argument("--ignore-cols", default="", help="comma-separated columns not to use as features")
     p.add_argument("--quiet", action="store_true")
@@ -42,50 +68,57 @@ def add_parser(sub: Any) -> None:
 
 def detect_file(
     path: Path,
-    detector: str = "robust",
+    detector: str = DEFAULT_DETECTOR,
     timestamp_col: str = "timestamp",
     ignore: tuple[str, ...] = (),
     progress: Progress | None = None,
-) -> tuple[Any, np.ndarray, np.ndarray]:
-    """Score every row of ``path``; returns (table, anomaly_score, alert)."""
+) -> Detected:
+    """Score every row of ``path`` through a fresh pipeline."""
     table = read_table(path, timestamp_col, ignore)
     pipe = DevicePipeline(make_detector(detector, list(table.features)))
     n = table.n_rows
-    scores = np.zeros(n)
-    alerts = np.zeros(n, dtype=bool)
-    step = batch_size(n)
+    out = Detected(table, np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.ones(n))
+    step = batch_size(pipe.detector)
     for start in range(0, n, step):
         end = min(n, start + step)
         result = pipe.process_batch(table.time[start:end], table.X[start:end])
-        scores[start:end] = result.score
-        alerts[start:end] = result.alert
+        out.score[start:end] = result.score
+        out.alert[start:end] = result.raised
+        out.in_alert[start:end] = result.alert
+        out.health[start:end] = result.health
         if progress is not None:
             progress.update(f"detect: {end:,}/{n:,} rows")
-    return table, scores, alerts
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
     progress = Progress(quiet=args.quiet)
     ignore = tuple(c.strip() for c in args.ignore_cols.split(",") if c.strip())
     try:
-        table, scores, alerts = detect_file(args.input, args.detector, args.timestamp_col, ignore, progress)
-    except TableError as exc:
+        found = detect_file(args.input, args.detector, args.timestamp_col, ignore, progress)
+    except (TableError, ValueError) as exc:
         progress.done()
         print(f"prognos detect: {exc}", file=sys.stderr)
         return 2
     progress.done()
+    table = found.table
     for warning in table.warnings:
         print(f"prognos detect: warning: {warning}", file=sys.stderr)
     try:
         with open(args.output, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh, delimiter=table.delimiter, lineterminator="\n")
-            writer.writerow([*table.header, "anomaly_score", "alert"])
-            for row, s, a in zip(iter_rows(table), scores.tolist(), alerts.tolist(), strict=True):
-                writer.writerow([*row, f"{s:.6f}", int(a)])
+            writer.writerow([*table.header, "anomaly_score", "alert", "in_alert", "health"])
+            found_columns = (found.score, found.alert, found.in_alert, found.health)
+            columns = [c.tolist() for c in found_columns]
+            for row, s, a, held, h in zip(iter_rows(table), *columns, strict=True):
+                writer.writerow([*row, f"{s:.6f}", int(a), int(held), f"{h:.4f}"])
     except OSError as exc:
         print(f"prognos detect: cannot write {args.output}: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:
-        rows, in_alert = table.n_rows, int(alerts.sum())
-        print(f"{rows:,} rows, {len(table.features)} features, {in_alert:,} rows in alert -> {args.output}")
+        rows, raised, held = table.n_rows, int(found.alert.sum()), int(found.in_alert.sum())
+        print(
+            f"{rows:,} rows, {len(table.features)} features, {raised:,} alerts raised, "
+            f"{held:,} rows in alert, final health {found.health[-1]:.2f} -> {args.output}"
+        )
     return 0

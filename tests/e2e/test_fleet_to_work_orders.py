@@ -18,6 +18,7 @@ from cloud.seed import seed_fleet
 from cloud.services.auth import issue_token
 from cloud.settings import Settings
 from cloud.state import CloudState
+from models.registry import DEFAULT_DETECTOR
 from prognos.broker import MosquittoBroker
 from simulators.fleet import plan_fleet
 from simulators.pty_link import PtyLink
@@ -107,7 +108,7 @@ def test_fault_becomes_a_dispatched_work_order_and_a_filter_a_reminder(
             first = min(mine, key=lambda o: o["created_at"])
             detail = api.get(f"/api/v1/work-orders/{first['id']}", headers=auth).json()
             window = detail["evidence"][0]["window"]
-            assert window and detail["evidence"][0]["detector"] == "robust"
+            assert window and detail["evidence"][0]["detector"] == DEFAULT_DETECTOR
             assert detail["assignee_id"] == crew_ids[spec.device_id], detail["dispatch"]
             why = detail["dispatch"]
             assert why["facts"]["knows_model"] and why["facts"]["distance_km"] < 2

@@ -91,10 +91,10 @@ def test_consumable_tracker_resets_when_the_counter_restarts() -> None:
 
 
 def test_health_trend_predicts_when_the_level_crosses_the_limit() -> None:
-    h = HealthTracker(bucket_s=3600, failure_level=8.0)
+    h = HealthTracker(bucket_s=3600)
     for hour in range(12):
         for k in range(60):
-            h.add(hour * 3600 + k * 60, 1.0 + 0.5 * hour)  # level climbs half a z per hour
+            h.add(hour * 3600 + k * 60, 1.0 - (1.0 + 0.5 * hour) / 8.0)  # wear climbs 1/16 per hour
     est = h.estimate(12 * 3600)
     assert 0.0 <= est.health < 0.5
     assert est.predicted_failure_at is not None and abs(est.predicted_failure_at - 14.5 * 3600) < 3600
@@ -189,3 +189,14 @@ def test_forecasts_within_the_horizon_keep_their_interval_clipped() -> None:
     assert bounded(now, now + 86400, (now, now + 2 * HORIZON_S)) == (now + 86400, (now, now + HORIZON_S))
     assert bounded(now, now + 2 * HORIZON_S, (now, now + 3 * HORIZON_S)) == (None, None)
     assert bounded(now, float("nan"), None) == (None, None)
+
+
+def test_a_service_visit_reported_by_the_device_starts_a_new_health_baseline() -> None:
+    agent = Agent(AgentSettings())
+    run(agent, samples(3000, shift_from=2000))  # a lasting change two days in: wear, not noise
+    pipe = agent.devices["pump-1"].pipeline
+    assert pipe.degradation.frozen and pipe.trend.tracker.buckets
+    run(agent, [DeviceEvent("pump-1", 1_767_225_600.0 + 60 * 3000, 3000, 0x0003, 10)])  # service_done
+    assert not pipe.degradation.frozen  # learning the machine as the engineer left it
+    after = [m for m in run(agent, samples(200, start=3001, shift_from=0)) if isinstance(m, AlertMessage)]
+    assert all(a.cause == "surprise" for a in after)  # no trend alert against the old baseline

@@ -14,7 +14,7 @@ from edge.outbox import PendingMessage
 from edge.pipeline import DevicePipeline
 from firmware_bridge import Sample
 from firmware_bridge.contract import ModelStatusMessage
-from models.modal import ModalDetector
+from models.modal_surprise import ModalSurpriseDetector
 from models.onnx_adapter import OnnxDetector
 from models.onnx_export import export_onnx, fit_pca
 from models.registry import make_detector
@@ -99,7 +99,7 @@ def test_a_model_that_alarms_far_more_than_the_old_one_is_rolled_back(running, o
     reason = ModelStatusMessage.model_validate_json([p for p in out if p.kind == "model"][0].payload).reason
     assert "alert rate jumped: 2 raises by the new model against 0" in reason
     state = agent.devices["dev-1"]
-    assert isinstance(state.pipeline.detector, ModalDetector) and state.previous is None
+    assert isinstance(state.pipeline.detector, ModalSurpriseDetector) and state.previous is None
     assert (
         state.pipeline.policy is not live_policy or not live_policy.active
     )  # the alert state went back with it

@@ -123,3 +123,21 @@ def test_other_time_formats_and_unknown_ones(tmp_path: Path, capsys: pytest.Capt
     assert list(table.time) == [0.0, 1.0] and "row order" in table.warnings[0]
     detect(tmp_path, odd)
     assert "warning" in capsys.readouterr().err
+
+
+def test_the_output_contract_alert_marks_one_row_per_incident(tmp_path: Path) -> None:
+    """``alert`` is 1 only on the row an alert is raised; ``in_alert`` holds it; ``health`` 0..1."""
+    rng = np.random.default_rng(7)
+    v = rng.normal(20.0, 0.5, 3000)
+    v[1200:1230] += 8.0  # an incident of half an hour, then back to normal
+    rows = [[str(1_700_000_000 + 60 * i), f"{x:.3f}"] for i, x in enumerate(v)]
+    out = detect(tmp_path, write(tmp_path / "f.csv", ["timestamp", "v"], rows))
+    assert {"anomaly_score", "alert", "in_alert", "health"} <= set(out[0])
+    alert = np.array([int(r["alert"]) for r in out])
+    held = np.array([int(r["in_alert"]) for r in out])
+    health = np.array([float(r["health"]) for r in out])
+    assert alert.sum() == 1 and 1200 <= int(np.argmax(alert)) < 1210
+    onsets = np.flatnonzero(np.diff(np.concatenate([[0], held])) == 1)
+    assert list(onsets) == list(np.flatnonzero(alert))  # raised where the held state begins
+    assert held[1200:1230].mean() > 0.8 and held[1300:].sum() == 0  # and cleared when it is over
+    assert ((health >= 0.0) & (health <= 1.0)).all() and health[-1] > 0.8

@@ -30,11 +30,21 @@ def test_persistence_raise_then_hysteresis_clear() -> None:
 
 
 def test_cooldown_blocks_an_immediate_re_raise() -> None:
-    p = AlertPolicy(k=3, n=5, clear_after=2, cooldown_s=600)
+    p = AlertPolicy(k=3, n=5, clear_after=2, cooldown_s=600, cooldown_rows=0)
     trs = run(p, [HOT] * 3 + [COLD] * 2 + [HOT] * 5 + [COLD] * 10 + [HOT] * 3)
     kinds = [t.kind for t in trs]
     assert kinds == [TransitionKind.RAISE, TransitionKind.CLEAR, TransitionKind.RAISE]
     assert trs[2].at >= trs[1].at + 600
+
+
+@pytest.mark.parametrize("step", [1.0, 60.0, 3600.0])
+def test_the_cooldown_is_at_least_thirty_sampling_intervals_at_any_rate(step: float) -> None:
+    """The same default holds at 1 s and at 1 h sampling: never re-raised within 30 rows."""
+    p = AlertPolicy(k=3, n=5, clear_after=2, cooldown_s=60)
+    trs = run(p, [COLD] * 40 + [HOT] * 3 + [COLD] * 2 + [HOT] * 80, step=step)
+    raises = [t.at for t in trs if t.kind is TransitionKind.RAISE]
+    assert len(raises) == 2
+    assert raises[1] - raises[0] >= max(60.0, 30 * step)
 
 
 def test_a_fault_seen_only_while_a_machine_runs_in_bursts_is_raised() -> None:

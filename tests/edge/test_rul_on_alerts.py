@@ -60,7 +60,7 @@ def test_alerts_on_a_replayed_engine_carry_the_rul_model_failure_time(model: Pat
             values = dict(zip(CHANNELS, [*run.settings[i], *run.sensors[i]], strict=True))
             for p in agent.handle(Sample(f"engine-{run.unit}", 1.7e9 + i * HOUR, i, values)):
                 doc = json.loads(p.payload)
-                if p.kind == "alert" and doc["transition"] == "raise":
+                if p.kind == "alert" and doc["transition"] == "raise" and doc["cause"] == "surprise":
                     raised.append(
                         (
                             n - 1 - i,

@@ -22,6 +22,7 @@ from paho.mqtt.properties import Properties
 from edge.agent import Agent, AgentSettings
 from firmware_bridge import decode_one, encode, message_from_frame, message_to_frame
 from firmware_bridge.contract import AlertMessage, TelemetrySummaryMessage, parse_edge_message
+from models.registry import DEFAULT_DETECTOR
 from prognos.broker import MosquittoBroker
 from simulators.fleet import plan_fleet
 from simulators.pty_link import PtyLink
@@ -118,7 +119,7 @@ def test_injected_fault_arrives_as_an_alert_with_evidence(
         hits = [a for a in alerts if a.device_id == device.device_id and plan.onset <= a.at < plan.failure]
         assert hits, f"no alert for {device.device_id} {plan.mode} between onset and failure"
         assert len(hits[0].evidence) == 30 and hits[0].evidence[-1].t == hits[0].at
-        assert hits[0].fault_key and hits[0].detector == "robust"
+        assert hits[0].fault_key and hits[0].detector == DEFAULT_DETECTOR
     kinds = Counter(m.kind for m in msgs)
     assert kinds["summary"] > 0 and kinds["consumable"] > 0 and kinds["fault"] > 0
     assert {m.message_id for m in msgs if m.kind == "alert"} == expected_alert_ids()

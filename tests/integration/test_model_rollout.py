@@ -31,7 +31,7 @@ from cloud.state import CloudState
 from edge.config import CloudConfig, EdgeConfig, SourceConfig, UplinkConfig
 from edge.runner import EdgeRunner
 from firmware_bridge import Sample
-from models.modal import ModalDetector
+from models.modal_surprise import ModalSurpriseDetector
 from models.onnx_adapter import OnnxDetector
 from models.onnx_export import export_onnx, fit_pca
 from prognos.broker import MosquittoBroker
@@ -212,7 +212,7 @@ def test_a_canary_passes_probation_and_the_rest_follow_then_a_revert(system: Sys
     assert r.status_code == 200 and r.json()["state"] == "reverted"
 
     def reverted() -> bool:
-        return all(isinstance(system.detector(a), ModalDetector) for a in AGENTS)
+        return all(isinstance(system.detector(a), ModalSurpriseDetector) for a in AGENTS)
 
     assert eventually(reverted, 30)
     assert eventually(
@@ -242,7 +242,7 @@ def test_a_tampered_download_and_an_unloadable_model_fail_and_change_nothing(
     assert all("sha256 mismatch" in a["reason"] for a in done["agents"])  # type: ignore[union-attr]
     assert done["reason"] == "0 of 2 agent(s) active, 2 failed or rolled back"
     for agent in AGENTS:
-        assert isinstance(system.detector(agent), ModalDetector)
+        assert isinstance(system.detector(agent), ModalSurpriseDetector)
         assert not list((system.runners[agent].config.data_dir / "models").glob("*.part"))
 
     graph = helper.make_graph(
@@ -263,7 +263,7 @@ def test_a_tampered_download_and_an_unloadable_model_fail_and_change_nothing(
     assert canary["state"] == "failed" and "cannot load the model" in canary["reason"]
     assert [a["state"] for a in done["agents"] if not a["canary"]] == ["pending"]  # type: ignore[union-attr]
     assert "canary failed" in str(done["reason"])
-    assert all(isinstance(system.detector(a), ModalDetector) for a in AGENTS)
+    assert all(isinstance(system.detector(a), ModalSurpriseDetector) for a in AGENTS)
 
     r = system.api("POST", "/api/v1/models", content=b"not a model at all")
     assert r.status_code == 422 and "not a valid ONNX model" in r.json()["detail"]
@@ -289,7 +289,7 @@ def test_a_model_whose_alerts_jump_is_rolled_back_and_the_rollout_halts(
     assert canary["state"] == "rolled_back" and "alert rate jumped" in canary["reason"]
     assert canary["alerts_new"] > canary["alerts_old"]
     assert "canary rolled back" in str(done["reason"])
-    assert isinstance(system.detector(canary["agent"]), ModalDetector)  # the old model is live again
+    assert isinstance(system.detector(canary["agent"]), ModalSurpriseDetector)  # the old model is live again
     time.sleep(1.0)  # the other agent was never sent it
     other = [
         a for a in system.api("GET", f"/api/v1/rollouts/{rollout['id']}").json()["agents"] if not a["canary"]

@@ -191,10 +191,11 @@ class Agent:
         transitions = list(zip(result.transition_rows, result.transitions, strict=True))
         out: list[PendingMessage] = self._deployment_step(device_id, state, samples, t, result)
         every = self.settings.summary_every_s
-        for i, (sample, score) in enumerate(zip(samples, result.score.tolist(), strict=True)):
+        rows = zip(samples, result.score.tolist(), result.health.tolist(), strict=True)
+        for i, (sample, score, health) in enumerate(rows):
             if state.window.due(sample.timestamp, every):
                 out.append(self._summary(device_id, state))
-            state.window.add(sample.timestamp, sample.values, score, every)
+            state.window.add(sample.timestamp, sample.values, score, health, every)
             state.evidence.append((sample.timestamp, dict(sample.values), score))
             if self.rul_model is not None:
                 state.rul = RulTracker.feed(state.rul, self.rul_model, sample.timestamp, sample.values)
@@ -326,13 +327,17 @@ class Agent:
         return self._pending(msg)
 
     def _summary(self, device_id: str, state: DeviceState) -> PendingMessage:
-        start, channels, max_score = state.window.take()
+        start, channels, max_score, health = state.window.take()
+        end = start + self.settings.summary_every_s
+        forecast = state.pipeline.trend.tracker.estimate(end)
         msg = TelemetrySummaryMessage(
             **self._base(device_id, message_id(device_id, "summary", start)),
             window_start=start,
-            window_end=start + self.settings.summary_every_s,
+            window_end=end,
             channels=channels,
             max_score=max_score,
+            health=health,
+            predicted_failure_at=forecast.predicted_failure_at,
         )
         return self._pending(msg)
 

@@ -66,6 +66,28 @@ class BatchResult:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a detector can do, checked once: a runtime protocol check costs tens of
+    microseconds, which the one-row path of a busy agent cannot pay on every row."""
+
+    timed: bool
+    growing: bool
+    scheduled: bool
+    modes: bool
+    restructuring: bool
+
+    @classmethod
+    def of(cls, detector: object) -> Capabilities:
+        return cls(
+            isinstance(detector, TimedDetector),
+            isinstance(detector, GrowingDetector),
+            isinstance(detector, ScheduledRestructuring),
+            isinstance(detector, ModeReporting),
+            isinstance(detector, RestructuringDetector),
+        )
+
+
 class DevicePipeline:
     def __init__(
         self,
@@ -88,11 +110,18 @@ class DevicePipeline:
         self.trend = trend or TrendPolicy()
         self.samples = 0
         self._hot_run = 0
+        self._caps: tuple[int, Capabilities] | None = None
+
+    @property
+    def caps(self) -> Capabilities:
+        if self._caps is None or self._caps[0] != id(self.detector):
+            self._caps = (id(self.detector), Capabilities.of(self.detector))
+        return self._caps[1]
 
     def add_features(self, names: list[str]) -> None:
         """A device started reporting new channels: every stage tracks them from now on."""
-        if isinstance(self.detector, GrowingDetector):
-            self.detector.add_features(names)
+        if self.caps.growing:
+            self.detector.add_features(names)  # type: ignore[attr-defined]
         self.degradation.add_features(names)
 
     def reset_baseline(self) -> None:
@@ -105,8 +134,8 @@ class DevicePipeline:
         t = np.asarray(t, dtype=np.float64)
         if len(self.degradation.features) < X.shape[1]:
             self.degradation.add_features(list(self.detector.features))
-        if isinstance(self.detector, TimedDetector):
-            raw, score, active, transitions, rows, excess = self._timed(self.detector, t, X)
+        if self.caps.timed:
+            raw, score, active, transitions, rows, excess = self._timed(self.detector, t, X)  # type: ignore[arg-type]
         else:
             raw, score, active, transitions, rows = self._untimed(t, X)
             excess = self.degradation.update_excess(t, X)
@@ -133,17 +162,18 @@ class DevicePipeline:
         active = np.zeros(n, dtype=bool)
         transitions: list[Transition] = []
         rows: list[int] = []
+        caps = self.caps
         a = 0
         while a < n:
             b = min(n, a + _CHUNK)
-            if isinstance(detector, ScheduledRestructuring):
-                b = a + max(1, detector.rows_before_restructuring(t[a:b]))
-            before = _generation(detector)
+            if caps.scheduled:
+                b = a + max(1, detector.rows_before_restructuring(t[a:b]))  # type: ignore[attr-defined]
+            before = self._generation()
             raw[a:b] = detector.score_learn_many(t[a:b], X[a:b])
-            modes = detector.last_modes_ if isinstance(detector, ModeReporting) else np.zeros(b - a, np.intp)
+            modes = detector.last_modes_ if caps.modes else np.zeros(b - a, np.intp)  # type: ignore[attr-defined]
             # A restructuring happens on the chunk's last row (the detector schedules it):
             # the rows before it are judged as they were, that row on the new structure.
-            last = b - 1 if _generation(detector) != before else b
+            last = b - 1 if self._generation() != before else b
             excess[a:last] = self.degradation.update_excess(t[a:last], X[a:last], modes[: last - a])
             self._calibrate(t, raw, score, active, transitions, rows, a, last)
             if last < b:
@@ -194,11 +224,14 @@ class DevicePipeline:
         """Learn the health baseline again, per mode, from the early rows the modes were found
         in: health keeps meaning "like the device's first day", with no blind period."""
         self.reset_baseline()
-        found = detector.discovered_from_ if isinstance(detector, ModeReporting) else None
+        found = detector.discovered_from_ if self.caps.modes else None  # type: ignore[attr-defined]
         if found is None or found[1] is None:
             return
         data, times, modes = found
         self.degradation.update_excess(times, np.asarray(data, dtype=np.float64), modes)
+
+    def _generation(self) -> int:
+        return self.detector.generation_ if self.caps.restructuring else 0  # type: ignore[attr-defined]
 
     def _untimed(
         self, t: NDArray[np.float64], X: NDArray[np.float64]
@@ -212,9 +245,9 @@ class DevicePipeline:
         for i, si in enumerate(score.tolist()):
             self._hot_run = self._hot_run + 1 if si >= raise_at else 0
             learn[i] = si < raise_at or self._hot_run >= self.rebaseline_after
-        before = _generation(self.detector)
+        before = self._generation()
         self.detector.learn_many(X, where=learn)
-        if _generation(self.detector) != before:
+        if self._generation() != before:
             # The detector restructured itself (operating modes found): its scores are on
             # a new scale, so the calibration starts over, with a new learning period.
             self.calibrator = self.calibrator.clone()
@@ -223,7 +256,3 @@ class DevicePipeline:
         transitions = [tr for _, tr in steps.transitions]
         rows = [i for i, _ in steps.transitions]
         return raw, score, steps.active, transitions, rows
-
-
-def _generation(detector: object) -> int:
-    return detector.generation_ if isinstance(detector, RestructuringDetector) else 0

@@ -17,12 +17,13 @@ class SummaryWindow:
     start: float | None = None
     channels: dict[str, list[float]] = field(default_factory=dict)  # channel -> [min, sum, max, count]
     max_score: float = 0.0
+    health: float | None = None  # the latest in the window
 
     def due(self, t: float, every: float) -> bool:
         """Whether a sample at ``t`` falls past the open window (so it must be sent first)."""
         return self.start is not None and t >= self.start + every
 
-    def add(self, t: float, values: Mapping[str, float], score: float, every: float) -> None:
+    def add(self, t: float, values: Mapping[str, float], score: float, health: float, every: float) -> None:
         if self.start is None or not self.channels:
             self.start = math.floor(t / every) * every
         for k, v in values.items():
@@ -34,14 +35,16 @@ class SummaryWindow:
             else:
                 acc[0], acc[1], acc[2], acc[3] = min(acc[0], v), acc[1] + v, max(acc[2], v), acc[3] + 1
         self.max_score = max(self.max_score, score)
+        self.health = health
 
-    def take(self) -> tuple[float, dict[str, ChannelStats], float]:
-        """(window start, channel stats, max score) of the open window, which starts over."""
+    def take(self) -> tuple[float, dict[str, ChannelStats], float, float | None]:
+        """(window start, channel stats, max score, health) of the open window, which starts over."""
         start = self.start or 0.0
         stats = {
             k: ChannelStats(min=a[0], mean=a[1] / a[3], max=a[2], count=int(a[3]))
             for k, a in self.channels.items()
         }
-        out = (start, stats, min(max(self.max_score, 0.0), 1.0))
+        health = None if self.health is None else min(max(self.health, 0.0), 1.0)
+        out = (start, stats, min(max(self.max_score, 0.0), 1.0), health)
         self.channels, self.max_score = {}, 0.0
         return out

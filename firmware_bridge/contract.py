@@ -150,6 +150,9 @@ class TelemetrySummaryMessage(_Message):
     window_end: Epoch
     channels: dict[str, ChannelStats]
     max_score: float = Field(ge=0.0, le=1.0)
+    # the health index (0..1) at the window's end and the failure its trend predicts
+    health: float | None = Field(default=None, ge=0.0, le=1.0)
+    predicted_failure_at: Epoch | None = None
 
 
 class AgentStatus(BaseModel):

@@ -57,6 +57,7 @@ class TelemetrySummary(Base):
     window_end: Mapped[datetime] = mapped_column(UtcDateTime)
     channels: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     max_score: Mapped[float] = mapped_column(Float)
+    health: Mapped[float | None] = mapped_column(Float)  # the edge's health index at the window's end
 
 
 class InboxMessage(Base):

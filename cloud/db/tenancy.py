@@ -67,6 +67,7 @@ class Device(Base):
     last_agent: Mapped[str | None] = mapped_column(String(64))
     health: Mapped[float | None] = mapped_column(Float)
     predicted_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    health_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # device time of that reading
     # tamper-evident service history: the hash and sequence number of the latest event
     history_head: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
     history_seq: Mapped[int] = mapped_column(Integer, default=0)

@@ -294,9 +294,7 @@ class Ingestor:
             alert.severity = worse_severity(alert.severity, msg.severity)
             alert.peak = max(alert.peak, msg.peak)
             alert.health, alert.predicted_failure_at = msg.health, from_epoch(msg.predicted_failure_at)
-            if msg.health is not None:
-                device.health = msg.health
-                device.predicted_failure_at = from_epoch(msg.predicted_failure_at)
+            _show_health(device, msg.health, msg.predicted_failure_at, at)
         if msg.evidence:
             alert.evidence = [p.model_dump() for p in msg.evidence][-EVIDENCE_POINTS:]
         if msg.transition == "clear":
@@ -375,5 +373,16 @@ class Ingestor:
                 window_end=end,
                 channels={k: v.model_dump() for k, v in msg.channels.items()},
                 max_score=msg.max_score,
+                health=msg.health,
             )
         )
+        _show_health(device, msg.health, msg.predicted_failure_at, end)
+
+
+def _show_health(device: Device, health: float | None, failure_at: float | None, at: datetime) -> None:
+    """The device shows the newest health reading by device time (a replayed old one is kept
+    as history but does not overwrite it)."""
+    if health is None or (device.health_at is not None and at < device.health_at):
+        return
+    device.health, device.health_at = health, at
+    device.predicted_failure_at = from_epoch(failure_at)

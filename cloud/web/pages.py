@@ -129,9 +129,16 @@ def device_page(
         for channel in channels
     ]
     score_chart = time_chart(
-        [Series("anomaly score", [(s.window_end, s.max_score) for s in summaries], color="#dc2626")],
+        [
+            Series("anomaly score", [(s.window_end, s.max_score) for s in summaries], color="#dc2626"),
+            Series(
+                "health",
+                [(s.window_end, s.health) for s in summaries if s.health is not None],
+                color="#16a34a",
+            ),
+        ],
         markers=markers,
-        title="anomaly score (window maximum)",
+        title="anomaly score (window maximum) and health (1 = like when new)",
         y_range=(0.0, 1.0),
     )
     orders = list(

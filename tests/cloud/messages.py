@@ -100,7 +100,7 @@ def fault(
 
 
 def summary(
-    device: str, start: datetime, *, tenant: str = "acme", score: float = 0.3
+    device: str, start: datetime, *, tenant: str = "acme", score: float = 0.3, health: float | None = None
 ) -> TelemetrySummaryMessage:
     t = start.timestamp()
     return TelemetrySummaryMessage(
@@ -109,6 +109,7 @@ def summary(
         window_end=t + 300,
         channels={"suction_pressure": ChannelStats(min=3.0, mean=3.1, max=3.2, count=5)},
         max_score=score,
+        health=health,
     )
 
 

@@ -126,6 +126,19 @@ def test_summary_is_kept_for_the_health_view(state: CloudState, world: World) ->
     assert result.summary is not None and _count(state, TelemetrySummary) == 1
 
 
+def test_summaries_keep_the_device_health_current_and_a_late_replay_does_not_roll_it_back(
+    state: CloudState, world: World
+) -> None:
+    _ingest(state, summary("ac-1", NOW, health=0.9))
+    _ingest(state, summary("ac-1", NOW + timedelta(hours=1), health=0.6))
+    _ingest(state, summary("ac-1", NOW - timedelta(hours=1), health=1.0))  # an outbox catching up
+    with state.sessions() as s:
+        device = s.scalars(select(Device).where(Device.key == "ac-1")).one()
+        stored = sorted(s.scalars(select(TelemetrySummary.health)))
+    assert device.health == 0.6  # the newest reading, by device time
+    assert stored == [0.6, 0.9, 1.0]  # every reading kept for the device's history
+
+
 def test_status_topic_records_the_agent(state: CloudState, world: World) -> None:
     payload = json.dumps({"schema_version": 1, "agent_id": "edge-1", "state": "offline", "at": 1.0}).encode()
     assert state.ingestor.handle("prognos/v1/acme/edge/edge-1/status", payload).outcome == "status"

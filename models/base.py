@@ -36,6 +36,8 @@ __all__ = [
     "TimedDetector",
     "as_matrix",
     "as_row",
+    "read_state",
+    "write_state",
 ]
 
 Matrix = NDArray[np.float64]
@@ -174,3 +176,27 @@ class BatchDetector(Estimator):
     def score_one(self, x: Mapping[str, float]) -> float:
         self.add_features([k for k in x if k not in self.features])
         return float(self.score_many(as_row(x, self.features))[0])
+
+
+def write_state(kind: str, version: int, features: list[str], arrays: Mapping[str, Matrix]) -> dict[str, Any]:
+    """A checkpoint as a plain document (JSON-ready: lists of floats), not a pickled class:
+    it survives renaming a module, and an old version is refused by name, not by a crash."""
+    return {"kind": kind, "version": version, "features": list(features)} | {
+        name: np.asarray(a, dtype=np.float64).tolist() for name, a in arrays.items()
+    }
+
+
+def read_state(
+    s: Mapping[str, Any], kind: str, version: int, shapes: Mapping[str, tuple[int, ...]]
+) -> tuple[list[str], dict[str, Matrix]]:
+    """(features, arrays) from :func:`write_state`'s document; ``shapes`` may use -1 for the
+    channel count. Raises ValueError for another kind or version."""
+    if s.get("kind") != kind or s.get("version") != version:
+        raise ValueError(f"not a {kind} state of version {version}: {s.get('kind')!r} v{s.get('version')!r}")
+    features = [str(f) for f in s["features"]]
+    d = len(features)
+    arrays = {
+        name: np.array(s[name], dtype=np.float64).reshape(tuple(d if n == -1 else n for n in shape))
+        for name, shape in shapes.items()
+    }
+    return features, arrays

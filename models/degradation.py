@@ -43,7 +43,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from .base import Estimator, as_matrix
+from .base import Estimator, as_matrix, read_state, write_state
 from .timebase import memory_weight, next_interval
 
 __all__ = ["MAX_MODES", "DegradationTracker"]
@@ -228,15 +228,11 @@ class DegradationTracker(Estimator):
 
     # -- checkpoints ------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {"version": 1, "features": list(self.features), "base": self.base_.tolist(),
-                "chan": self.chan_.tolist(), "clock": self.clock_.tolist()}
+        arrays = {"base": self.base_, "chan": self.chan_, "clock": self.clock_}
+        return write_state("degradation", 1, self.features, arrays)
 
     def restore(self, s: Mapping[str, Any]) -> None:
-        if s.get("version") != 1:
-            raise ValueError(f"unknown degradation-tracker state version {s.get('version')!r}")
-        self.features = list(s["features"])
-        d = len(self.features)
-        self.base_ = np.array(s["base"], dtype=np.float64).reshape(_BASE_ROWS, MAX_MODES, d)
-        self.chan_ = np.array(s["chan"], dtype=np.float64).reshape(_CHAN_ROWS, d)
-        self.clock_ = np.array(s["clock"], dtype=np.float64)
-        self.last_per_channel_ = np.zeros(d)
+        shapes = {"base": (_BASE_ROWS, MAX_MODES, -1), "chan": (_CHAN_ROWS, -1), "clock": (_CLOCK_LEN,)}
+        self.features, arrays = read_state(s, "degradation", 1, shapes)
+        self.base_, self.chan_, self.clock_ = arrays["base"], arrays["chan"], arrays["clock"]
+        self.last_per_channel_ = np.zeros(len(self.features))

@@ -88,7 +88,8 @@ class ModalSurpriseDetector(ModalDetector):
         mode = self._modes(X)
         while start < len(X):
             stop = min(self._first_search_row(t, start, len(X)), _run_end(mode, start))
-            out[start:stop] = self._part(t[start:stop], X[start:stop], self.last_modes_[start:stop])
+            self.last_modes_[start:stop] = mode[start:stop]
+            out[start:stop] = self._part(t[start:stop], X[start:stop], mode[start:stop])
             if self.generation_ and self.centroids_ is not None and stop < len(X):
                 mode[stop:] = self._modes(X[stop:])  # modes were just found
             start = stop
@@ -112,10 +113,9 @@ class ModalSurpriseDetector(ModalDetector):
             due |= (t[start:end] - self._t_first >= self.discover_s) & (rows >= self.discover_min_rows)
         return start + int(np.argmax(due)) + 1 if due.any() else end
 
-    def _part(self, t: NDArray[np.float64], X: Matrix, modes_out: NDArray[np.intp]) -> NDArray[np.float64]:
-        mode, settle, self._switch = self._plan(X)
-        self._plan_memo = None
-        modes_out[:] = mode
+    def _part(self, t: NDArray[np.float64], X: Matrix, mode: NDArray[np.intp]) -> NDArray[np.float64]:
+        """Rows in one mode (the caller cut the batch there): route, settle, score and learn."""
+        settle, self._switch = self._settling(X, mode)
         steady = np.where(np.isnan(settle), X, np.nan)  # settling channels are not learned
         prev = self._t_last if not math.isnan(self._t_last) else float(t[0])
         dt = np.maximum(np.diff(np.concatenate([[prev], t])), 0.0)

@@ -36,7 +36,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from .base import BatchDetector, Matrix, as_matrix, as_row
+from .base import BatchDetector, Matrix, as_matrix, as_row, read_state, write_state
 from .timebase import memory_weight, next_interval
 
 __all__ = ["SurpriseDetector"]
@@ -197,15 +197,12 @@ class SurpriseDetector(BatchDetector):
 
     # -- checkpoints ------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {"version": 1, "features": list(self.features), "state": self.state_.tolist(),
-                "clock": self.clock_.tolist()}
+        return write_state("surprise", 1, self.features, {"state": self.state_, "clock": self.clock_})
 
     def restore(self, s: Mapping[str, Any]) -> None:
-        if s.get("version") != 1:
-            raise ValueError(f"unknown surprise-detector state version {s.get('version')!r}")
-        self.features = list(s["features"])
-        self.state_ = np.array(s["state"], dtype=np.float64).reshape(_STATE_ROWS, len(self.features))
-        self.clock_ = np.array(s["clock"], dtype=np.float64)
+        shapes = {"state": (_STATE_ROWS, -1), "clock": (3,)}
+        self.features, arrays = read_state(s, "surprise", 1, shapes)
+        self.state_, self.clock_ = arrays["state"], arrays["clock"]
 
     # -- internals --------------------------------------------------------------------------
     def _params(self) -> tuple[float, float, float, float, float]:

@@ -156,5 +156,5 @@ def test_state_round_trips_through_a_plain_document() -> None:
         det2.score_learn_many(t[500:], X[500:]), det.score_learn_many(t[500:], X[500:])
     )
     np.testing.assert_array_equal(trk2.update(t[500:], X[500:]), trk.update(t[500:], X[500:]))
-    with pytest.raises(ValueError, match="version"):
+    with pytest.raises(ValueError, match="not a surprise state of version 1"):
         SurpriseDetector().restore({"version": 99})

@@ -101,7 +101,10 @@ def run_detect(python: list[str], cwd: Path, case: Case, out_dir: Path, tag: str
 
 def zscore(case: Case) -> Output:
     """Rolling z-score over the previous ZSCORE_WINDOW rows of each channel."""
-    assert case.X is not None
+    if case.X is None:  # a corpus written by another program: read it the way detect does
+        from edge.table import read_table
+
+        case.X = read_table(case.csv).X
     X = case.X
     n, _ = X.shape
     csum = np.vstack([np.zeros((1, X.shape[1])), np.nancumsum(X, axis=0)])
@@ -257,14 +260,18 @@ def main() -> None:
                     runners["previous"] = lambda c: run_detect(python, previous, c, tmp, "previous")
                 for name, runner in runners.items():
                     t0 = time.perf_counter()
-                    with ThreadPoolExecutor(args.jobs) as pool:
-                        outs = list(pool.map(runner, cases))
+                    try:
+                        with ThreadPoolExecutor(args.jobs) as pool:
+                            outs = list(pool.map(runner, cases))
+                    except Exception as exc:  # noqa: BLE001 - one broken runner must not lose the rest
+                        entry[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                        continue
                     entry[name] = {
                         **FIGURES[corpus](cases, outs),
                         "seconds": round(time.perf_counter() - t0, 1),
                     }
                 report[corpus] = entry
-                print(f"bench/detection.py: {corpus} done", file=sys.stderr)
+                print(f"bench/detection.py: {corpus} {json.dumps(entry)}", file=sys.stderr)
         finally:
             if previous is not None:
                 subprocess.run(

@@ -35,7 +35,7 @@ from . import deployment as deploy
 from .consumables import CONDITION, RATED_LIFE, Condition, ConsumableTracker
 from .deployment import Deployment, StatusEvent
 from .incidents import Incidents
-from .outbox import PendingMessage
+from .pending import PendingMessage
 from .pipeline import BatchResult, DevicePipeline
 from .policy import AlertPolicy, Transition
 from .rul import RulTracker, load_rul_model

@@ -35,7 +35,7 @@ from models.registry import make_detector
 
 from .agent import Agent
 from .deployment import Deployment
-from .outbox import PendingMessage
+from .pending import PendingMessage
 from .pipeline import DevicePipeline
 from .policy import AlertPolicy
 

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .pending import PendingMessage
+
 __all__ = ["Outbox", "OutboxRow", "PendingMessage"]
 
 log = logging.getLogger(__name__)
@@ -47,17 +49,6 @@ _INSERT = "INSERT OR IGNORE INTO outbox (message_id, kind, topic, payload, creat
 _DROP_OLDEST_SUMMARIES = (
     "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE kind = 'summary' ORDER BY seq LIMIT ?)"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class PendingMessage:
-    """What the agent hands the outbox: already serialised, with its stable id."""
-
-    message_id: str
-    kind: str
-    topic: str
-    payload: bytes
-    created: float
 
 
 @dataclass(frozen=True, slots=True)

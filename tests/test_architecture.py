@@ -98,3 +98,29 @@ def test_public_api_is_pinned() -> None:
     ]
     for name in firmware_bridge.__all__:
         assert hasattr(firmware_bridge, name), name
+
+
+def _edge_closure(module: str) -> set[str]:
+    """The edge modules ``module`` imports, directly or through other edge modules."""
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        if name in seen or not (ROOT / "edge" / f"{name}.py").exists():
+            continue
+        seen.add(name)
+        tree = ast.parse((ROOT / "edge" / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+                todo.append(node.module.split(".")[0])
+            elif isinstance(node, ast.ImportFrom) and node.level == 1:
+                todo += [a.name for a in node.names]
+    return seen
+
+
+def test_the_agent_core_is_sans_io() -> None:
+    """The agent and its pipeline take messages and return messages: no files, sockets,
+    brokers or threads anywhere below them (those are the runner's)."""
+    for module in sorted(_edge_closure("agent")):
+        used = imports(ROOT / "edge" / f"{module}.py") & IO_MODULES
+        assert not used, f"edge/{module}.py (imported by the agent core) imports {sorted(used)}"

@@ -34,12 +34,11 @@ from models.registry import DEFAULT_DETECTOR, make_detector
 from . import deployment as deploy
 from .consumables import CONDITION, RATED_LIFE, Condition, ConsumableTracker
 from .deployment import Deployment, StatusEvent
-from .incidents import Incidents
+from .device_state import DeviceState
 from .pending import PendingMessage
 from .pipeline import BatchResult, DevicePipeline
 from .policy import AlertPolicy, Transition
 from .rul import RulTracker, load_rul_model
-from .summaries import SummaryWindow
 
 __all__ = ["Agent", "AgentSettings", "DeviceState"]
 
@@ -59,21 +58,6 @@ class AgentSettings:
     condition: dict[str, Condition] = field(default_factory=lambda: dict(CONDITION))
     policy: dict[str, float] = field(default_factory=dict)  # AlertPolicy overrides
     rul_model: str | None = None  # a RUL model (prognos models train-rul) for devices with its channels
-
-
-@dataclass
-class DeviceState:
-    """Everything the agent knows about one device; pickled into checkpoints."""
-
-    pipeline: DevicePipeline
-    evidence: deque[tuple[float, dict[str, float], float]] = field(default_factory=lambda: deque(maxlen=30))
-    consumables: dict[str, ConsumableTracker] = field(default_factory=dict)
-    consumable_sent: dict[str, float] = field(default_factory=dict)
-    incidents: Incidents = field(default_factory=Incidents)
-    window: SummaryWindow = field(default_factory=SummaryWindow)
-    candidate: DevicePipeline | None = None  # a new model warming up in shadow
-    previous: DevicePipeline | None = None  # the model before the last swap: shadow, then for revert
-    rul: RulTracker | None = None  # the last cycles, when the device reports a RUL model's channels
 
 
 class Agent:

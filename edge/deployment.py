@@ -23,15 +23,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .device_state import DeviceState
 from .pipeline import BatchResult, DevicePipeline
 from .policy import TransitionKind
-
-if TYPE_CHECKING:
-    from .agent import DeviceState
 
 __all__ = ["Deployment", "StatusEvent", "probation_over", "roll_back", "shadow_step"]
 

@@ -5,6 +5,14 @@ location and scale whose memory is stated in time (:mod:`models.timebase`): half
 ``half_life_s`` seconds, never fewer than ``floor_samples`` samples. The row's raw score
 is the largest |z| over its channels (NaN channels are neither scored nor learned).
 
+A second, fast baseline (half-life ``fast_half_life_s``, at least ``fast_floor`` samples)
+gives the recent context: a row far from the last few minutes, though inside the range
+the slow baseline has seen (telemetry that jumps between commanded levels), also scores,
+at ``fast_factor`` of its |z| (its scale is never taken below ``fast_scale_min`` of the
+slow one, so a quiet minute does not make every wiggle a surprise). On NASA's MSL channels
+this raised the event score from 30.4 to 34.6 for 0.004 more false alerts per device-day
+on the simulated fleet.
+
 What makes it a *surprise* and not a distance from a fixed baseline is that it always
 learns, every row, with the residual clipped at ``clip`` scales: a spike barely moves the
 baseline (a short peak in the score), while a lasting level shift or a new regime is
@@ -43,8 +51,8 @@ __all__ = ["SurpriseDetector"]
 
 _MAD_TO_SIGMA = 1.2533  # E|x - mu| = 0.798 sigma for a Gaussian
 # rows of the per-channel state
-_N, _LOC, _SCALE, _STEP, _LAST = range(5)
-_STATE_ROWS = 5
+_N, _LOC, _SCALE, _STEP, _LAST, _FLOC, _FSCALE = range(7)
+_STATE_ROWS = 7
 _WARMUP = 10  # observations of a channel before it is scored
 
 
@@ -59,6 +67,10 @@ def _run(
     clip: float,
     hot_z: float,
     hot_factor: float,
+    fast_half_life_s: float,
+    fast_floor: float,
+    fast_factor: float,
+    fast_scale_min: float,
     learn: bool,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Score each row against the state before it, then (``learn``) fold it in."""
@@ -75,6 +87,9 @@ def _run(
                 continue
             floor = max(0.5 * state[_STEP, j], 1e-6 * abs(state[_LOC, j]), 1e-12)
             z = abs(x - state[_LOC, j]) / max(state[_SCALE, j], floor)
+            if fast_factor > 0.0:  # against the recent context: a change the slow baseline spans
+                fast_scale = max(state[_FSCALE, j], state[_SCALE, j] * fast_scale_min, floor)
+                z = max(z, fast_factor * abs(x - state[_FLOC, j]) / fast_scale)
             comp[i, j] = z
             if z > best:
                 best = z
@@ -101,6 +116,8 @@ def _run(
             if cnt == 0:
                 state[_LOC, j] = x
                 state[_SCALE, j] = 0.0
+                state[_FLOC, j] = x
+                state[_FSCALE, j] = 0.0
             else:
                 r = x - state[_LOC, j]
                 if cnt >= _WARMUP:
@@ -108,6 +125,13 @@ def _run(
                     r = min(max(r, -bound), bound)
                 state[_LOC, j] += w * r
                 state[_SCALE, j] = (1.0 - w) * state[_SCALE, j] + w * abs(r) * _MAD_TO_SIGMA
+                wf = memory_weight(dt, typical, fast_half_life_s, fast_floor, cnt)
+                rf = x - state[_FLOC, j]
+                if cnt >= _WARMUP:
+                    bf = clip * max(state[_FSCALE, j], state[_SCALE, j] * fast_scale_min, 1e-12)
+                    rf = min(max(rf, -bf), bf)
+                state[_FLOC, j] += wf * rf
+                state[_FSCALE, j] = (1.0 - wf) * state[_FSCALE, j] + wf * abs(rf) * _MAD_TO_SIGMA
                 step = abs(x - state[_LAST, j])
                 if step > 0.0 and (state[_STEP, j] == 0.0 or step < state[_STEP, j]):
                     state[_STEP, j] = step
@@ -133,6 +157,10 @@ class SurpriseDetector(BatchDetector):
         clip: float = 3.0,
         hot_z: float = 4.0,
         hot_factor: float = 0.02,
+        fast_half_life_s: float = 120.0,
+        fast_floor: float = 20.0,
+        fast_factor: float = 0.5,
+        fast_scale_min: float = 0.25,
     ) -> None:
         self.features = list(features) if features else []
         self.half_life_s = half_life_s
@@ -140,6 +168,10 @@ class SurpriseDetector(BatchDetector):
         self.clip = clip
         self.hot_z = hot_z
         self.hot_factor = hot_factor
+        self.fast_half_life_s = fast_half_life_s
+        self.fast_floor = fast_floor
+        self.fast_factor = fast_factor
+        self.fast_scale_min = fast_scale_min
         self.state_ = _empty_state(len(self.features))
         self.clock_ = np.array([math.nan, math.nan, math.nan])  # last time, typical step, surprise since
         self._t_next = 0.0  # time of rows given without one (the one-row protocol)
@@ -205,8 +237,9 @@ class SurpriseDetector(BatchDetector):
         self.state_, self.clock_ = arrays["state"], arrays["clock"]
 
     # -- internals --------------------------------------------------------------------------
-    def _params(self) -> tuple[float, float, float, float, float]:
-        p = (self.half_life_s, self.floor_samples, self.clip, self.hot_z, self.hot_factor)
+    def _params(self) -> tuple[float, float, float, float, float, float, float, float, float]:
+        p = (self.half_life_s, self.floor_samples, self.clip, self.hot_z, self.hot_factor,
+             self.fast_half_life_s, self.fast_floor, self.fast_factor, self.fast_scale_min)
         return tuple(float(v) for v in p)  # type: ignore[return-value]
 
     def _check(self, X: Any) -> Matrix:

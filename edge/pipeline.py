@@ -127,7 +127,6 @@ class DevicePipeline:
     def reset_baseline(self) -> None:
         """The device was repaired or renewed: its health is measured from a new baseline."""
         self.degradation.reset()
-        self.degradation.add_features(list(self.detector.features))
 
     def process_batch(self, t: NDArray[np.float64], X: NDArray[np.float64]) -> BatchResult:
         """Score, calibrate, step both policies, learn; rows in time order."""

@@ -44,7 +44,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from .base import BatchDetector, Matrix, as_matrix, as_row, read_state, write_state
+from .base import BatchDetector, Matrix, as_matrix, read_state, write_state
 from .timebase import memory_weight, next_interval
 
 __all__ = ["SurpriseDetector"]
@@ -174,7 +174,6 @@ class SurpriseDetector(BatchDetector):
         self.fast_scale_min = fast_scale_min
         self.state_ = _empty_state(len(self.features))
         self.clock_ = np.array([math.nan, math.nan, math.nan])  # last time, typical step, surprise since
-        self._t_next = 0.0  # time of rows given without one (the one-row protocol)
 
     @property
     def loc_(self) -> NDArray[np.float64]:
@@ -222,10 +221,6 @@ class SurpriseDetector(BatchDetector):
         if new:
             self.features += new
             self.state_ = np.hstack([self.state_, _empty_state(len(new))])
-
-    def learn_one(self, x: Mapping[str, float]) -> None:
-        self.add_features([k for k in x if k not in self.features])
-        self.learn_many(as_row(x, self.features))
 
     # -- checkpoints ------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:

@@ -12,8 +12,7 @@
   is how slow wear that never surprises the detector still opens a work order.
 
 The same code runs in the edge agent (sample by sample or in micro-batches) and in
-``prognos detect`` (a file in large batches), with the same results either way up to
-the calibrator's refresh (every ``_CHUNK`` rows). Until the calibrator holds
+``prognos detect`` (a file in large batches), with the same results either way. Until the calibrator holds
 ``min_history`` scores the device is still learning and raises no surprise alert.
 
 Detectors without timestamps (River, ONNX models, ensembles) keep the older contract:
@@ -43,7 +42,7 @@ from .policy import AlertPolicy, Transition, TransitionKind, TrendPolicy
 
 __all__ = ["BatchResult", "DevicePipeline"]
 
-_CHUNK = 64  # rows the detector scores at a time
+_CHUNK = 4096  # rows the detector scores at a time
 Vector = NDArray[np.float64]
 
 
@@ -196,28 +195,16 @@ class DevicePipeline:
         a: int,
         b: int,
     ) -> None:
-        """Rows a..b: calibrate, step the policy, teach the calibrator the rows that were not
-        surprising. The rows are cut where the calibrator's transform changes, so every row is
-        calibrated exactly as it would have been alone: the batch size changes nothing."""
-        i = a
-        while i < b:
-            cal = self.calibrator
-            part = cal.transform(raw[i:b])
-            learning = cal.history < cal.min_history
-            # While it learns, the calibrator takes every row: it is learning what this
-            # device's scores look like, and refusing the loud ones could starve it for ever.
-            normal = (part < self.policy.raise_at) | learning
-            learned = np.cumsum(normal)
-            need = cal.until_refresh()
-            j = i + int(np.searchsorted(learned, need)) + 1 if learned[-1] >= need else b
-            score[i:j] = part[: j - i]
-            steps = self.policy.run(t[i:j], np.zeros(j - i) if learning else part[: j - i])
-            active[i:j] = steps.active
-            for k, tr in steps.transitions:
-                transitions.append(tr)
-                rows.append(i + k)
-            cal.update(raw[i:j][normal[: j - i]])
-            i = j
+        """Rows a..b: calibrate and teach the calibrator row by row (the rows that were not
+        surprising; every row while it is still learning, when the policy sees nothing), then
+        step the policy. Row by row, so the batch size changes nothing."""
+        part, learning = self.calibrator.calibrate_learn(raw[a:b], self.policy.raise_at)
+        score[a:b] = part
+        steps = self.policy.run(t[a:b], np.where(learning, 0.0, part))
+        active[a:b] = steps.active
+        for k, tr in steps.transitions:
+            transitions.append(tr)
+            rows.append(a + k)
 
     def _rebaseline_per_mode(self, detector: object) -> None:
         """Learn the health baseline again, per mode, from the early rows the modes were found

@@ -29,10 +29,11 @@ a batch. :class:`TrendPolicy` does the same job for the degradation signal: it r
 from __future__ import annotations
 
 import enum
+import itertools
 import math
-from collections import deque
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 
@@ -71,6 +72,94 @@ class Steps:
     transitions: list[tuple[int, Transition]] = field(default_factory=list)
 
 
+# The policies' row loops are compiled (numba): a million-row file goes through them in
+# milliseconds, and one row costs a call. Their state lives in small arrays so the loop can
+# change it in place; the classes are the readable face of those arrays.
+_F_PEAK, _F_RAISED_AT, _F_COOLDOWN_UNTIL, _F_LAST_CLEAR, _F_LAST_T, _F_INTERVAL = range(6)
+_I_ACTIVE, _I_SEVERITY, _I_BELOW, _I_STRIKES, _I_EXTREME, _I_POS, _I_HOT = range(7)
+_NONE, _RAISE, _UPDATE, _CLEAR = 0, 1, 2, 3
+_KINDS = {_RAISE: TransitionKind.RAISE, _UPDATE: TransitionKind.UPDATE, _CLEAR: TransitionKind.CLEAR}
+
+
+@numba.njit(cache=True, nogil=True)
+def _grade_up(score: float, major_at: float, critical_at: float) -> int:
+    return 3 if score >= critical_at else 2 if score >= major_at else 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _alert_rows(t, scores, p, f, s, ring, kind, peak, sev, active):  # type: ignore[no-untyped-def]
+    """AlertPolicy.step over rows: ``p`` parameters, ``f``/``s``/``ring`` state (changed in
+    place), ``kind``/``peak``/``sev`` the transition of each row, ``active`` after it."""
+    raise_at, clear_at, k, clear_after = p[0], p[1], p[2], p[3]
+    cooldown_s, cooldown_rows, quiet_reset_s = p[4], p[5], p[6]
+    major_at, critical_at, immediate_at = p[7], p[8], p[9]
+    n = ring.shape[0]
+    for i in range(t.shape[0]):
+        ti, score = t[i], scores[i]
+        dt = ti - f[_F_LAST_T]
+        if dt > 0:
+            prev = f[_F_INTERVAL]
+            f[_F_INTERVAL] = dt if math.isnan(prev) else 0.9 * prev + 0.1 * min(dt, 4 * prev)
+        f[_F_LAST_T] = ti
+        hot = 1 if score >= raise_at else 0
+        pos = s[_I_POS]
+        s[_I_HOT] += hot - ring[pos]
+        ring[pos] = hot
+        s[_I_POS] = (pos + 1) % n
+        kind[i] = _NONE
+        if s[_I_ACTIVE] == 0:
+            # two rows in a row this far out are an incident already (one may be a glitch)
+            s[_I_EXTREME] = s[_I_EXTREME] + 1 if score >= immediate_at else 0
+            if ti >= f[_F_COOLDOWN_UNTIL] and (s[_I_HOT] >= k or s[_I_EXTREME] >= 2):
+                s[_I_STRIKES] = s[_I_STRIKES] + 1 if ti - f[_F_LAST_CLEAR] < quiet_reset_s else 0
+                s[_I_ACTIVE] = 1
+                f[_F_RAISED_AT], f[_F_PEAK] = ti, score
+                s[_I_SEVERITY] = _grade_up(score, major_at, critical_at)
+                s[_I_BELOW] = 0
+                kind[i] = _RAISE
+        else:
+            f[_F_PEAK] = max(f[_F_PEAK], score)
+            s[_I_BELOW] = s[_I_BELOW] + 1 if score < clear_at else 0
+            if s[_I_BELOW] >= clear_after:
+                s[_I_ACTIVE] = 0
+                f[_F_LAST_CLEAR] = ti
+                interval = f[_F_INTERVAL] if f[_F_INTERVAL] > 0 else 0.0
+                base = max(cooldown_s, cooldown_rows * interval)
+                f[_F_COOLDOWN_UNTIL] = ti + base * 2.0 ** min(s[_I_STRIKES], 6)
+                ring[:] = 0
+                s[_I_HOT] = 0
+                kind[i] = _CLEAR
+            else:
+                grade = _grade_up(score, major_at, critical_at)
+                if grade > s[_I_SEVERITY]:
+                    s[_I_SEVERITY] = grade
+                    kind[i] = _UPDATE
+        peak[i] = f[_F_PEAK]
+        sev[i] = s[_I_SEVERITY]
+        active[i] = s[_I_ACTIVE] == 1
+
+
+def _transitions(
+    t: NDArray[np.float64], score: NDArray[np.float64], kind: NDArray[np.int8],
+    peak: NDArray[np.float64], sev: NDArray[np.int8], cause: str,
+) -> list[tuple[int, Transition]]:  # fmt: skip
+    """The rows where a compiled loop changed the alert, as transitions."""
+    return [
+        (
+            i,
+            Transition(
+                _KINDS[int(kind[i])],
+                float(t[i]),
+                float(score[i]),
+                float(peak[i]),
+                Severity(int(sev[i])),
+                cause,
+            ),
+        )
+        for i in np.flatnonzero(kind).tolist()
+    ]
+
+
 @dataclass
 class AlertPolicy:
     raise_at: float = 0.9999
@@ -88,99 +177,83 @@ class AlertPolicy:
     def __post_init__(self) -> None:
         if not 0 < self.clear_at < self.raise_at <= 1 or not 1 <= self.k <= self.n:
             raise ValueError("need 0 < clear_at < raise_at <= 1 and 1 <= k <= n")
-        self.active = False
-        self.peak = 0.0
-        self.severity = Severity.WARNING
-        self.raised_at: float | None = None
-        self._recent: deque[bool] = deque(maxlen=self.n)
-        self._below = 0
-        self._cooldown_until = float("-inf")
-        self._strikes = 0  # raises since the device was last quiet for quiet_reset_s
-        self._last_clear = float("-inf")
-        self._last_t = math.nan
-        self._interval = math.nan  # typical sampling interval, for the cooldown's floor
-        self._extreme_run = 0
+        self._p = np.array(
+            [self.raise_at, self.clear_at, self.k, self.clear_after, self.cooldown_s, self.cooldown_rows,
+             self.quiet_reset_s, self.major_at, self.critical_at, self.immediate_at],
+        )  # fmt: skip
+        # peak, raised at, cooldown until, last clear, last row's time, typical interval
+        self._f = np.array([0.0, math.nan, -math.inf, -math.inf, math.nan, math.nan])
+        # active, severity, scores below clear_at in a row, strikes, extreme run, ring position, hot in ring
+        self._s = np.array([0, int(Severity.WARNING), 0, 0, 0, 0, 0], dtype=np.int64)
+        self._ring = np.zeros(self.n, dtype=np.int64)  # the last n rows: 1 where hot
+
+    @property
+    def active(self) -> bool:
+        return bool(self._s[_I_ACTIVE])
+
+    @property
+    def peak(self) -> float:
+        return float(self._f[_F_PEAK])
+
+    @property
+    def severity(self) -> Severity:
+        return Severity(int(self._s[_I_SEVERITY]))
+
+    @property
+    def raised_at(self) -> float | None:
+        at = float(self._f[_F_RAISED_AT])
+        return None if math.isnan(at) else at
 
     def run(self, t: NDArray[np.float64], scores: NDArray[np.float64]) -> Steps:
         """``step`` over a batch."""
-        active = np.zeros(len(scores), dtype=bool)
-        out: list[tuple[int, Transition]] = []
-        for i, (ti, si) in enumerate(zip(t.tolist(), scores.tolist(), strict=True)):
-            tr = self.step(ti, si)
-            if tr is not None:
-                out.append((i, tr))
-            active[i] = self.active
-        return Steps(active, out)
-
-    def _grade(self, score: float) -> Severity:
-        if score >= self.critical_at:
-            return Severity.CRITICAL
-        if score >= self.major_at:
-            return Severity.MAJOR
-        return Severity.WARNING
+        t = np.ascontiguousarray(t, dtype=np.float64)
+        scores = np.ascontiguousarray(scores, dtype=np.float64)
+        n = len(scores)
+        kind, sev = np.zeros(n, dtype=np.int8), np.zeros(n, dtype=np.int8)
+        peak, active = np.zeros(n), np.zeros(n, dtype=np.bool_)
+        _alert_rows(t, scores, self._p, self._f, self._s, self._ring, kind, peak, sev, active)
+        return Steps(active, _transitions(t, scores, kind, peak, sev, "surprise"))
 
     def step(self, t: float, score: float) -> Transition | None:
-        dt = t - self._last_t
-        if dt > 0:
-            prev = self._interval
-            self._interval = dt if math.isnan(prev) else 0.9 * prev + 0.1 * min(dt, 4 * prev)
-        self._last_t = t
-        hot = score >= self.raise_at
-        self._recent.append(hot)
-        if not self.active:
-            # two rows in a row this far out are an incident already (one may be a glitch)
-            self._extreme_run = self._extreme_run + 1 if score >= self.immediate_at else 0
-            extreme = self._extreme_run >= 2
-            if t >= self._cooldown_until and (sum(self._recent) >= self.k or extreme):
-                self._strikes = self._strikes + 1 if t - self._last_clear < self.quiet_reset_s else 0
-                self.active, self.raised_at, self.peak = True, t, score
-                self.severity = self._grade(score)
-                self._below = 0
-                return Transition(TransitionKind.RAISE, t, score, score, self.severity)
-            return None
-        self.peak = max(self.peak, score)
-        self._below = self._below + 1 if score < self.clear_at else 0
-        if self._below >= self.clear_after:
-            self.active = False
-            self._last_clear = t
-            base = max(self.cooldown_s, self.cooldown_rows * (self._interval if self._interval > 0 else 0.0))
-            self._cooldown_until = t + base * 2 ** min(self._strikes, 6)
-            self._recent.clear()
-            return Transition(TransitionKind.CLEAR, t, score, self.peak, self.severity)
-        grade = self._grade(score)
-        if grade > self.severity:
-            self.severity = grade
-            return Transition(TransitionKind.UPDATE, t, score, self.peak, grade)
-        return None
+        steps = self.run(np.array([t], dtype=np.float64), np.array([score], dtype=np.float64))
+        return steps.transitions[0][1] if steps.transitions else None
 
     def state(self) -> dict[str, object]:
-        """Checkpointable state (restored by :meth:`restore`)."""
+        """Checkpointable state (restored by :meth:`restore`): plain numbers, by name."""
+        f, s = self._f.tolist(), self._s.tolist()
+        pos = s[_I_POS]
+        recent = [bool(v) for v in self._ring[pos:].tolist() + self._ring[:pos].tolist()]
         return {
-            "active": self.active,
-            "peak": self.peak,
-            "severity": int(self.severity),
+            "active": bool(s[_I_ACTIVE]),
+            "peak": f[_F_PEAK],
+            "severity": s[_I_SEVERITY],
             "raised_at": self.raised_at,
-            "recent": list(self._recent),
-            "below": self._below,
-            "cooldown_until": self._cooldown_until,
-            "strikes": self._strikes,
-            "last_clear": self._last_clear,
-            "last_t": self._last_t,
-            "interval": self._interval,
+            "recent": recent,
+            "below": s[_I_BELOW],
+            "cooldown_until": f[_F_COOLDOWN_UNTIL],
+            "strikes": s[_I_STRIKES],
+            "last_clear": f[_F_LAST_CLEAR],
+            "last_t": f[_F_LAST_T],
+            "interval": f[_F_INTERVAL],
+            "extreme_run": s[_I_EXTREME],
         }
 
-    def restore(self, s: dict[str, object]) -> None:
-        self.active = bool(s["active"])
-        self.peak = float(s["peak"])  # type: ignore[arg-type]
-        self.severity = Severity(int(s["severity"]))  # type: ignore[call-overload]
-        self.raised_at = s["raised_at"]  # type: ignore[assignment]
-        self._recent = deque((bool(v) for v in s["recent"]), maxlen=self.n)  # type: ignore[attr-defined]
-        self._below = int(s["below"])  # type: ignore[call-overload]
-        self._cooldown_until = float(s["cooldown_until"])  # type: ignore[arg-type]
-        self._strikes = int(s.get("strikes", 0))  # type: ignore[call-overload]
-        self._last_clear = float(s.get("last_clear", float("-inf")))  # type: ignore[arg-type]
-        self._last_t = float(s.get("last_t", math.nan))  # type: ignore[arg-type]
-        self._interval = float(s.get("interval", math.nan))  # type: ignore[arg-type]
+    def restore(self, st: dict[str, object]) -> None:
+        def num(key: str, default: float) -> float:
+            v = st.get(key, default)
+            return default if v is None else float(v)  # type: ignore[arg-type]
+
+        self._f[:] = [
+            num("peak", 0.0), num("raised_at", math.nan), num("cooldown_until", -math.inf),
+            num("last_clear", -math.inf), num("last_t", math.nan), num("interval", math.nan),
+        ]  # fmt: skip
+        recent = [int(bool(v)) for v in st.get("recent", [])][-self.n :]  # type: ignore[attr-defined]
+        self._ring[:] = 0
+        self._ring[: len(recent)] = recent
+        self._s[:] = [
+            int(bool(st["active"])), int(num("severity", 1)), int(num("below", 0)), int(num("strikes", 0)),
+            int(num("extreme_run", 0)), len(recent) % self.n, sum(recent),
+        ]  # fmt: skip
 
 
 @dataclass
@@ -215,70 +288,116 @@ class TrendPolicy:
     def __post_init__(self) -> None:
         if not 0 <= self.raise_below < self.clear_above <= 1:
             raise ValueError("need 0 <= raise_below < clear_above <= 1")
-        self.active = False
-        self.low = 1.0
-        self.severity = Severity.WARNING
-        self._run = 0
-        self._since = math.nan  # when the current run (low, or recovered) began
-        self._quiet_until = -math.inf
+        self._p = np.array(
+            [self.raise_below, self.clear_above, self.persist, self.raise_s, self.clear_s, self.cooldown_s,
+             self.warn_below, self.major_below, self.critical_below],
+        )  # fmt: skip
+        # lowest health since raised, when the current run began, quiet until
+        self._f = np.array([1.0, math.nan, -math.inf])
+        self._s = np.array([0, int(Severity.WARNING), 0], dtype=np.int64)  # active, severity, run length
         self.tracker = HealthTracker()  # hourly health and its trend: the forecast
-        self._buckets = 0
+        self._judged = 0  # closed buckets when the forecast was last judged
         self._heading_down = False
 
-    def _grade(self, health: float) -> Severity:
-        if health <= self.critical_below:
-            return Severity.CRITICAL
-        if health <= self.major_below:
-            return Severity.MAJOR
-        return Severity.WARNING
+    @property
+    def active(self) -> bool:
+        return bool(self._s[_T_ACTIVE])
+
+    @property
+    def low(self) -> float:
+        return float(self._f[_T_LOW])
+
+    @property
+    def severity(self) -> Severity:
+        return Severity(int(self._s[_T_SEVERITY]))
 
     def run(self, t: NDArray[np.float64], health: NDArray[np.float64], ready: NDArray[np.bool_]) -> Steps:
         """Step over rows; ``ready`` marks the rows whose health has a complete baseline behind it."""
-        active = np.zeros(len(health), dtype=bool)
-        out: list[tuple[int, Transition]] = []
-        rows = zip(t.tolist(), health.tolist(), ready.tolist(), strict=True)
-        for i, (ti, hi, ok) in enumerate(rows):
-            tr = self._step(ti, hi) if ok else None
-            if tr is not None:
-                out.append((i, tr))
-            active[i] = self.active
-        return Steps(active, out)
+        t = np.ascontiguousarray(t, dtype=np.float64)
+        health = np.ascontiguousarray(health, dtype=np.float64)
+        ready = np.ascontiguousarray(ready, dtype=np.bool_)
+        n = len(t)
+        heading = self._forecast(t, health, ready)
+        kind, sev = np.zeros(n, dtype=np.int8), np.zeros(n, dtype=np.int8)
+        score, peak, active = np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.bool_)
+        _trend_rows(t, health, ready, heading, self._p, self._f, self._s, kind, score, peak, sev, active)
+        return Steps(active, _transitions(t, score, kind, peak, sev, "trend"))
 
-    def _lasted(self, t: float, condition: bool, seconds: float) -> bool:
-        """Track a run of rows where ``condition`` holds; whether it has lasted long enough."""
-        if not condition:
-            self._run, self._since = 0, math.nan
-            return False
-        if self._run == 0:
-            self._since = t
-        self._run += 1
-        return self._run >= self.persist and t - self._since >= seconds
+    def _forecast(
+        self, t: NDArray[np.float64], health: NDArray[np.float64], ready: NDArray[np.bool_]
+    ) -> NDArray[np.bool_]:
+        """Per row: whether the trend says failure within the horizon. The trend is re-judged
+        when an hourly bucket closes (on the first row of the next), so the loop runs once per
+        bucket, not per row."""
+        heading = np.zeros(len(t), dtype=np.bool_)
+        rows = np.flatnonzero(ready)
+        if not len(rows):
+            return heading
+        tracker = self.tracker
+        starts = np.floor(t[rows] / tracker.bucket_s)
+        bounds = [0, *(np.flatnonzero(np.diff(starts)) + 1).tolist(), len(rows)]
+        for a, b in itertools.pairwise(bounds):
+            tracker.add(float(t[rows[a]]), float(health[rows[a]]))
+            if tracker.closed != self._judged:
+                self._judged = tracker.closed
+                eta = tracker.estimate(float(t[rows[a]])).predicted_failure_at
+                self._heading_down = eta is not None and eta - float(t[rows[a]]) <= self.horizon_s
+            tracker.add_many(t[rows[a + 1 : b]], health[rows[a + 1 : b]])
+            heading[rows[a:b]] = self._heading_down
+        return heading
 
-    def _forecast(self, t: float, health: float) -> bool:
-        """Whether the trend says failure within the horizon (re-judged once an hour)."""
-        self.tracker.add(t, health)
-        if len(self.tracker.buckets) != self._buckets:
-            self._buckets = len(self.tracker.buckets)
-            eta = self.tracker.estimate(t).predicted_failure_at
-            self._heading_down = eta is not None and eta - t <= self.horizon_s
-        return self._heading_down and health <= self.warn_below
 
-    def _step(self, t: float, health: float) -> Transition | None:
-        soon = self._forecast(t, health)
-        if not self.active:
-            low = self._lasted(t, health <= self.raise_below and t >= self._quiet_until, self.raise_s)
-            if not (low or (soon and t >= self._quiet_until)):
-                return None
-            self.active, self.low, self._run = True, health, 0
-            self.severity = self._grade(health)
-            return Transition(TransitionKind.RAISE, t, 1.0 - health, 1.0 - health, self.severity, "trend")
-        self.low = min(self.low, health)
-        if self._lasted(t, health >= self.clear_above, self.clear_s):
-            self.active, self._run = False, 0
-            self._quiet_until = t + self.cooldown_s
-            return Transition(TransitionKind.CLEAR, t, 1.0 - health, 1.0 - self.low, self.severity, "trend")
-        grade = self._grade(health)
-        if grade > self.severity:
-            self.severity = grade
-            return Transition(TransitionKind.UPDATE, t, 1.0 - health, 1.0 - self.low, grade, "trend")
-        return None
+_T_LOW, _T_SINCE, _T_QUIET = range(3)
+_T_ACTIVE, _T_SEVERITY, _T_RUN = range(3)
+
+
+@numba.njit(cache=True, nogil=True)
+def _grade_down(health: float, major_below: float, critical_below: float) -> int:
+    return 3 if health <= critical_below else 2 if health <= major_below else 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _lasted(
+    t: float, condition: bool, seconds: float, persist: float, f: NDArray[np.float64], s: NDArray[np.int64]
+) -> bool:
+    """Track a run of rows where ``condition`` holds; whether it has lasted long enough."""
+    if not condition:
+        s[_T_RUN], f[_T_SINCE] = 0, math.nan
+        return False
+    if s[_T_RUN] == 0:
+        f[_T_SINCE] = t
+    s[_T_RUN] += 1
+    return bool(s[_T_RUN] >= persist and t - f[_T_SINCE] >= seconds)
+
+
+@numba.njit(cache=True, nogil=True)
+def _trend_rows(t, health, ready, heading, p, f, s, kind, score, peak, sev, active):  # type: ignore[no-untyped-def]
+    """TrendPolicy over rows (``heading``: the forecast's verdict per row); state in place."""
+    raise_below, clear_above, persist, raise_s, clear_s = p[0], p[1], p[2], p[3], p[4]
+    cooldown_s, warn_below, major_below, critical_below = p[5], p[6], p[7], p[8]
+    for i in range(t.shape[0]):
+        kind[i] = _NONE
+        ti, hi = t[i], health[i]
+        score[i] = 1.0 - hi
+        if ready[i]:
+            soon = heading[i] and hi <= warn_below
+            if s[_T_ACTIVE] == 0:
+                low = _lasted(ti, hi <= raise_below and ti >= f[_T_QUIET], raise_s, persist, f, s)
+                if low or (soon and ti >= f[_T_QUIET]):
+                    s[_T_ACTIVE], f[_T_LOW], s[_T_RUN] = 1, hi, 0
+                    s[_T_SEVERITY] = _grade_down(hi, major_below, critical_below)
+                    kind[i] = _RAISE
+            else:
+                f[_T_LOW] = min(f[_T_LOW], hi)
+                if _lasted(ti, hi >= clear_above, clear_s, persist, f, s):
+                    s[_T_ACTIVE], s[_T_RUN] = 0, 0
+                    f[_T_QUIET] = ti + cooldown_s
+                    kind[i] = _CLEAR
+                else:
+                    grade = _grade_down(hi, major_below, critical_below)
+                    if grade > s[_T_SEVERITY]:
+                        s[_T_SEVERITY] = grade
+                        kind[i] = _UPDATE
+        peak[i] = 1.0 - hi if kind[i] == _RAISE else 1.0 - f[_T_LOW]
+        sev[i] = s[_T_SEVERITY]
+        active[i] = s[_T_ACTIVE] == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from numpy.typing import NDArray
 
 from .errors import EdgeError
 
-__all__ = ["Table", "TableError", "iter_rows", "read_table"]
+__all__ = ["Table", "TableError", "iter_line_chunks", "iter_rows", "read_table"]
 
 TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts", "date_time", "time_stamp")
 _OTHER_TIME_FORMATS = (
@@ -54,6 +55,7 @@ class Table:
     features: list[str]
     X: NDArray[np.float64]  # rows x features, NaN where missing
     warnings: list[str]
+    plain: bool = False  # read by the fast path: one data row per non-blank line, no quoting
 
 
 def _sniff(sample: str) -> str:
@@ -87,12 +89,19 @@ def _to_float(col: list[str]) -> NDArray[np.float64] | None:
     return out if junk <= 0.01 * present else None
 
 
+def _epoch_seconds(nums: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """Epoch seconds from epoch seconds, milliseconds, micro- or nanoseconds (by magnitude)."""
+    if np.isnan(nums).all():
+        return None
+    mag = np.nanmedian(np.abs(nums))
+    scale = 1e-9 if mag > 1e17 else 1e-6 if mag > 1e14 else 1e-3 if mag > 1e11 else 1.0
+    return nums * scale
+
+
 def _parse_times(col: list[str]) -> NDArray[np.float64] | None:
     nums = _to_float(col)
-    if nums is not None and not np.isnan(nums).all():
-        mag = np.nanmedian(np.abs(nums))
-        scale = 1e-9 if mag > 1e17 else 1e-6 if mag > 1e14 else 1e-3 if mag > 1e11 else 1.0
-        return nums * scale
+    if nums is not None and (seconds := _epoch_seconds(nums)) is not None:
+        return seconds
     text = [v.strip() for v in col]
     try:
         naive = [v[:-1] if v.endswith("Z") else v for v in text]
@@ -128,7 +137,8 @@ def read_table(path: Path, timestamp_col: str | None = "timestamp", ignore: tupl
                 raise TableError(f"{path}: the file is empty")
             names = [h.strip() for h in header]
             time_idx, named = _pick_time_column(names, timestamp_col)
-            parsed = _parse_chunks(path, reader, names, time_idx, named)
+            fast = _parse_plain(path, delimiter, len(names), time_idx, named)
+            parsed = fast or _parse_chunks(path, reader, names, time_idx, named)
     except FileNotFoundError:
         raise TableError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
@@ -142,7 +152,59 @@ def read_table(path: Path, timestamp_col: str | None = "timestamp", ignore: tupl
     if not features:
         raise TableError(f"{path}: no numeric columns besides the timestamp")
     X = np.column_stack([np.concatenate(numeric[names.index(f)]) for f in features])
-    return Table(path, header, n_rows, delimiter, times, features, X, warnings)
+    return Table(path, header, n_rows, delimiter, times, features, X, warnings, plain=fast is not None)
+
+
+def _parse_plain(
+    path: Path, delimiter: str, width: int, time_idx: int | None, named: bool
+) -> tuple[int, NDArray[np.float64] | None, dict[int, list[NDArray[np.float64]]], list[str]] | None:
+    """The common case at C speed: every cell a number (or ``nan``), except perhaps a time
+    column of ISO-8601 text, no quoting, no empty cells. numpy's reader takes a million
+    rows in a third of a second, ten times the csv module. ``None`` when the file needs the
+    careful reader (:func:`_parse_chunks`), which also words any error."""
+    if width < 2 and time_idx is not None:
+        return None
+    if _count(path, '"'):
+        return None  # quoting: only the csv module reads it right
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "no data": the careful reader words it
+        return _load_plain(path, delimiter, width, time_idx, named)
+
+
+def _load_plain(
+    path: Path, delimiter: str, width: int, time_idx: int | None, named: bool
+) -> tuple[int, NDArray[np.float64] | None, dict[int, list[NDArray[np.float64]]], list[str]] | None:
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            data = np.loadtxt(fh, delimiter=delimiter, skiprows=1, ndmin=2, comments=None, dtype=np.float64)
+        text_time = None
+    except ValueError:
+        if time_idx is None or not named:
+            return None
+        others = [j for j in range(width) if j != time_idx]
+        try:
+            with open(path, encoding="utf-8-sig") as fh:
+                data = np.loadtxt(fh, delimiter=delimiter, skiprows=1, ndmin=2, comments=None, usecols=others)
+            with open(path, encoding="utf-8-sig") as fh:
+                text_time = np.loadtxt(fh, delimiter=delimiter, skiprows=1, ndmin=1, comments=None,
+                                       usecols=[time_idx], dtype=str)  # fmt: skip
+        except ValueError:
+            return None
+        if _count(path, delimiter) != len(data) * (width - 1) + _count(path, delimiter, header_only=True):
+            return None  # some row has more fields than the header (usecols does not check)
+        data = np.insert(data, time_idx, np.nan, axis=1) if len(data) else data
+    if len(data) == 0 or data.shape[1] != width:
+        return None
+    times: NDArray[np.float64] | None = None
+    if time_idx is not None:
+        if text_time is not None:
+            times = _parse_times(text_time.tolist())
+        elif named:
+            times = _epoch_seconds(np.ascontiguousarray(data[:, time_idx]))
+        if named and times is None:
+            return None  # the careful reader says what is wrong with it
+    numeric = {j: [np.ascontiguousarray(data[:, j])] for j in range(width) if j != time_idx or times is None}
+    return len(data), times, numeric, []
 
 
 def _parse_chunks(
@@ -187,6 +249,27 @@ def _parse_chunks(
         n_rows += len(chunk)
     times_all = np.concatenate(time_parts) if time_parts else None
     return n_rows, times_all, numeric, warnings
+
+
+def _count(path: Path, delimiter: str, header_only: bool = False) -> int:
+    """How many times ``delimiter`` occurs in the file (or its first line), read in slices."""
+    sep = delimiter.encode()
+    with open(path, "rb") as fh:
+        if header_only:
+            return fh.readline().count(sep)
+        return sum(block.count(sep) for block in iter(lambda: fh.read(1 << 20), b""))
+
+
+def iter_line_chunks(table: Table, size: int = _CHUNK) -> Iterator[list[str]]:
+    """The data lines of a plain table's file (see :attr:`Table.plain`) as written, in lists
+    of ``size``: copying them is how a writer keeps a million-row file's text out of memory."""
+    assert table.plain, "only a plain table has one row per line"
+    with open(table.path, encoding="utf-8-sig") as fh:
+        next(fh, None)
+        lines = (line.rstrip("\r\n") for line in fh)
+        rows = (line for line in lines if line)
+        while chunk := list(itertools.islice(rows, size)):
+            yield chunk
 
 
 def iter_rows(table: Table) -> Iterator[list[str]]:

@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.cluster.vq import kmeans2
 
 from .base import BatchDetector, Matrix, as_matrix
 from .robust import RobustDetector
@@ -210,6 +209,8 @@ class ModalDetector(BatchDetector):
         spread = np.where(spread > 0, spread, np.nanstd(data, axis=0))
         spread = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
         filled = np.where(np.isnan(data), med, data) / spread
+        from scipy.cluster.vq import kmeans2  # here: only a device that searches pays its import
+
         rng = np.random.default_rng(self.seed)
         best: tuple[Matrix, NDArray[np.int32]] | None = None
         for k in range(2, self.modes + 1):

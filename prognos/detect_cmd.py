@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge.pipeline import DevicePipeline
-from edge.table import Table, TableError, iter_rows, read_table
+from edge.table import Table, TableError, iter_line_chunks, iter_rows, read_table
 from models.base import Detector, TimedDetector
 from models.registry import DEFAULT_DETECTOR, DETECTORS, make_detector
 
@@ -91,6 +91,30 @@ def detect_file(
     return out
 
 
+_ADDED = ("anomaly_score", "alert", "in_alert", "health")
+
+
+def write_scored(found: Detected, path: Path) -> None:
+    """The input's rows as written, with the four columns added. A plain file (one row per
+    line) is copied line by line, a slice at a time; any other goes through the csv module."""
+    table = found.table
+    columns = (found.score, found.alert.astype(np.int8), found.in_alert.astype(np.int8), found.health)
+    d = table.delimiter
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, delimiter=d, lineterminator="\n")
+        writer.writerow([*table.header, *_ADDED])
+        if table.plain:
+            line = "%s" + d + "%.6f" + d + "%d" + d + "%d" + d + "%.4f\n"
+            start = 0
+            for chunk in iter_line_chunks(table):
+                part = [c[start : start + len(chunk)].tolist() for c in columns]
+                fh.write("".join(map(line.__mod__, zip(chunk, *part, strict=True))))
+                start += len(chunk)
+            return
+        rows = zip(iter_rows(table), *(c.tolist() for c in columns), strict=True)
+        writer.writerows([*row, f"{s:.6f}", a, held, f"{h:.4f}"] for row, s, a, held, h in rows)
+
+
 def run(args: argparse.Namespace) -> int:
     progress = Progress(quiet=args.quiet)
     ignore = tuple(c.strip() for c in args.ignore_cols.split(",") if c.strip())
@@ -105,13 +129,7 @@ def run(args: argparse.Namespace) -> int:
     for warning in table.warnings:
         print(f"prognos detect: warning: {warning}", file=sys.stderr)
     try:
-        with open(args.output, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh, delimiter=table.delimiter, lineterminator="\n")
-            writer.writerow([*table.header, "anomaly_score", "alert", "in_alert", "health"])
-            found_columns = (found.score, found.alert, found.in_alert, found.health)
-            columns = [c.tolist() for c in found_columns]
-            for row, s, a, held, h in zip(iter_rows(table), *columns, strict=True):
-                writer.writerow([*row, f"{s:.6f}", int(a), int(held), f"{h:.4f}"])
+        write_scored(found, args.output)
     except OSError as exc:
         print(f"prognos detect: cannot write {args.output}: {exc}", file=sys.stderr)
         return 2

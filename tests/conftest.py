@@ -6,11 +6,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from firmware_bridge.mqtt_link import BrokerAddress
 from prognos.broker import MosquittoBroker, find_mosquitto
 from prognos.embedded_broker import EmbeddedBroker
 from tests.support.engines import engine_missing
+
+# No per-example deadline: the first example of a test that reaches a compiled (numba) loop
+# pays its compilation on a machine with a cold cache. Speed is measured in bench/.
+settings.register_profile("prognos", deadline=None)
+settings.load_profile("prognos")
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 

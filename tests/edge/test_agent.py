@@ -200,3 +200,16 @@ def test_a_service_visit_reported_by_the_device_starts_a_new_health_baseline() -
     assert not pipe.degradation.frozen  # learning the machine as the engineer left it
     after = [m for m in run(agent, samples(200, start=3001, shift_from=0)) if isinstance(m, AlertMessage)]
     assert all(a.cause == "surprise" for a in after)  # no trend alert against the old baseline
+
+
+def test_theil_sen_agrees_with_scipy_including_ties() -> None:
+    import numpy as np
+    from scipy.stats import theilslopes
+
+    from edge.health import _theil_sen
+
+    rng = np.random.default_rng(0)
+    for n in (2, 5, 40, 97):
+        x = np.sort(rng.choice(np.arange(300.0) * 3600, n, replace=False))
+        for y in (rng.normal(size=n).cumsum(), np.round(rng.normal(size=n), 1), np.zeros(n)):
+            assert np.allclose(_theil_sen(x, y), theilslopes(y, x, alpha=0.90), equal_nan=True)

@@ -141,3 +141,38 @@ def test_the_output_contract_alert_marks_one_row_per_incident(tmp_path: Path) ->
     assert list(onsets) == list(np.flatnonzero(alert))  # raised where the held state begins
     assert held[1200:1230].mean() > 0.8 and held[1300:].sum() == 0  # and cleared when it is over
     assert ((health >= 0.0) & (health <= 1.0)).all() and health[-1] > 0.8
+
+
+@pytest.mark.parametrize("times", ["iso", "epoch_ms", "none"])
+def test_the_fast_reader_and_the_careful_one_read_the_same(tmp_path: Path, times: str) -> None:
+    """A plain file goes through numpy's reader; one quoted cell sends the same numbers
+    through the csv module. Both give the same table, and the output keeps every input line."""
+    rng = np.random.default_rng(3)
+    n = 300
+    values = np.round(rng.normal(size=(n, 3)), 4)
+    stamps = {
+        "iso": [f"2026-01-01T{i // 60:02d}:{i % 60:02d}:00" for i in range(n)],
+        "epoch_ms": [1_767_225_600_000 + 60_000 * i for i in range(n)],
+        "none": None,
+    }[times]
+    header = (["timestamp"] if stamps else []) + ["a", "b", "c"]
+    rows = [([stamps[i]] if stamps else []) + values[i].tolist() for i in range(n)]
+    plain = write(tmp_path / "plain.csv", header, rows)
+    quoted = write(tmp_path / "quoted.csv", header, rows)
+    text = quoted.read_text().splitlines()
+    cells = text[5].split(",")
+    text[5] = ",".join([f'"{cells[0]}"', *cells[1:]])
+    quoted.write_text("\n".join(text) + "\n")
+    fast, careful = read_table(plain), read_table(quoted)
+    assert fast.plain and not careful.plain
+    assert fast.features == careful.features and np.array_equal(fast.X, careful.X, equal_nan=True)
+    assert np.array_equal(fast.time, careful.time)
+    out = detect(tmp_path, plain)
+    assert len(out) == n and [r["a"] for r in out] == [f"{v}" for v in values[:, 0].tolist()]
+
+
+def test_a_row_with_more_fields_than_the_header_is_refused_by_the_fast_reader_too(tmp_path: Path) -> None:
+    src = tmp_path / "ragged.csv"
+    src.write_text("timestamp,v\n2026-01-01T00:00:00,1\n2026-01-01T00:01:00,2,3\n2026-01-01T00:02:00,4\n")
+    with pytest.raises(TableError, match="row 3 has 3 fields"):
+        read_table(src)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.policy import AlertPolicy, Severity, TransitionKind
+from edge.policy import AlertPolicy, Severity, TransitionKind, TrendPolicy
 
 HOT, COLD, WARM = 0.99999, 0.1, 0.9995
 
@@ -86,3 +87,64 @@ def test_transitions_alternate_and_state_round_trips(scores: list[float]) -> Non
 def test_bad_parameters() -> None:
     with pytest.raises(ValueError):
         AlertPolicy(raise_at=0.9, clear_at=0.95)
+
+
+def _keys(steps: list) -> list:  # type: ignore[type-arg]
+    return [(i, tr.kind, tr.at, tr.score, tr.peak, tr.severity, tr.cause) for i, tr in steps]
+
+
+scores_and_cut = st.tuples(
+    st.lists(st.sampled_from([0.1, 0.98, 0.995, 0.9995, 0.99995, 0.9999995, 1.0]), min_size=1, max_size=400),
+    st.integers(0, 400),
+)
+
+
+@given(scores_and_cut)
+def test_alert_policy_gives_the_same_transitions_in_any_batch_size(case: tuple[list[float], int]) -> None:
+    scores, cut = case
+    cut = min(cut, len(scores))
+    t = np.arange(len(scores)) * 60.0
+    s = np.array(scores)
+    whole = AlertPolicy().run(t, s)
+    halves = AlertPolicy()
+    first, second = halves.run(t[:cut], s[:cut]), halves.run(t[cut:], s[cut:])
+    assert (np.concatenate([first.active, second.active]) == whole.active).all()
+    shifted = first.transitions + [(i + cut, tr) for i, tr in second.transitions]
+    assert _keys(shifted) == _keys(whole.transitions)
+    one = AlertPolicy()
+    by_row = [
+        (i, tr) for i, (ti, si) in enumerate(zip(t, s, strict=True)) if (tr := one.step(ti, si)) is not None
+    ]
+    assert _keys(by_row) == _keys(whole.transitions)
+
+
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=300),
+    st.integers(0, 300),
+    st.sampled_from([60.0, 600.0, 3600.0]),
+)
+def test_trend_policy_gives_the_same_transitions_in_any_batch_size(
+    health: list[float], cut: int, step: float
+) -> None:
+    cut = min(cut, len(health))
+    t = np.arange(len(health)) * step
+    h = np.array(health)
+    ready = np.arange(len(h)) >= 3
+    whole = TrendPolicy(raise_s=3 * step, clear_s=3 * step).run(t, h, ready)
+    halves = TrendPolicy(raise_s=3 * step, clear_s=3 * step)
+    first, second = halves.run(t[:cut], h[:cut], ready[:cut]), halves.run(t[cut:], h[cut:], ready[cut:])
+    assert (np.concatenate([first.active, second.active]) == whole.active).all()
+    shifted = first.transitions + [(i + cut, tr) for i, tr in second.transitions]
+    assert _keys(shifted) == _keys(whole.transitions)
+
+
+def test_the_trend_is_still_judged_after_the_tracker_window_is_full() -> None:
+    """The forecast is re-judged every closed hour, also past the 96 hours the tracker keeps
+    (it once counted the kept buckets, which stop growing there, and went blind after 4 days)."""
+    hours = 24 * 12
+    t = np.arange(hours * 6) * 600.0
+    wear_from = 24 * 8 * 6  # healthy for 8 days, then wearing out over 2 days
+    h = np.where(np.arange(len(t)) < wear_from, 1.0, 1.0 - (np.arange(len(t)) - wear_from) / (2 * 24 * 6))
+    steps = TrendPolicy(raise_s=1e9).run(t, np.clip(h, 0.0, 1.0), np.ones(len(t), dtype=bool))
+    raised = [tr for _, tr in steps.transitions if tr.kind is TransitionKind.RAISE]
+    assert raised and wear_from * 600 < raised[0].at < (wear_from + 2 * 24 * 6) * 600

@@ -44,3 +44,30 @@ def test_ring_buffer_keeps_only_the_window() -> None:
     cal.update(np.arange(150, dtype=float) / 150)  # newer, smaller scores push the old ones out
     assert cal.history == 100
     assert cal.transform(np.array([2.0]))[0] > 0.999
+
+
+def _reference(raw: np.ndarray, raise_at: float, window: int, min_history: int, refresh: int) -> np.ndarray:  # type: ignore[type-arg]
+    """Calibrate-then-learn one row at a time, in plain numpy: what the compiled loop must do."""
+    cal = TailCalibrator(window=window, min_history=min_history, refresh=refresh)
+    out = []
+    for x in raw:
+        learning = cal.history < min_history
+        score = float(cal.transform(np.array([x]))[0])
+        out.append(score)
+        if score < raise_at or learning:
+            cal.update(np.array([x]))
+    return np.array(out)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.one_of(st.floats(0, 30), st.just(float("nan"))), min_size=1, max_size=700),
+    st.integers(1, 700),
+)
+def test_calibrate_learn_is_row_by_row_in_any_batch_size(raw: list[float], cut: int) -> None:
+    x = np.array(raw)
+    want = _reference(x, 0.99, window=120, min_history=30, refresh=16)
+    cal = TailCalibrator(window=120, min_history=30, refresh=16)
+    first, _ = cal.calibrate_learn(x[:cut], 0.99)
+    second, _ = cal.calibrate_learn(x[cut:], 0.99)
+    assert np.array_equal(np.concatenate([first, second]), want)

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.agent import Agent, AgentSettings  # noqa: E402
-from firmware_bridge.contract import AlertMessage, parse_edge_message  # noqa: E402
+from firmware_bridge.contract import AlertMessage  # noqa: E402
 from models.scoring import fault_metrics  # noqa: E402
 from simulators.fleet import plan_fleet  # noqa: E402
 from simulators.stream import fleet_messages  # noqa: E402
@@ -42,7 +42,7 @@ def main() -> None:
         samples += 1
         for p in agent.handle(msg):
             if p.kind == "alert":
-                m = parse_edge_message(p.payload)
+                m = p
                 if isinstance(m, AlertMessage) and m.transition == "raise":
                     raises.append((m.device_id, m.at))
     seconds = time.perf_counter() - t0

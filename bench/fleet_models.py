@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.agent import Agent, AgentSettings  # noqa: E402
 from firmware_bridge import Sample  # noqa: E402
-from firmware_bridge.contract import AlertMessage, parse_edge_message  # noqa: E402
+from firmware_bridge.contract import AlertMessage  # noqa: E402
 from models.anomaly_train import Segment, train_anomaly  # noqa: E402
 from models.onnx_export import export_onnx, verify_export  # noqa: E402
 from models.scoring import fault_metrics  # noqa: E402
@@ -73,7 +73,7 @@ def evaluate(fleet, detectors: dict[str, str]) -> dict[str, object]:  # type: ig
         n += 1
         for p in agents[kind[msg.device_id]].handle(msg):
             if p.kind == "alert":
-                m = parse_edge_message(p.payload)
+                m = p
                 if isinstance(m, AlertMessage) and m.transition == "raise":
                     raises.append((m.device_id, m.at))
     faults = [

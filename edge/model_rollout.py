@@ -27,6 +27,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -35,7 +36,6 @@ from models.registry import make_detector
 
 from .agent import Agent
 from .deployment import Deployment
-from .pending import PendingMessage
 from .pipeline import DevicePipeline
 from .policy import AlertPolicy
 
@@ -118,9 +118,9 @@ class ModelRollout:
         """paho's thread: queue it for the runner."""
         self._commands.put(bytes(payload))
 
-    def poll(self) -> list[PendingMessage]:
+    def poll(self) -> list[Any]:
         """The runner's thread: act on commands and finished downloads; status rows to store."""
-        out: list[PendingMessage] = []
+        out: list[Any] = []
         while True:
             try:
                 payload = self._commands.get_nowait()
@@ -136,7 +136,7 @@ class ModelRollout:
             out += self._deploy(cmd, result)
         return out
 
-    def _command(self, payload: bytes) -> list[PendingMessage]:
+    def _command(self, payload: bytes) -> list[Any]:
         try:
             cmd = ModelCommand.model_validate_json(payload)
         except ValidationError as exc:
@@ -181,7 +181,7 @@ class ModelRollout:
             result = f"download failed: {type(exc).__name__}: {exc}"
         self._fetched.put((cmd, result))
 
-    def _deploy(self, cmd: ModelCommand, fetched: Path | str) -> list[PendingMessage]:
+    def _deploy(self, cmd: ModelCommand, fetched: Path | str) -> list[Any]:
         order = self._order(cmd)
         if isinstance(fetched, str):
             return [self.agent.model_status("failed", fetched, order)]

@@ -8,7 +8,7 @@
   so a level shift or a new regime stops being surprising and its alert clears.
 * **Degradation** (``health``): distance from the device's frozen early baseline
   (:class:`~models.degradation.DegradationTracker`), which does not adapt; the
-  :class:`~edge.policy.TrendPolicy` raises a *trend* alert when health stays low, which
+  :class:`~edge.trend.TrendPolicy` raises a *trend* alert when health stays low, which
   is how slow wear that never surprises the detector still opens a work order.
 
 The same code runs in the edge agent (sample by sample or in micro-batches) and in
@@ -38,7 +38,8 @@ from models.base import (
 from models.calibration import TailCalibrator
 from models.degradation import DegradationTracker
 
-from .policy import AlertPolicy, Transition, TransitionKind, TrendPolicy
+from .policy import AlertPolicy, Transition, TransitionKind
+from .trend import TrendPolicy
 
 __all__ = ["BatchResult", "DevicePipeline"]
 
@@ -110,6 +111,9 @@ class DevicePipeline:
         self.samples = 0
         self._hot_run = 0
         self._caps: tuple[int, Capabilities] | None = None
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_caps": None}  # keyed by the detector's id(), new after a restore
 
     @property
     def caps(self) -> Capabilities:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from firmware_bridge import DeviceMessage
 from firmware_bridge.contract import model_command_topic
@@ -26,7 +27,8 @@ from .agent import Agent, AgentSettings
 from .config import EdgeConfig
 from .consumables import CONDITION, RATED_LIFE
 from .model_rollout import CloudLink, ModelRollout
-from .outbox import Outbox, PendingMessage
+from .outbox import Outbox
+from .pending import to_pending
 from .uplink_mqtt import MqttUplink
 
 __all__ = ["EdgeRunner"]
@@ -49,6 +51,8 @@ class EdgeRunner:
         )
         self.agent = Agent(settings)
         self.restored = self.agent.restore(self.outbox.checkpoints())
+        for why in self.agent.restore_errors:
+            log.warning("checkpoint not restored, starting that state afresh: %s", why)
         up = config.uplink
         try:
             self.uplink = MqttUplink(
@@ -152,10 +156,11 @@ class EdgeRunner:
                 break
         return batch
 
-    def _store(self, out: list[PendingMessage]) -> None:
+    def _store(self, messages: list[Any]) -> None:
         """One outbox transaction; with an alert or a model change in it, the checkpoints go along."""
-        if not out:
+        if not messages:
             return
+        out = [to_pending(m, self.config.tenant, self.config.agent_id) for m in messages]
         self.counts.update(f"out_{p.kind}" for p in out)
         alerting = any(p.kind in ("alert", "model") for p in out)
         self.outbox.add(out, self.agent.checkpoint() if alerting else None)
@@ -169,7 +174,8 @@ class EdgeRunner:
             reader.stop()
         while batch := self._take(timeout=0):  # what the sources already delivered is still handled
             self._store(self.agent.handle_many(batch))
-        self.outbox.add(self.agent.flush(), self.agent.checkpoint(only_dirty=False))
+        final = [to_pending(m, self.config.tenant, self.config.agent_id) for m in self.agent.flush()]
+        self.outbox.add(final, self.agent.checkpoint(only_dirty=False))
         self.uplink.stop()
         for mqtt_reader in self._mqtt:
             mqtt_reader.stop()

@@ -12,6 +12,7 @@ leave those channels out for good, or crash River on an empty sample). The defau
 from __future__ import annotations
 
 import math
+import pickle
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,12 @@ def default_river_model(seed: int = 42) -> compose.Pipeline:
     )
 
 
+def _river_version() -> str:
+    from importlib.metadata import version
+
+    return version("river")
+
+
 class RiverDetector(Estimator):
     """Wrap a River anomaly model (or pipeline ending in one)."""
 
@@ -37,6 +44,18 @@ class RiverDetector(Estimator):
         self.features = list(features) if features else []
         self.model = model if model is not None else default_river_model()
         self.started_ = False  # has the model learned its first, complete sample?
+
+    def __getstate__(self) -> dict[str, Any]:
+        """River has no state format of its own: its model travels as River's pickle, tagged
+        with River's version (an edge checkpoint holds nothing else pickled)."""
+        state = {"features": self.features, "started_": self.started_, "river": _river_version()}
+        return state | {"model": pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if state.get("river") != _river_version():
+            raise ValueError(f"a River {state.get('river')} model; this edge runs River {_river_version()}")
+        self.features, self.started_ = list(state["features"]), bool(state["started_"])
+        self.model = pickle.loads(state["model"])  # noqa: S301 - written by our own __getstate__
 
     def clone(self, **overrides: Any) -> RiverDetector:
         params = {"features": list(self.features), "model": self.model.clone(), **overrides}

@@ -8,11 +8,11 @@ from edge.agent import Agent, AgentSettings
 from edge.consumables import ConsumableTracker
 from edge.health import HealthTracker
 from firmware_bridge import ConsumableUsage, DeviceEvent, Sample
-from firmware_bridge.contract import AlertMessage, parse_edge_message
+from firmware_bridge.contract import AlertMessage
 
 
 def run(agent: Agent, messages: list) -> list:  # type: ignore[type-arg]
-    return [parse_edge_message(p.payload) for m in messages for p in agent.handle(m)]
+    return [p for m in messages for p in agent.handle(m)]
 
 
 def samples(n: int, start: int = 0, shift_from: int | None = None) -> list[Sample]:
@@ -144,8 +144,9 @@ def test_handle_many_in_runs_of_one_is_exactly_handle() -> None:
     mixed = [m for pair in zip(one, two, strict=True) for m in pair]
     mixed.insert(300, DeviceEvent("pump-1", one[150].timestamp + 1, 99, 0x1001, 120))
     singly, batched = Agent(AgentSettings(), clock=lambda: 1.0), Agent(AgentSettings(), clock=lambda: 1.0)
-    expected = [p.payload for m in mixed for p in singly.handle(m)]
-    got = [p.payload for i in range(0, len(mixed), 2) for p in batched.handle_many(mixed[i : i + 2])]
+    expected = [p.model_dump_json() for m in mixed for p in singly.handle(m)]
+    pairs = [mixed[i : i + 2] for i in range(0, len(mixed), 2)]
+    got = [p.model_dump_json() for pair in pairs for p in batched.handle_many(pair)]
     assert sorted(got) == sorted(expected)
 
 
@@ -153,7 +154,7 @@ def test_handle_many_batches_still_raise_with_the_causing_samples_evidence() -> 
     agent = Agent(AgentSettings(), clock=lambda: 42.0)
     msgs = samples(600, shift_from=500)
     batches = [msgs[i : i + 64] for i in range(0, 600, 64)]
-    out = [parse_edge_message(p.payload) for b in batches for p in agent.handle_many(b)]
+    out = [p for b in batches for p in agent.handle_many(b)]
     alerts = [m for m in out if isinstance(m, AlertMessage)]
     assert alerts and alerts[0].transition == "raise"
     raised = alerts[0]
@@ -166,10 +167,10 @@ def test_handle_many_keeps_devices_apart() -> None:
     """A device's outputs do not depend on which other devices shared its batches."""
     one, two = samples(600, shift_from=500), _other_device(samples(600, start=3), "pump-2")
     alone = Agent(AgentSettings(), clock=lambda: 1.0)
-    expected = [p.payload for i in range(0, 600, 50) for p in alone.handle_many(one[i : i + 50])]
+    expected = [p.model_dump_json() for i in range(0, 600, 50) for p in alone.handle_many(one[i : i + 50])]
     shared = Agent(AgentSettings(), clock=lambda: 1.0)
     mixed = [p for i in range(0, 600, 50) for p in shared.handle_many(one[i : i + 50] + two[i : i + 50])]
-    assert [p.payload for p in mixed if b'"pump-1"' in p.payload] == expected
+    assert [p.model_dump_json() for p in mixed if p.device_id == "pump-1"] == expected
 
 
 def test_a_part_that_barely_wears_has_no_forecast_rather_than_one_for_the_year_13000() -> None:

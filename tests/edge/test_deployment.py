@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,6 @@ from edge.deployment import Deployment
 from edge.outbox import PendingMessage
 from edge.pipeline import DevicePipeline
 from firmware_bridge import Sample
-from firmware_bridge.contract import ModelStatusMessage
 from models.modal_surprise import ModalSurpriseDetector
 from models.onnx_adapter import OnnxDetector
 from models.onnx_export import export_onnx, fit_pca
@@ -44,7 +42,7 @@ class Feeder:
 
 
 def states(out: list[PendingMessage]) -> list[str]:
-    return [ModelStatusMessage.model_validate_json(p.payload).state for p in out if p.kind == "model"]
+    return [p.state for p in out if p.kind == "model"]
 
 
 @pytest.fixture
@@ -77,7 +75,7 @@ def test_a_good_model_warms_in_shadow_serves_probation_and_stays(running, onnx_p
     assert isinstance(state.pipeline.detector, OnnxDetector) and state.previous is old
     out = feed(rows(rng, 400))
     assert states(out) == ["active"]
-    report = ModelStatusMessage.model_validate_json([p for p in out if p.kind == "model"][0].payload)
+    report = [p for p in out if p.kind == "model"][0]
     assert report.samples >= 300 and report.rollout_id == 7 and report.version == "v2" and report.devices == 1
     feed(rows(rng, 61))
     # no sample went unscored: the old pipeline scored live until the new one's calibration
@@ -96,7 +94,7 @@ def test_a_model_that_alarms_far_more_than_the_old_one_is_rolled_back(running, o
     for _ in range(3):
         out += feed(rows(rng, 40, broken=True)) + feed(rows(rng, 150))
     assert states(out) == ["rolled_back"]
-    reason = ModelStatusMessage.model_validate_json([p for p in out if p.kind == "model"][0].payload).reason
+    reason = [p for p in out if p.kind == "model"][0].reason
     assert "alert rate jumped: 2 raises by the new model against 0" in reason
     state = agent.devices["dev-1"]
     assert isinstance(state.pipeline.detector, ModalSurpriseDetector) and state.previous is None
@@ -127,7 +125,7 @@ def test_no_compatible_device_is_a_failure_that_changes_nothing(running) -> None
     out = agent.begin_deployment(
         Deployment(8, "v3", "", ["dev-1"], 10, 3.0), {}, {"dev-1": "lacks channels ['x']"}
     )
-    report = ModelStatusMessage.model_validate_json(out[0].payload)
+    report = out[0]
     assert report.state == "failed" and "lacks channels ['x']" in report.reason
     assert agent.devices["dev-1"].pipeline is old and agent.devices["dev-1"].candidate is None
 
@@ -138,7 +136,7 @@ def test_a_checkpoint_mid_probation_resumes_where_it_was(running, onnx_path: Pat
     feed(rows(rng, 300))
     blobs = agent.checkpoint(only_dirty=False)
     restored = Agent(AgentSettings())
-    restored.restore({k: pickle.loads(pickle.dumps(v)) for k, v in blobs.items()})
+    restored.restore(dict(blobs))
     assert restored.deployment is not None and restored.deployment.state == "probation"
     assert isinstance(restored.devices["dev-1"].pipeline.detector, OnnxDetector)
     feed.agent = restored

@@ -12,7 +12,7 @@ import pytest
 
 from edge.agent import Agent, AgentSettings
 from edge.model_rollout import CloudLink, ModelFetchError, ModelRollout, fetch_model
-from firmware_bridge.contract import ModelCommand, ModelRef, ModelStatusMessage
+from firmware_bridge.contract import ModelCommand, ModelRef
 
 BODY = b"model bytes " * 1000
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -105,7 +105,7 @@ def test_without_a_cloud_link_a_deploy_fails_and_garbage_is_ignored(tmp_path: Pa
     control.on_command(b"{not json")
     control.on_command(command())
     (out,) = control.poll()
-    report = ModelStatusMessage.model_validate_json(out.payload)
+    report = out
     assert (report.state, report.rollout_id, report.version) == ("failed", 5, "v5")
     assert "no cloud URL configured" in report.reason
 
@@ -117,5 +117,5 @@ def test_a_retained_command_heard_again_is_not_acted_on_twice(
     control = ModelRollout(Agent(AgentSettings()), tmp_path, CloudLink(url, "prg_token123"))
     control.on_command(command())
     control.on_command(command())  # the broker's retained copy after a reconnect
-    states = [ModelStatusMessage.model_validate_json(p.payload).state for p in control.poll()]
+    states = [p.state for p in control.poll()]
     assert states == ["downloading"]

@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.policy import AlertPolicy, Severity, TransitionKind, TrendPolicy
+from edge.policy import AlertPolicy, Severity, TransitionKind
+from edge.trend import TrendPolicy
 
 HOT, COLD, WARM = 0.99999, 0.1, 0.9995
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -59,7 +58,7 @@ def test_alerts_on_a_replayed_engine_carry_the_rul_model_failure_time(model: Pat
         for i in range(n):
             values = dict(zip(CHANNELS, [*run.settings[i], *run.sensors[i]], strict=True))
             for p in agent.handle(Sample(f"engine-{run.unit}", 1.7e9 + i * HOUR, i, values)):
-                doc = json.loads(p.payload)
+                doc = p.model_dump(mode="json")
                 if p.kind == "alert" and doc["transition"] == "raise" and doc["cause"] == "surprise":
                     raised.append(
                         (

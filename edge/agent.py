@@ -24,6 +24,7 @@ from firmware_bridge.contract import (
     ModelStatusMessage,
     message_id,
 )
+from models.degradation import DegradationTracker
 from models.registry import DEFAULT_DETECTOR, make_detector
 
 from . import checkpoint
@@ -87,6 +88,8 @@ class Agent:
                 policy=AlertPolicy(**s.policy),  # type: ignore[arg-type]
                 name=s.detector,
                 version=s.model_version,
+                # the channels that measure a consumable's condition leave the health index
+                degradation=DegradationTracker(ignore=tuple({c.channel: 0 for c in s.condition.values()})),
             )
             state = DeviceState(pipeline, evidence=deque(maxlen=self.settings.evidence_len))
             self.devices[device_id] = state

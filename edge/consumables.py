@@ -19,12 +19,17 @@ from dataclasses import dataclass
 
 import numpy as np
 from pydantic import ConfigDict
-from scipy.stats import linregress
-from scipy.stats import t as student_t
 
 from .forecast import bounded
 
-__all__ = ["CONDITION", "RATED_LIFE", "ConsumableEstimate", "ConsumableTracker", "Condition"]
+__all__ = [
+    "CONDITION",
+    "CONDITION_CHANNELS",
+    "RATED_LIFE",
+    "ConsumableEstimate",
+    "ConsumableTracker",
+    "Condition",
+]
 
 #: Rated life in the counter's unit; a configuration file can override any entry.
 RATED_LIFE: dict[str, float] = {
@@ -58,6 +63,10 @@ CONDITION: dict[str, Condition] = {
     "sediment_filter": Condition("filter_dp", 6.0, 50.0),  # kPa at nominal flow
 }
 
+#: Channels that measure a consumable's condition: its tracker follows them, and the health
+#: index leaves them out (a clogging filter is a reminder to change it, not a sick machine).
+CONDITION_CHANNELS: tuple[str, ...] = tuple(sorted({c.channel for c in CONDITION.values()}))
+
 _HOUR = 3600.0
 
 
@@ -77,6 +86,9 @@ def _eta(points: deque[tuple[float, float]], target: float) -> tuple[float, tupl
     y = np.array([p[1] for p in points])
     if np.ptp(t) <= 0 or np.ptp(y) <= 0:
         return None
+    from scipy.stats import linregress  # here: scipy.stats costs 0.7 s to import, which
+    from scipy.stats import t as student_t  # prognos detect (no consumables) should not pay
+
     fit = linregress(t, y)
     if fit.slope <= 0:
         return None

@@ -108,7 +108,7 @@ def _ties_and_median(v: NDArray[np.float64]) -> tuple[float, float]:
 
 @functools.cache
 def _pairs(n: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    return np.triu_indices(n, 1)  # type: ignore[return-value]
+    return np.triu_indices(n, 1)
 
 
 def _theil_sen(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[float, float, float, float]:

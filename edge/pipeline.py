@@ -38,6 +38,7 @@ from models.base import (
 from models.calibration import TailCalibrator
 from models.degradation import DegradationTracker
 
+from .consumables import CONDITION_CHANNELS
 from .policy import AlertPolicy, Transition, TransitionKind
 from .trend import TrendPolicy
 
@@ -106,7 +107,9 @@ class DevicePipeline:
         self.calibrator = calibrator or TailCalibrator()
         self.policy = policy or AlertPolicy()
         self.rebaseline_after = rebaseline_after
-        self.degradation = degradation or DegradationTracker(features=list(detector.features))
+        self.degradation = degradation or DegradationTracker(
+            features=list(detector.features), ignore=CONDITION_CHANNELS
+        )
         self.trend = trend or TrendPolicy()
         self.samples = 0
         self._hot_run = 0

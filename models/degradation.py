@@ -75,6 +75,8 @@ def _run(
     smooth_s: float,
     smooth_floor: float,
     spread_floor: float,
+    z_clip: float,
+    counted: NDArray[np.bool_],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(excess, per-channel excess) after each row: how many healthy spreads the smoothed
     residuals are from the device's own baseline, combined as the geometric mean of the two
@@ -110,7 +112,7 @@ def _run(
             if base[_N, m, j] < 5:
                 continue
             scale = max(base[_SCALE, m, j], 1e-9 * abs(base[_LOC, m, j]), 1e-12)
-            z = min(max((x - base[_LOC, m, j]) / scale, -50.0), 50.0)
+            z = min(max((x - base[_LOC, m, j]) / scale, -z_clip), z_clip)
             w = memory_weight(dt, ck[_TYP], smooth_s, smooth_floor, chan[_SN, j])
             chan[_SMOOTH, j] += w * (z - chan[_SMOOTH, j])
             chan[_SN, j] += 1.0
@@ -130,6 +132,8 @@ def _run(
                 spread = max(math.sqrt(chan[_HSQ, j]), spread_floor)
                 e = abs(chan[_SMOOTH, j]) / spread
                 per[i, j] = e
+                if not counted[j]:
+                    continue  # followed (and named) elsewhere: a consumable's condition
                 if e > top1:
                     top1, top2 = e, top1
                 elif e > top2:
@@ -155,6 +159,8 @@ class DegradationTracker(Estimator):
         healthy_band: float = 3.0,
         failure_excess: float = 15.0,
         spread_floor: float = 0.35,
+        z_clip: float = 10.0,
+        ignore: tuple[str, ...] = (),
     ) -> None:
         self.features = list(features) if features else []
         self.baseline_s = baseline_s
@@ -165,6 +171,8 @@ class DegradationTracker(Estimator):
         self.healthy_band = healthy_band
         self.failure_excess = failure_excess
         self.spread_floor = spread_floor
+        self.z_clip = z_clip
+        self.ignore = tuple(ignore)
         self.reset()
 
     def reset(self) -> None:
@@ -205,10 +213,12 @@ class DegradationTracker(Estimator):
             raise ValueError(f"expected {len(self.features)} columns ({self.features}), got {X.shape[1]}")
         tt = np.ascontiguousarray(np.asarray(t, dtype=np.float64).ravel())
         mm = np.zeros(len(X), dtype=np.int64) if modes is None else np.asarray(modes, dtype=np.int64)
-        p = (self.baseline_s, self.min_rows, self.max_rows, self.smooth_s, self.smooth_floor,
-             self.spread_floor)
-        excess, per = _run(tt, X, np.ascontiguousarray(mm), self.base_, self.chan_, self.clock_,
-                           *(float(v) for v in p))
+        counted = np.array([f not in self.ignore for f in self.features], dtype=np.bool_)
+        excess, per = _run(
+            tt, X, np.ascontiguousarray(mm), self.base_, self.chan_, self.clock_,
+            float(self.baseline_s), float(self.min_rows), float(self.max_rows), float(self.smooth_s),
+            float(self.smooth_floor), float(self.spread_floor), float(self.z_clip), counted,
+        )  # fmt: skip
         if len(per):
             self.last_per_channel_ = per[-1]
         return np.asarray(excess, dtype=np.float64)
@@ -221,6 +231,7 @@ class DegradationTracker(Estimator):
     def drivers(self, top: int = 2) -> list[str]:
         """The channels furthest from their baseline now (what a trend alert names)."""
         s = np.nan_to_num(self.last_per_channel_)
+        s = np.where([f in self.ignore for f in self.features], 0.0, s) if len(s) else s
         if not len(s) or s.max() == 0:
             return []
         order = np.argsort(-s)[:top]

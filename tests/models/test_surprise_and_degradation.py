@@ -83,6 +83,21 @@ def test_health_falls_with_slow_wear_and_not_with_noise() -> None:
     assert DegradationTracker(features=["a", "b"]).update(t, drifting).min() >= 0.8
 
 
+def test_a_consumables_condition_channel_does_not_count_towards_health() -> None:
+    """A clogging filter (its pressure drop and one more channel rising) is a reminder to
+    change the filter, which the consumable tracker gives; the machine is still healthy."""
+    n = 6000
+    t = 60.0 * np.arange(n)
+    X = np.random.default_rng(3).normal(1.0, 0.1, (n, 3))
+    X[3000:, :2] += np.linspace(0.0, 1.0, 3000)[:, None]
+    names = ["filter_dp", "fan_current", "vibration"]
+    counted = DegradationTracker(features=names)
+    assert counted.update(t, X)[-1] < 0.2 and "filter_dp" in counted.drivers()
+    ignoring = DegradationTracker(features=names, ignore=("filter_dp",))
+    assert ignoring.update(t, X).min() >= 0.8  # one channel left drifting is not wear
+    assert "filter_dp" not in ignoring.drivers()
+
+
 def test_a_reset_starts_a_new_baseline() -> None:
     t = 60.0 * np.arange(4000)
     X = np.random.default_rng(2).normal(1.0, 0.1, (4000, 1))

@@ -111,7 +111,9 @@ def _run(
                 base[_N, m, j] = c + 1.0
             if base[_N, m, j] < 5:
                 continue
-            scale = max(base[_SCALE, m, j], 1e-9 * abs(base[_LOC, m, j]), 1e-12)
+            # never below a millionth of the level: a channel constant in a mode (a stopped
+            # fan's 0.08) has no spread, and its baseline may be float32 where the rows are not
+            scale = max(base[_SCALE, m, j], 1e-6 * abs(base[_LOC, m, j]), 1e-12)
             z = min(max((x - base[_LOC, m, j]) / scale, -z_clip), z_clip)
             w = memory_weight(dt, ck[_TYP], smooth_s, smooth_floor, chan[_SN, j])
             chan[_SMOOTH, j] += w * (z - chan[_SMOOTH, j])

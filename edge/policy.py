@@ -141,6 +141,8 @@ def _transitions(
     peak: NDArray[np.float64], sev: NDArray[np.int8], cause: str,
 ) -> list[tuple[int, Transition]]:  # fmt: skip
     """The rows where a compiled loop changed the alert, as transitions."""
+    if not kind.any():  # the usual case, and the one-row path's: nothing to build
+        return []
     return [
         (
             i,

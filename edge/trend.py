@@ -100,15 +100,19 @@ class TrendPolicy:
         if not len(rows):
             return heading
         tracker = self.tracker
-        starts = np.floor(t[rows] / tracker.bucket_s)
-        bounds = [0, *(np.flatnonzero(np.diff(starts)) + 1).tolist(), len(rows)]
+        if len(rows) == 1:  # the agent's one-row path: no splitting to do
+            bounds = [0, 1]
+        else:
+            starts = np.floor(t[rows] / tracker.bucket_s)
+            bounds = [0, *(np.flatnonzero(np.diff(starts)) + 1).tolist(), len(rows)]
         for a, b in itertools.pairwise(bounds):
             tracker.add(float(t[rows[a]]), float(health[rows[a]]))
             if tracker.closed != self._judged:
                 self._judged = tracker.closed
                 eta = tracker.estimate(float(t[rows[a]])).predicted_failure_at
                 self._heading_down = eta is not None and eta - float(t[rows[a]]) <= self.horizon_s
-            tracker.add_many(t[rows[a + 1 : b]], health[rows[a + 1 : b]])
+            if b > a + 1:
+                tracker.add_many(t[rows[a + 1 : b]], health[rows[a + 1 : b]])
             heading[rows[a:b]] = self._heading_down
         return heading
 

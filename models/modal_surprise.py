@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .base import Matrix
-from .modal import ModalDetector, _groups
+from .modal import ModalDetector
 from .surprise import SurpriseDetector
 
 __all__ = ["ModalSurpriseDetector"]
@@ -116,22 +116,22 @@ class ModalSurpriseDetector(ModalDetector):
     def _part(self, t: NDArray[np.float64], X: Matrix, mode: NDArray[np.intp]) -> NDArray[np.float64]:
         """Rows in one mode (the caller cut the batch there): route, settle, score and learn."""
         settle, self._switch = self._settling(X, mode)
-        steady = np.where(np.isnan(settle), X, np.nan)  # settling channels are not learned
+        calm = bool(np.isnan(settle).all())  # the usual case: no channel is settling
+        steady = X if calm else np.where(np.isnan(settle), X, np.nan)  # settling ones are not learned
         prev = self._t_last if not math.isnan(self._t_last) else float(t[0])
-        dt = np.maximum(np.diff(np.concatenate([[prev], t])), 0.0)
-        raw = np.zeros(len(X))
-        for m, idx in _groups(mode):
-            base = self._clocks.get(m, float(t[idx[0]]) - float(dt[idx[0]]))
-            clock = base + np.cumsum(dt[idx])
-            raw[idx] = self.detectors_[m].score_learn_many(clock, steady[idx])
-            self._clocks[m] = float(clock[-1])
-        with np.errstate(all="ignore"):
-            settling = np.nanmax(np.where(np.isnan(settle), -np.inf, settle), axis=1)
-        raw = np.fmax(raw, np.where(np.isfinite(settling), settling, 0.0))
+        dt = np.maximum(np.diff(t, prepend=prev), 0.0)
+        m = int(mode[0])
+        clock = self._clocks.get(m, float(t[0]) - float(dt[0])) + np.cumsum(dt)
+        raw = self.detectors_[m].score_learn_many(clock, steady)
+        self._clocks[m] = float(clock[-1])
+        if not calm:
+            with np.errstate(all="ignore"):
+                settling = np.nanmax(np.where(np.isnan(settle), -np.inf, settle), axis=1)
+            raw = np.fmax(raw, np.where(np.isfinite(settling), settling, 0.0))
         self._t_last = float(t[-1])
         if self._searching():
             self._buffer_for_search(t, X, raw)
-        return raw
+        return np.asarray(raw, dtype=np.float64)
 
     def _buffer_for_search(self, t: NDArray[np.float64], X: Matrix, raw: NDArray[np.float64]) -> None:
         # The first search clusters every row (before modes are known the single baseline

@@ -29,7 +29,7 @@ from models.registry import DEFAULT_DETECTOR, make_detector
 
 from . import checkpoint
 from . import deployment as deploy
-from .consumables import CONDITION, RATED_LIFE, Condition
+from .consumables import CONDITION, RATED_LIFE, Condition, condition_channels
 from .deployment import Deployment, StatusEvent
 from .device_state import DeviceState
 from .device_worker import DeviceWorker, Header, WorkerSettings
@@ -89,7 +89,7 @@ class Agent:
                 name=s.detector,
                 version=s.model_version,
                 # the channels that measure a consumable's condition leave the health index
-                degradation=DegradationTracker(ignore=tuple({c.channel: 0 for c in s.condition.values()})),
+                degradation=DegradationTracker(ignore=condition_channels(s.condition)),
             )
             state = DeviceState(pipeline, evidence=deque(maxlen=self.settings.evidence_len))
             self.devices[device_id] = state

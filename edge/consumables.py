@@ -25,6 +25,7 @@ from .forecast import bounded
 __all__ = [
     "CONDITION",
     "CONDITION_CHANNELS",
+    "condition_channels",
     "RATED_LIFE",
     "ConsumableEstimate",
     "ConsumableTracker",
@@ -63,9 +64,15 @@ CONDITION: dict[str, Condition] = {
     "sediment_filter": Condition("filter_dp", 6.0, 50.0),  # kPa at nominal flow
 }
 
+
 #: Channels that measure a consumable's condition: its tracker follows them, and the health
 #: index leaves them out (a clogging filter is a reminder to change it, not a sick machine).
-CONDITION_CHANNELS: tuple[str, ...] = tuple(sorted({c.channel for c in CONDITION.values()}))
+def condition_channels(condition: dict[str, Condition]) -> tuple[str, ...]:
+    """The channels that measure some consumable's condition, in a stable order."""
+    return tuple(sorted({c.channel for c in condition.values()}))
+
+
+CONDITION_CHANNELS = condition_channels(CONDITION)
 
 _HOUR = 3600.0
 

@@ -55,18 +55,25 @@ class HealthTracker:
             self._sum += wear
             self._n += 1
 
+    def segments(self, t: NDArray[np.float64]) -> list[tuple[int, int]]:
+        """(start, end) of each run of rows that fall in the same bucket."""
+        if len(t) <= 1:
+            return [(0, len(t))] if len(t) else []
+        starts = np.floor(t / self.bucket_s)
+        return list(itertools.pairwise([0, *(np.flatnonzero(np.diff(starts)) + 1).tolist(), len(t)]))
+
     def add_many(self, t: NDArray[np.float64], health: NDArray[np.float64]) -> None:
         """Rows of health in time order: :meth:`add` row by row, one pass per bucket."""
-        if not len(t):
-            return
-        starts = np.floor(t / self.bucket_s)
-        bounds = [0, *(np.flatnonzero(np.diff(starts)) + 1).tolist(), len(t)]
-        for a, b in itertools.pairwise(bounds):
+        for a, b in self.segments(t):
             self.add(float(t[a]), float(health[a]))  # closes the previous bucket if this is a new one
-            wear = 1.0 - health[a + 1 : b]
-            finite = wear[np.isfinite(wear)]
-            self._sum += float(finite.sum())
-            self._n += len(finite)
+            self.add_to_open_bucket(health[a + 1 : b])
+
+    def add_to_open_bucket(self, health: NDArray[np.float64]) -> None:
+        """Rows known to fall in the bucket the last :meth:`add` opened."""
+        wear = 1.0 - health
+        finite = wear[np.isfinite(wear)]
+        self._sum += float(finite.sum())
+        self._n += len(finite)
 
     def estimate(self, now: float) -> HealthEstimate:
         points = list(self.buckets)

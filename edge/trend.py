@@ -8,7 +8,6 @@ into a preventive work order like any alert) and clears it when health is back.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -97,22 +96,15 @@ class TrendPolicy:
         bucket, not per row."""
         heading = np.zeros(len(t), dtype=np.bool_)
         rows = np.flatnonzero(ready)
-        if not len(rows):
-            return heading
         tracker = self.tracker
-        if len(rows) == 1:  # the agent's one-row path: no splitting to do
-            bounds = [0, 1]
-        else:
-            starts = np.floor(t[rows] / tracker.bucket_s)
-            bounds = [0, *(np.flatnonzero(np.diff(starts)) + 1).tolist(), len(rows)]
-        for a, b in itertools.pairwise(bounds):
-            tracker.add(float(t[rows[a]]), float(health[rows[a]]))
+        for a, b in tracker.segments(t[rows]):
+            first = float(t[rows[a]])
+            tracker.add(first, float(health[rows[a]]))
             if tracker.closed != self._judged:
                 self._judged = tracker.closed
-                eta = tracker.estimate(float(t[rows[a]])).predicted_failure_at
-                self._heading_down = eta is not None and eta - float(t[rows[a]]) <= self.horizon_s
-            if b > a + 1:
-                tracker.add_many(t[rows[a + 1 : b]], health[rows[a + 1 : b]])
+                eta = tracker.estimate(first).predicted_failure_at
+                self._heading_down = eta is not None and eta - first <= self.horizon_s
+            tracker.add_to_open_bucket(health[rows[a + 1 : b]])
             heading[rows[a:b]] = self._heading_down
         return heading
 

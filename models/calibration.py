@@ -84,13 +84,6 @@ class TailCalibrator(Estimator):
         self._sorted = np.sort(self._ring[: self.history])
         self._ints[_SINCE_SORT] = 0
 
-    def __setstate__(self, state: dict[str, object]) -> None:
-        """Checkpoints from before the compiled loop kept ``_count``/``_since_sort`` fields."""
-        if "_ints" not in state:
-            count, since = int(state.pop("_count", 0)), int(state.pop("_since_sort", 0))  # type: ignore[call-overload]
-            state["_ints"] = np.array([count, since], dtype=np.int64)
-        self.__dict__.update(state)
-
 
 # -- compiled loops ------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)

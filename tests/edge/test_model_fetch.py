@@ -117,5 +117,6 @@ def test_a_retained_command_heard_again_is_not_acted_on_twice(
     control = ModelRollout(Agent(AgentSettings()), tmp_path, CloudLink(url, "prg_token123"))
     control.on_command(command())
     control.on_command(command())  # the broker's retained copy after a reconnect
+    # The download may finish before this poll (then its outcome follows), but it starts once.
     states = [p.state for p in control.poll()]
-    assert states == ["downloading"]
+    assert states[:1] == ["downloading"] and states.count("downloading") == 1

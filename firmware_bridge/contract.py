@@ -25,6 +25,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from .layout import DEVICE_ID_PATTERN
+from .topics import TENANT_PATTERN
+
 __all__ = [
     "SCHEMA_VERSION",
     "AgentStatus",
@@ -32,7 +35,9 @@ __all__ = [
     "ChannelStats",
     "ConsumableStatusMessage",
     "ContractError",
+    "EdgeDelivery",
     "EdgeMessage",
+    "MAX_MESSAGE_BYTES",
     "EvidencePoint",
     "FaultEventMessage",
     "ModelCommand",
@@ -42,6 +47,7 @@ __all__ = [
     "edge_topic",
     "message_id",
     "model_command_topic",
+    "parse_edge_delivery",
     "parse_edge_message",
     "parse_edge_topic",
 ]
@@ -52,6 +58,22 @@ SCHEMA_VERSION: Literal[1] = 1
 #: (9999-12-31). Anything else (negative, NaN, infinite, the year 13164) is refused as
 #: invalid rather than failing later where it is turned into a date.
 Epoch = Annotated[float, Field(ge=0.0, lt=253_402_300_800.0, allow_inf_nan=False)]
+#: Every number in a message is finite: JSON parsers accept NaN and Infinity literals, and
+#: a NaN health would be stored as null where the API promises a number.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]  # a score, a share, a health
+#: Names the cloud stores as keys, in the shapes the topics allow (no "/", "+", "#", spaces):
+#: a tenant as in device topics, a device as on the wire, an agent id as the agent's config.
+TenantKey = Annotated[str, Field(pattern=f"^{TENANT_PATTERN.pattern}$")]
+DeviceKey = Annotated[str, Field(pattern=f"^{DEVICE_ID_PATTERN.pattern}$")]
+AgentKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+ChannelName = Annotated[str, Field(min_length=1, max_length=64)]
+Label = Annotated[str, Field(min_length=1, max_length=64)]  # detector, model version, unit, part
+
+#: The largest payload either transport accepts (the HTTP body limit's default too).
+MAX_MESSAGE_BYTES = 1_000_000
+MAX_EVIDENCE_POINTS = 1_000  # the edge sends its evidence window; the cloud keeps the last 120
+MAX_CHANNELS = 256
 
 
 class ContractError(ValueError):
@@ -81,9 +103,9 @@ class _Message(BaseModel):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     message_id: str = Field(min_length=8, max_length=64)
-    tenant: str
-    agent_id: str
-    device_id: str
+    tenant: TenantKey
+    agent_id: AgentKey
+    device_id: DeviceKey
     created_at: Epoch  # edge wall clock
 
 
@@ -91,23 +113,23 @@ class EvidencePoint(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     t: Epoch
-    values: dict[str, float | None]
-    score: float
+    values: dict[ChannelName, Finite | None] = Field(max_length=MAX_CHANNELS)
+    score: Unit
 
 
 class AlertMessage(_Message):
     kind: Literal["alert"] = "alert"
-    alert_id: str  # the same for the raise, its updates and its clear
+    alert_id: str = Field(min_length=1, max_length=64)  # the same for the raise, its updates and its clear
     transition: Literal["raise", "update", "clear"]
-    fault_key: str  # which channels drove it, e.g. "vibration_rms"
+    fault_key: str = Field(min_length=1, max_length=200)  # which channels drove it, e.g. "vibration_rms"
     severity: Literal["warning", "major", "critical"]
-    score: float = Field(ge=0.0, le=1.0)
-    peak: float = Field(ge=0.0, le=1.0)
+    score: Unit
+    peak: Unit
     at: Epoch  # device time of the sample that caused the transition
-    detector: str
-    model_version: str
-    evidence: list[EvidencePoint] = Field(default_factory=list)
-    health: float | None = None  # 0 (failing) .. 1 (healthy)
+    detector: Label
+    model_version: Label
+    evidence: list[EvidencePoint] = Field(default_factory=list, max_length=MAX_EVIDENCE_POINTS)
+    health: Unit | None = None  # 0 (failing) .. 1 (healthy)
     predicted_failure_at: Epoch | None = None
     predicted_failure_ci: tuple[Epoch, Epoch] | None = None
     # "surprise": the anomaly score rose (a sudden fault); "trend": the health index fell
@@ -117,10 +139,10 @@ class AlertMessage(_Message):
 
 class ConsumableStatusMessage(_Message):
     kind: Literal["consumable"] = "consumable"
-    consumable: str
-    unit: str
-    usage: float = Field(ge=0.0)
-    remaining_fraction: float = Field(ge=0.0, le=1.0)
+    consumable: Label
+    unit: str = Field(min_length=1, max_length=16)
+    usage: float = Field(ge=0.0, allow_inf_nan=False)
+    remaining_fraction: Unit
     predicted_depletion_at: Epoch | None = None
     predicted_depletion_ci: tuple[Epoch, Epoch] | None = None
     replaced: bool = False
@@ -130,7 +152,7 @@ class ConsumableStatusMessage(_Message):
 class FaultEventMessage(_Message):
     kind: Literal["fault"] = "fault"
     code: int = Field(ge=0, lt=65536)
-    name: str
+    name: str = Field(min_length=1, max_length=100)
     severity: int = Field(ge=0, lt=256)
     at: Epoch
 
@@ -138,9 +160,9 @@ class FaultEventMessage(_Message):
 class ChannelStats(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min: float
-    mean: float
-    max: float
+    min: Finite
+    mean: Finite
+    max: Finite
     count: int = Field(ge=0)
 
 
@@ -148,10 +170,10 @@ class TelemetrySummaryMessage(_Message):
     kind: Literal["summary"] = "summary"
     window_start: Epoch
     window_end: Epoch
-    channels: dict[str, ChannelStats]
-    max_score: float = Field(ge=0.0, le=1.0)
+    channels: dict[ChannelName, ChannelStats] = Field(max_length=MAX_CHANNELS)
+    max_score: Unit
     # the health index (0..1) at the window's end and the failure its trend predicts
-    health: float | None = Field(default=None, ge=0.0, le=1.0)
+    health: Unit | None = None
     predicted_failure_at: Epoch | None = None
 
 
@@ -159,7 +181,7 @@ class AgentStatus(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    agent_id: str
+    agent_id: AgentKey
     state: Literal["online", "offline"]
     at: Epoch | None = None
 
@@ -205,12 +227,12 @@ class ModelStatusMessage(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
     kind: Literal["model"] = "model"
     message_id: str = Field(min_length=8, max_length=64)
-    tenant: str
-    agent_id: str
+    tenant: TenantKey
+    agent_id: AgentKey
     created_at: Epoch
     rollout_id: int = Field(ge=1)
-    version: str
-    sha256: str
+    version: str = Field(max_length=200)
+    sha256: str = Field(max_length=64)
     state: Literal["downloading", "warming", "probation", "active", "failed", "rolled_back", "reverted"]
     reason: str = Field("", max_length=2000)
     devices: int = Field(0, ge=0)  # devices now running (or trying) the model
@@ -228,6 +250,38 @@ EdgeMessage = Annotated[
     Field(discriminator="kind"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(EdgeMessage)
+#: What an edge topic can carry: a contract message, or an agent's status or model report.
+EdgeDelivery = (
+    AlertMessage
+    | ConsumableStatusMessage
+    | FaultEventMessage
+    | TelemetrySummaryMessage
+    | AgentStatus
+    | ModelStatusMessage
+)
+
+
+def _reason(exc: ValidationError) -> str:
+    """What was wrong, field by field (the first three), as a person reads it."""
+    parts = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-")) or "message"
+        parts.append(f"{where}: {err['msg']}")
+    more = len(exc.errors()) - 3
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _document(payload: bytes | str) -> Any:
+    size = len(payload.encode() if isinstance(payload, str) else payload)
+    if size > MAX_MESSAGE_BYTES:
+        raise ContractError(f"message of {size} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ContractError(f"not JSON: {exc}") from None
+    if isinstance(doc, dict) and doc.get("schema_version") not in (None, SCHEMA_VERSION):
+        raise ContractError(f"unsupported schema_version {doc.get('schema_version')!r}")
+    return doc
 
 
 def parse_edge_message(
@@ -235,12 +289,31 @@ def parse_edge_message(
 ) -> AlertMessage | ConsumableStatusMessage | FaultEventMessage | TelemetrySummaryMessage:
     """Validate a payload; raise :class:`ContractError` with the reason when it is not valid."""
     try:
-        doc = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ContractError(f"not JSON: {exc}") from None
-    if isinstance(doc, dict) and doc.get("schema_version") not in (None, SCHEMA_VERSION):
-        raise ContractError(f"unsupported schema_version {doc.get('schema_version')!r}")
-    try:
-        return _ADAPTER.validate_python(doc)  # type: ignore[no-any-return]
+        return _ADAPTER.validate_python(_document(payload))  # type: ignore[no-any-return]
     except ValidationError as exc:
-        raise ContractError(f"invalid message: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+        raise ContractError(f"invalid message: {_reason(exc)}") from None
+
+
+def parse_edge_delivery(topic: str, payload: bytes | str) -> EdgeDelivery:
+    """The message an edge topic carries, checked against its topic: the one place every
+    edge message is parsed (MQTT and HTTP ingest alike). Raise :class:`ContractError` with
+    a reason a person can act on when the payload is not acceptable: bad JSON, too big, a
+    field of the wrong type, a number that is not finite or out of its range, a string too
+    long, or a topic that names another tenant, agent or kind than the body."""
+    tenant, agent, kind = parse_edge_topic(topic)
+    if kind in ("status", "model"):
+        model: type[AgentStatus | ModelStatusMessage] = ModelStatusMessage if kind == "model" else AgentStatus
+        try:
+            report = model.model_validate(_document(payload))
+        except ValidationError as exc:
+            raise ContractError(f"invalid {kind} report: {_reason(exc)}") from None
+        said = (getattr(report, "tenant", tenant), report.agent_id)
+        if said != (tenant, agent):
+            raise ContractError(f"{kind} report of {said[0]}/{said[1]} on the topic of {tenant}/{agent}")
+        return report
+    msg = parse_edge_message(payload)
+    if (msg.tenant, msg.agent_id, msg.kind) != (tenant, agent, kind):
+        raise ContractError(
+            f"topic names {tenant}/{agent}/{kind} but the message says {msg.tenant}/{msg.agent_id}/{msg.kind}"
+        )
+    return msg

@@ -6,7 +6,7 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Page", "Public", "RowId", "Strict"]
+__all__ = ["Latitude", "Longitude", "Page", "Public", "RowId", "Strict", "WholeNumber"]
 
 
 class Strict(BaseModel):
@@ -23,8 +23,13 @@ class Public(BaseModel):
 
 T = TypeVar("T")
 
-#: a row id in a request body: bounded like the database column (see cloud/api/params.py)
-RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+#: a row id in a request body: bounded like the database column (see cloud/api/params.py);
+#: strict, so ``true`` is not engineer 1
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1, strict=True)]
+#: numbers in request bodies are numbers: ``false`` is not latitude 0.0, nor "5" a capacity
+Latitude = Annotated[float, Field(ge=-90, le=90, strict=True, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, strict=True, allow_inf_nan=False)]
+WholeNumber = Annotated[int, Field(strict=True)]
 
 
 class Page(BaseModel, Generic[T]):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Public, RowId, Strict
+from .common import Latitude, Longitude, Public, RowId, Strict, WholeNumber
 
 __all__ = [
     "CustomerCreate",
@@ -38,8 +38,8 @@ class SiteCreate(Strict):
     key: str = Key
     name: str = Field(min_length=1, max_length=200)
     address: str = Field(default="", max_length=400)
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
+    latitude: Latitude
+    longitude: Longitude
     customer_id: RowId | None = None
 
 
@@ -80,11 +80,11 @@ class DevicePublic(Public):
 class EngineerCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(default="", max_length=200)
-    home_latitude: float = Field(ge=-90, le=90)
-    home_longitude: float = Field(ge=-180, le=180)
-    capacity: int = Field(default=5, ge=0, le=100)
-    work_start_hour: int = Field(default=8, ge=0, le=23)
-    work_end_hour: int = Field(default=17, ge=0, le=24)
+    home_latitude: Latitude
+    home_longitude: Longitude
+    capacity: WholeNumber = Field(default=5, ge=0, le=100)
+    work_start_hour: WholeNumber = Field(default=8, ge=0, le=23)
+    work_end_hour: WholeNumber = Field(default=17, ge=0, le=24)
     skill_models: list[str] = Field(default_factory=list, max_length=100)
     skill_categories: list[str] = Field(default_factory=list, max_length=100)
 

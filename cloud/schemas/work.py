@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .common import Public, RowId, Strict
+from .common import Public, RowId, Strict, WholeNumber
 
 __all__ = [
     "AlertPublic",
@@ -130,7 +130,7 @@ class ReasonBody(Strict):
 class PartBody(Strict):
     part_number: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
-    quantity: int = Field(default=1, ge=1, le=1000)
+    quantity: WholeNumber = Field(default=1, ge=1, le=1000)
 
 
 class ResolveBody(Strict):
@@ -139,7 +139,7 @@ class ResolveBody(Strict):
 
 
 class RateBody(Strict):
-    stars: int = Field(ge=1, le=5)
+    stars: WholeNumber = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=2000)
 
 

@@ -36,7 +36,7 @@ from firmware_bridge.contract import (
     FaultEventMessage,
     ModelStatusMessage,
     TelemetrySummaryMessage,
-    parse_edge_message,
+    parse_edge_delivery,
     parse_edge_topic,
 )
 
@@ -118,33 +118,9 @@ class Ingestor:
     def _parse(topic: str, payload: bytes) -> _Parsed | str:
         """The contract message the payload carries, or why it is not acceptable."""
         try:
-            tenant_slug, agent_key, kind = parse_edge_topic(topic)
-            if kind == "status":
-                try:
-                    status = AgentStatus.model_validate_json(payload)
-                except ValueError as exc:
-                    return f"invalid agent status: {exc}"
-                if status.agent_id != agent_key:
-                    return f"status for agent {status.agent_id!r} on the topic of {agent_key!r}"
-                return status
-            if kind == "model":
-                try:
-                    report = ModelStatusMessage.model_validate_json(payload)
-                except ValueError as exc:
-                    return f"invalid model status: {str(exc).splitlines()[0]}"
-                if (report.tenant, report.agent_id) != (tenant_slug, agent_key):
-                    who = f"{report.tenant}/{report.agent_id}"
-                    return f"model status of {who} on the topic of {tenant_slug}/{agent_key}"
-                return report
-            msg = parse_edge_message(payload)
+            return parse_edge_delivery(topic, payload)
         except ContractError as exc:
             return str(exc)
-        if (msg.tenant, msg.agent_id, msg.kind) != (tenant_slug, agent_key, kind):
-            return (
-                f"topic names {tenant_slug}/{agent_key}/{kind} but the message says "
-                f"{msg.tenant}/{msg.agent_id}/{msg.kind}"
-            )
-        return msg
 
     def _one(
         self, s: Session, lookups: BatchLookups, topic: str, payload: bytes, message: _Parsed | str

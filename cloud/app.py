@@ -18,6 +18,7 @@ from .api.errors import install_error_handlers
 from .api.middleware import BodyLimit, RequestLog
 from .api.routes import (
     alerts,
+    broker,
     devices,
     engineers,
     fleet,
@@ -74,7 +75,9 @@ def create_app(
     app.state.cloud = state
     app.state.workers = workers
     install_error_handlers(app)
-    routers = (system, fleet, devices, engineers, alerts, work_orders, reminders, inbox, ingest, kpis, models)
+    routers = (
+        system, fleet, devices, engineers, alerts, work_orders, reminders, inbox, ingest, kpis, models, broker
+    )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     web.install(app)

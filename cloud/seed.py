@@ -66,6 +66,7 @@ def seed_fleet(
     tenant: str = "demo",
     engineers: int = 6,
     seed: int = 0,
+    agent: str = "edge-1",
 ) -> SeedReport:
     rng = random.Random(seed)
     report = SeedReport(tenant)
@@ -103,6 +104,7 @@ def seed_fleet(
         device = device or Device(tenant_id=t.id, key=rec["device_id"])
         device.model, device.serial = rec["model"], rec.get("serial")
         device.site_id, device.registered = sites[rec["site"]].id, True
+        device.agent_key = rec.get("agent") or agent  # the edge agent it reports through
         device.install_date, device.warranty_end = (
             _date(rec.get("install_date")),
             _date(rec.get("warranty_end")),

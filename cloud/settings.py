@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     mqtt_share_group: str = "prognos-cloud"
     mqtt_topic: str = "prognos/v1/+/edge/+/+"
     mqtt_client_id: str | None = None
+    # broker identity: where the cloud writes mosquitto's password file and ACL from its
+    # registry (None: it writes none), and mosquitto's pid file, to make it reload them
+    broker_auth_dir: Path | None = None
+    broker_pid_file: Path | None = None
     # the broker sends at most this many unacked messages; the worker commits what has
     # queued, up to ingest_batch_max messages, in one transaction and then acks them
     mqtt_receive_maximum: int = Field(default=200, ge=1, le=65535)

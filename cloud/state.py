@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from .broker_files import BrokerFiles, write_broker_files
 from .clock import Clock, SystemClock
 from .db import make_engine, make_session_factory
 from .metrics import Metrics
@@ -45,6 +46,14 @@ class CloudState:
             ),
         )
         return cls(settings, engine, sessions, clock, Metrics(), Ingestor(sessions, clock, options))
+
+    def sync_broker(self, session: Session) -> BrokerFiles | None:
+        """Rewrite the broker's password file and ACL after the registry changed (when the
+        service is configured to keep them: ``PROGNOS_BROKER_AUTH_DIR``)."""
+        if self.settings.broker_auth_dir is None:
+            return None
+        session.flush()
+        return write_broker_files(session, self.settings.broker_auth_dir, self.settings.broker_pid_file)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -99,6 +99,7 @@ def require_role(*roles: str) -> Callable[[Principal], Principal]:
 
 Staff = Annotated[Principal, Depends(require_role("admin", "dispatcher"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
+AdminOrPlatform = Annotated[Principal, Depends(require_role("admin", "platform"))]
 Reader = Annotated[Principal, Depends(require_role("admin", "dispatcher", "engineer"))]
 EngineerCaller = Annotated[Principal, Depends(require_role("engineer"))]
 DeviceCaller = Annotated[Principal, Depends(require_role("device"))]

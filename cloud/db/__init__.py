@@ -6,7 +6,7 @@ from __future__ import annotations
 from .base import Base, JsonDoc, UtcDateTime, make_engine, make_session_factory, utc
 from .fleet import Consumable, DeadLetter, InboxMessage, Reminder, TelemetrySummary
 from .rollout import AgentRollout, ModelArtifact, Rollout
-from .tenancy import GENESIS_HASH, Agent, ApiToken, Customer, Device, Engineer, Site, Tenant
+from .tenancy import GENESIS_HASH, Agent, ApiToken, Customer, Device, Engineer, MqttCredential, Site, Tenant
 from .work import Alert, Notification, Task, WorkOrder, WorkOrderEvent, WorkOrderPart
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "InboxMessage",
     "JsonDoc",
     "ModelArtifact",
+    "MqttCredential",
     "Notification",
     "Reminder",
     "Rollout",

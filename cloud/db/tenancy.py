@@ -65,6 +65,9 @@ class Device(Base):
     first_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_agent: Mapped[str | None] = mapped_column(String(64))
+    # the edge agent this device reports through: ingest refuses its messages from any other,
+    # and the broker's ACL lets that agent's serial bridge publish for it
+    agent_key: Mapped[str | None] = mapped_column(String(64))
     health: Mapped[float | None] = mapped_column(Float)
     predicted_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     health_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # device time of that reading
@@ -116,5 +119,26 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     engineer_id: Mapped[int | None] = mapped_column(ForeignKey("engineers.id"))
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class MqttCredential(Base):
+    """A broker login for one device, edge agent, serial bridge or cloud worker.
+
+    Only a salted PBKDF2-SHA512 hash is kept, in the ``$7$`` format of mosquitto's password
+    file, so the project can write that file from this table and the broker checks logins
+    itself. Issuing a new one for the same subject revokes the old (a rotation); revoking
+    takes the login out of the next password file the cloud writes.
+    """
+
+    __tablename__ = "mqtt_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"), index=True)  # None: cloud
+    role: Mapped[str] = mapped_column(String(16))  # device | agent | bridge | cloud
+    subject: Mapped[str] = mapped_column(String(64))  # device key, agent key, or a cloud worker's name
+    username: Mapped[str] = mapped_column(String(200), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

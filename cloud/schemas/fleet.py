@@ -7,11 +7,14 @@ from typing import Literal
 
 from pydantic import Field
 
+from firmware_bridge.contract import AgentKey
+
 from .common import Latitude, Longitude, Public, RowId, Strict, WholeNumber
 
 __all__ = [
     "CustomerCreate",
     "CustomerPublic",
+    "DeviceAssign",
     "DeviceCreate",
     "DevicePublic",
     "EngineerCreate",
@@ -60,6 +63,15 @@ class DeviceCreate(Strict):
     site_id: RowId
     install_date: date | None = None
     warranty_end: date | None = None
+    # the edge agent it reports through; when adopting a device that reported unregistered,
+    # None keeps the agent it was seen from
+    agent_key: AgentKey | None = None
+
+
+class DeviceAssign(Strict):
+    """Which edge agent a device reports through (ingest refuses it from any other)."""
+
+    agent_key: AgentKey
 
 
 class DevicePublic(Public):
@@ -71,6 +83,7 @@ class DevicePublic(Public):
     install_date: date | None
     warranty_end: date | None
     registered: bool
+    agent_key: str | None
     first_seen_at: datetime | None
     last_seen_at: datetime | None
     health: float | None

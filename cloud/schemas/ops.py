@@ -12,6 +12,10 @@ from .fleet import DevicePublic
 from .work import AlertPublic, ConsumablePublic, ReminderPublic, WorkOrderPublic
 
 __all__ = [
+    "BrokerCredentialCreate",
+    "BrokerCredentialIssued",
+    "BrokerCredentialPublic",
+    "BrokerFilesPublic",
     "DeadLetterPublic",
     "DeviceHealth",
     "SchedulerRun",
@@ -23,7 +27,7 @@ __all__ = [
 
 class TokenCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
-    role: Literal["admin", "dispatcher", "engineer", "device", "agent"]
+    role: Literal["admin", "dispatcher", "engineer", "device", "agent", "platform"]
     engineer_id: RowId | None = None
     device_id: RowId | None = None
 
@@ -69,3 +73,32 @@ class SchedulerRun(Public):
     reopened: list[int]
     closed: list[int]
     dispatched: list[int]
+
+
+class BrokerCredentialCreate(Strict):
+    """A broker login for a device, an edge agent or its serial bridge (in the caller's
+    tenant), or a cloud worker (platform role only)."""
+
+    role: Literal["device", "agent", "bridge", "cloud"]
+    subject: str = Field(min_length=1, max_length=64)  # device key, agent key, or worker name
+
+
+class BrokerCredentialPublic(Public):
+    id: int
+    role: str
+    subject: str
+    username: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class BrokerCredentialIssued(BrokerCredentialPublic):
+    password: str  # shown once
+
+
+class BrokerFilesPublic(Public):
+    """Where the broker's password file and ACL were written (none when not configured)."""
+
+    written: bool
+    logins: int
+    reloaded: bool

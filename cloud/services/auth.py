@@ -21,7 +21,9 @@ from ..errors import InvalidRequest, NotFound
 
 __all__ = ["ROLES", "Principal", "authenticate", "issue_token", "token_digest"]
 
-ROLES = ("admin", "dispatcher", "engineer", "device", "agent")  # agent: an edge agent fetching models
+# agent: an edge agent fetching models; platform: the operator of the whole installation, who
+# sees what belongs to no tenant (dead letters naming an unknown one) and issues cloud logins
+ROLES = ("admin", "dispatcher", "engineer", "device", "agent", "platform")
 PREFIX = "prg_"
 
 

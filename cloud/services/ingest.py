@@ -9,8 +9,14 @@ message. The rules:
 - a payload that is not a valid contract message, or whose topic names another tenant,
   agent or kind than its body, is dead-lettered byte for byte with the reason;
 - a message id already stored is a duplicate (the edge delivers at least once): no effect;
-- an unknown tenant is dead-lettered; an unknown device in a known tenant is created with
-  ``registered = False`` and everything it sends is kept;
+- an unknown tenant is dead-lettered;
+- an agent reports only the devices assigned to it (``Device.agent_key``): a message about
+  a device assigned to another agent is dead-lettered as an impersonation. (Over MQTT the
+  broker's ACL already ties each topic to one agent's login; this ties the device to it.)
+- a device seen for the first time, or one no agent is assigned to, is *quarantined*: it is
+  recorded (``registered = False`` when new) with what it sends, but opens no work order
+  until an admin registers or assigns it. A message a device posts itself over HTTP, with
+  its own token, needs no agent;
 - anything that fails while applying a valid message rolls back its savepoint and is
   dead-lettered too, so one poisonous message neither crashes the worker nor takes the
   rest of its batch with it.
@@ -72,6 +78,7 @@ class IngestResult:
     lag_s: float | None = None
     created_orders: list[int] = field(default_factory=list)
     summary: TelemetrySummaryMessage | None = None
+    quarantined: bool = False  # stored, but the device is unregistered or unassigned: no orders
 
 
 class _DeadLetter(Exception):
@@ -90,11 +97,14 @@ class Ingestor:
         self.clock = clock
         self.options = options or IngestOptions()
 
-    def handle(self, topic: str, payload: bytes) -> IngestResult:
-        """Apply one message (the HTTP endpoint); see :meth:`handle_batch`."""
-        return self.handle_batch([(topic, payload)])[0]
+    def handle(self, topic: str, payload: bytes, *, from_device: bool = False) -> IngestResult:
+        """Apply one message; ``from_device``: the device itself sent it, authenticated by its
+        own token (HTTP ingest), so no agent vouches for it. See :meth:`handle_batch`."""
+        return self.handle_batch([(topic, payload)], from_device=from_device)[0]
 
-    def handle_batch(self, deliveries: Sequence[tuple[str, bytes]]) -> list[IngestResult]:
+    def handle_batch(
+        self, deliveries: Sequence[tuple[str, bytes]], *, from_device: bool = False
+    ) -> list[IngestResult]:
         """Apply messages in arrival order in one transaction, one result per message.
 
         Each message runs in its own savepoint, so a rejected or failing one rolls back alone
@@ -108,7 +118,7 @@ class Ingestor:
         with self.sessions() as s, s.begin():
             lookups = BatchLookups(s, [(m.tenant, m.device_id, m.message_id) for m in valid])
             return [
-                self._one(s, lookups, topic, payload, message)
+                self._one(s, lookups, topic, payload, message, from_device)
                 for (topic, payload), message in zip(deliveries, parsed, strict=True)
             ]
 
@@ -123,7 +133,13 @@ class Ingestor:
             return str(exc)
 
     def _one(
-        self, s: Session, lookups: BatchLookups, topic: str, payload: bytes, message: _Parsed | str
+        self,
+        s: Session,
+        lookups: BatchLookups,
+        topic: str,
+        payload: bytes,
+        message: _Parsed | str,
+        from_device: bool,
     ) -> IngestResult:
         if isinstance(message, str):
             return self._dead_letter(s, topic, payload, message)
@@ -134,7 +150,7 @@ class Ingestor:
                         return self._status(s, topic, message)
                     if isinstance(message, ModelStatusMessage):
                         return self._model_status(s, message)
-                    result, device = self._apply(s, lookups, message)
+                    result, device = self._apply(s, lookups, message, from_device)
                 if device is not None:  # the savepoint held: later messages may rely on it
                     lookups.stored(message.message_id, device)
                 return result
@@ -182,7 +198,7 @@ class Ingestor:
         return IngestResult("status", kind="model")
 
     def _apply(
-        self, s: Session, lookups: BatchLookups, msg: _EdgeMessage
+        self, s: Session, lookups: BatchLookups, msg: _EdgeMessage, from_device: bool
     ) -> tuple[IngestResult, Device | None]:
         """Store one valid message and what it sets off; the device it touched, if stored."""
         now = self.clock.now()
@@ -190,6 +206,11 @@ class Ingestor:
         tenant = lookups.tenant(msg.tenant)
         if tenant is None:
             raise _DeadLetter(f"unknown tenant {msg.tenant!r}")
+        known = lookups.device(tenant.id, msg.device_id)
+        if not from_device and known is not None and known.agent_key not in (None, msg.agent_id):
+            raise _DeadLetter(
+                f"device {msg.device_id!r} reports through agent {known.agent_key!r}, not {msg.agent_id!r}"
+            )
         if lookups.already_stored(msg.message_id):
             return IngestResult("duplicate", kind=msg.kind), None
         s.add(
@@ -202,14 +223,17 @@ class Ingestor:
             )
         )
         device = self._device(s, lookups, tenant, msg, now)
+        trusted = device.registered and (from_device or device.agent_key is not None)
+        result.quarantined = not trusted
         touched: list[tuple[WorkOrder, bool]] = []  # (order, created by this message)
         if isinstance(msg, AlertMessage):
-            touched += self._alert(s, device, msg, now)
+            touched += self._alert(s, device, msg, now, may_open=trusted)
         elif isinstance(msg, ConsumableStatusMessage):
-            order = on_consumable_status(s, device, msg, now, self.options.reminders, ACTOR)
-            touched += [(order, True)] if order is not None else []
+            if trusted:  # a quarantined device's parts are nobody's to replace yet
+                order = on_consumable_status(s, device, msg, now, self.options.reminders, ACTOR)
+                touched += [(order, True)] if order is not None else []
         elif isinstance(msg, FaultEventMessage):
-            touched += self._fault(s, device, msg, now)
+            touched += self._fault(s, device, msg, now) if trusted else []
         else:
             self._summary(s, device, msg)
             result.summary = msg
@@ -230,13 +254,16 @@ class Ingestor:
             device = Device(tenant_id=tenant.id, key=msg.device_id, registered=False, first_seen_at=now)
             s.add(device)
             s.flush()
-            log.warning("unknown device %s/%s recorded as unregistered", tenant.slug, msg.device_id)
+            log.warning(
+                "unknown device %s/%s (from agent %s) quarantined as unregistered",
+                tenant.slug, msg.device_id, msg.agent_id,
+            )  # fmt: skip
         device.first_seen_at = device.first_seen_at or now
         device.last_seen_at, device.last_agent = now, msg.agent_id
         return device
 
     def _alert(
-        self, s: Session, device: Device, msg: AlertMessage, now: datetime
+        self, s: Session, device: Device, msg: AlertMessage, now: datetime, *, may_open: bool
     ) -> list[tuple[WorkOrder, bool]]:
         at = from_epoch(msg.at)
         assert at is not None
@@ -276,7 +303,7 @@ class Ingestor:
         if msg.transition == "clear":
             alert.status, alert.cleared_at = "cleared", at
             return self._cleared(s, device, alert, now)
-        if not worse:
+        if not worse or not may_open:
             return []
         spec = work_orders.OrderSpec(
             source="alert",

@@ -6,10 +6,12 @@ import json
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from cloud.db import Agent, Alert, DeadLetter, Device, InboxMessage, Reminder, TelemetrySummary, WorkOrder
 from cloud.state import CloudState
+from firmware_bridge.contract import edge_topic
 
 from .conftest import NOW
 from .messages import alert, consumable, fault, summary, wire
@@ -175,17 +177,49 @@ def test_consumable_reminder_then_replacement_order_then_reset(state: CloudState
     assert _orders(state)[0].status == "cancelled"
 
 
-def test_unknown_device_is_recorded_and_its_order_waits_for_a_site(state: CloudState, world: World) -> None:
+def test_unknown_device_is_quarantined_until_an_admin_adopts_it(
+    state: CloudState, world: World, client: TestClient
+) -> None:
+    """Found by issue 15: any device id an agent named was created on the spot and its alert
+    dispatched. Now it is recorded with what it sent, opens nothing, and waits for an admin."""
     result = _ingest(state, alert("stranger-9", "raise", NOW))
-    assert result.outcome == "stored"
+    assert result.outcome == "stored" and result.quarantined and result.created_orders == []
     with state.sessions() as s:
         d = s.scalar(select(Device).where(Device.key == "stranger-9"))
-        assert d is not None and not d.registered and d.last_agent == "edge-1"
-    (order,) = _orders(state)
-    assert order.status == "open" and order.dispatch == {
-        "unassigned": "device has no registered site",
-        "at": NOW.isoformat(),
-    }
+        assert d is not None and not d.registered and d.last_agent == "edge-1" and d.agent_key is None
+        assert s.scalar(select(Alert).where(Alert.device_id == d.id)) is not None  # kept, to be seen
+    assert _ingest(state, fault("stranger-9", 0x1001, NOW)).created_orders == [] and _orders(state) == []
+    body = {"key": "stranger-9", "model": "AC-3500", "site_id": world.site["north"]}
+    r = client.post("/api/v1/devices", json=body, headers=world.auth("admin"))
+    assert r.status_code == 201 and r.json()["registered"] and r.json()["agent_key"] == "edge-1"
+    later = NOW + timedelta(minutes=5)
+    assert len(_ingest(state, alert("stranger-9", "raise", later, alert_id="a9")).created_orders) == 1
+
+
+def test_an_agent_cannot_report_a_device_assigned_to_another(state: CloudState, world: World) -> None:
+    msg = alert("ac-1", "raise", NOW).model_copy(update={"agent_id": "edge-2"})
+    result = state.ingestor.handle(edge_topic("acme", "edge-2", "alert"), msg.model_dump_json().encode())
+    assert result.outcome == "dead_letter"
+    assert result.reason == "device 'ac-1' reports through agent 'edge-1', not 'edge-2'"
+    assert _orders(state) == [] and _count(state, Alert) == 0
+
+
+def test_a_registered_device_no_agent_is_assigned_to_opens_nothing(
+    state: CloudState, world: World, client: TestClient
+) -> None:
+    with state.sessions.begin() as s:
+        device = s.get(Device, world.device["pump-1"])
+        assert device is not None
+        device.agent_key = None
+    assert _ingest(state, alert("pump-1", "raise", NOW)).quarantined and _orders(state) == []
+    r = client.put(
+        f"/api/v1/devices/{world.device['pump-1']}/agent",
+        json={"agent_key": "edge-1"},
+        headers=world.auth("admin"),
+    )
+    assert r.status_code == 200 and r.json()["agent_key"] == "edge-1"
+    later = NOW + timedelta(minutes=5)
+    assert len(_ingest(state, alert("pump-1", "raise", later, alert_id="a3")).created_orders) == 1
 
 
 def _dead(state: CloudState) -> list[DeadLetter]:
@@ -243,7 +277,8 @@ def test_a_batch_commits_once_and_each_message_keeps_its_own_outcome(state: Clou
     ]
     assert [d.payload for d in _dead(state)] == [b"{not json", batch[3][1]]
     assert _count(state, InboxMessage) == 3 and _count(state, TelemetrySummary) == 1
-    assert len(results[0].created_orders) == 1 and len(_orders(state)) == 2
+    assert len(results[0].created_orders) == 1 and len(_orders(state)) == 1  # the stranger is quarantined
+    assert results[5].quarantined
 
 
 def test_a_message_that_fails_midway_rolls_back_alone(

@@ -71,6 +71,7 @@ def build_world(state: CloudState) -> World:
                 install_date=date(2025, 1, 1),
                 warranty_end=date(2027, 1, 1),
                 registered=True,
+                agent_key="edge-1",
             ),
             "pump-1": Device(
                 tenant_id=acme.id,
@@ -81,6 +82,7 @@ def build_world(state: CloudState) -> World:
                 install_date=date(2020, 1, 1),
                 warranty_end=date(2022, 1, 1),
                 registered=True,
+                agent_key="edge-1",
             ),
             "ro-1": Device(
                 tenant_id=acme.id,
@@ -89,6 +91,7 @@ def build_world(state: CloudState) -> World:
                 serial="S3",
                 site_id=sites["south"].id,
                 registered=True,
+                agent_key="edge-1",
             ),
             "gx-1": Device(
                 tenant_id=other.id,
@@ -97,6 +100,7 @@ def build_world(state: CloudState) -> World:
                 serial="G1",
                 site_id=sites["globex"].id,
                 registered=True,
+                agent_key="edge-1",
             ),
         }
         s.add_all(devices.values())

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from ...db import Device, Site, WorkOrderEvent
 from ...errors import Conflict, NotFound
 from ...schemas.common import Page
-from ...schemas.fleet import DeviceCreate, DevicePublic
+from ...schemas.fleet import DeviceAssign, DeviceCreate, DevicePublic
 from ...schemas.ops import DeviceHealth
 from ...schemas.work import ChainReportPublic, EventPublic
 from ...services.health import device_health
@@ -42,7 +42,7 @@ def list_devices(
 
 
 @router.post("", status_code=201)
-def create_device(body: DeviceCreate, principal: Admin, session: SessionDep) -> DevicePublic:
+def create_device(body: DeviceCreate, principal: Admin, session: SessionDep, state: StateDep) -> DevicePublic:
     """Register a device; a device that already reported (unregistered) is adopted instead."""
     site = session.get(Site, body.site_id)
     if site is None or site.tenant_id != principal.tenant_id:
@@ -55,10 +55,25 @@ def create_device(body: DeviceCreate, principal: Admin, session: SessionDep) -> 
     if row is None:
         row = Device(tenant_id=principal.tenant_id, key=body.key)
         session.add(row)
-    for name, value in body.model_dump().items():
+    fields = body.model_dump()
+    fields["agent_key"] = fields["agent_key"] or row.agent_key or row.last_agent
+    for name, value in fields.items():
         setattr(row, name, value)
     row.registered = True
     session.flush()
+    state.sync_broker(session)  # its bridge may now publish for it
+    return DevicePublic.model_validate(row)
+
+
+@router.put("/{device_id}/agent")
+def assign_device(
+    device_id: PathId, body: DeviceAssign, principal: Admin, session: SessionDep, state: StateDep
+) -> DevicePublic:
+    """Move a device to another edge agent: from now on ingest takes its messages from that
+    agent only, and that agent's bridge may publish for it."""
+    row = check_device_visible(session, principal, device_id)
+    row.agent_key = body.agent_key
+    state.sync_broker(session)
     return DevicePublic.model_validate(row)
 
 

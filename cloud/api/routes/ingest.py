@@ -14,7 +14,7 @@ from ...db import DeadLetter, Device
 from ...errors import Forbidden, InvalidRequest
 from ...schemas.common import Page
 from ...schemas.ops import DeadLetterPublic
-from ..deps import Admin, DeviceCaller, SessionDep, StateDep
+from ..deps import AdminOrPlatform, DeviceCaller, SessionDep, StateDep
 from ..params import Limit, Offset
 from ..scope import page
 
@@ -44,7 +44,7 @@ async def ingest_message(request: Request, principal: DeviceCaller, state: State
     kind = doc.get("kind") if isinstance(doc, dict) and isinstance(doc.get("kind"), str) else "unknown"
     agent = doc.get("agent_id") if isinstance(doc, dict) and isinstance(doc.get("agent_id"), str) else "http"
     topic = edge_topic(principal.tenant, agent or "http", kind or "unknown")
-    result = await run_in_threadpool(state.ingestor.handle, topic, payload)
+    result = await run_in_threadpool(lambda: state.ingestor.handle(topic, payload, from_device=True))
     state.metrics.observe_ingest(result)
     if result.outcome == "dead_letter":
         raise InvalidRequest(result.reason or "invalid message")
@@ -53,15 +53,14 @@ async def ingest_message(request: Request, principal: DeviceCaller, state: State
 
 @router.get("/dead-letters")
 def list_dead_letters(
-    principal: Admin, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+    principal: AdminOrPlatform, session: SessionDep, limit: Limit = 100, offset: Offset = 0
 ) -> Page[DeadLetterPublic]:
     """Dead letters are not tenant-tagged (the tenant may be what was wrong), so admins of a
-    tenant see those whose topic names their tenant."""
-    q = (
-        select(DeadLetter)
-        .where(DeadLetter.topic.startswith(f"prognos/v1/{principal.tenant}/", autoescape=True))
-        .order_by(DeadLetter.id.desc())
-    )
+    tenant see those whose topic names their tenant, and the platform role sees them all
+    (an unknown tenant's, a topic that is no topic)."""
+    q = select(DeadLetter).order_by(DeadLetter.id.desc())
+    if principal.role != "platform":
+        q = q.where(DeadLetter.topic.startswith(f"prognos/v1/{principal.tenant}/", autoescape=True))
     rows, total = page(session, q, limit, offset)
     items = [
         DeadLetterPublic(

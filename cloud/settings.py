@@ -39,12 +39,12 @@ class Settings(BaseSettings):
     environment: Literal["local", "staging", "production"] = "local"
     data_dir: Path = Path("data")
     database_url: str | None = None  # default: SQLite (WAL) in data_dir
-    secret_key: str = DEFAULT_SECRET
+    secret_key: str = Field(default=DEFAULT_SECRET, repr=False)  # never in a repr or a log
 
     # MQTT ingest: a URL such as mqtt://127.0.0.1:1883 (mqtts:// for TLS); None = no worker
     mqtt_url: str | None = None
     mqtt_username: str | None = None
-    mqtt_password: str | None = None
+    mqtt_password: str | None = Field(default=None, repr=False)
     mqtt_ca_file: Path | None = None
     mqtt_share_group: str = "prognos-cloud"
     mqtt_topic: str = "prognos/v1/+/edge/+/+"
@@ -60,7 +60,7 @@ class Settings(BaseSettings):
 
     # telemetry history beyond what the device-health page needs
     influx_url: str | None = None
-    influx_token: str = ""
+    influx_token: str = Field(default="", repr=False)
     influx_org: str = "prognos"
     influx_bucket: str = "telemetry"
     influx_batch_size: int = Field(default=500, ge=1)

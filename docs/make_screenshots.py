@@ -51,7 +51,7 @@ def main() -> int:
     stack = DemoStack(fleet, workdir).start()
     try:
         assert stack.link is not None and stack.state is not None and stack.seed is not None
-        mqtt = MqttSink(stack.address, fleet.tenant)
+        mqtt = MqttSink(stack.address, fleet.tenant, passwords=stack.device_passwords())
         mqtt.start()
         sinks = route_by_transport(fleet, {"serial": SerialSink(stack.link), "mqtt": mqtt})
         crew = stack.field_crew()

@@ -23,6 +23,8 @@
     [[sources]]
     kind = "mqtt"
     broker = "127.0.0.1:1883"                  # devices that publish directly
+    username = "agent.acme.edge-17"            # the broker login the cloud issued this agent
+    password = "..."
 
     [cloud]                                    # where rolled-out models are downloaded
     url = "https://cloud.example"
@@ -32,7 +34,7 @@
     broker = "cloud.example:8883"
     tls = true
     ca_file = "/etc/prognos/ca.pem"            # optional: a private CA
-    username = "edge-17"
+    username = "agent.acme.edge-17"
     password = "..."
 
 Environment variables with the ``PROGNOS_EDGE_`` prefix override top-level keys
@@ -66,6 +68,8 @@ class SourceConfig(BaseModel):
     baudrate: int = 115200
     broker: str | None = None
     tenant: str | None = None  # mqtt: only this tenant's devices (default: the agent's tenant)
+    username: str | None = None  # mqtt: the agent's broker login (agent.{tenant}.{agent_id})
+    password: str | None = Field(default=None, repr=False)
 
 
 class UplinkConfig(BaseModel):
@@ -77,7 +81,7 @@ class UplinkConfig(BaseModel):
     client_cert: Path | None = None  # mutual TLS
     client_key: Path | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = Field(default=None, repr=False)
     client_id: str | None = None  # MQTT client id; default "prognos-edge-<agent_id>"
     max_inflight: int = Field(50, ge=1, le=1000)
 
@@ -88,7 +92,7 @@ class CloudConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(pattern=r"^https?://")
-    token: str = Field(min_length=8)  # an "agent" role token
+    token: str = Field(min_length=8, repr=False)  # an "agent" role token
     ca_file: Path | None = None
     timeout_s: float = Field(30.0, gt=0)
 

@@ -93,9 +93,8 @@ class EdgeRunner:
                 self._serial.append(reader)
                 self._threads.append(threading.Thread(target=self._pump_serial, args=(reader,), daemon=True))
             else:
-                mqtt_reader = MqttReader(
-                    parse_broker(str(src.broker)), tenant=src.tenant or self.config.tenant, into=self.inbox
-                )
+                broker = parse_broker(str(src.broker)).login(src.username, src.password)
+                mqtt_reader = MqttReader(broker, tenant=src.tenant or self.config.tenant, into=self.inbox)
                 self._mqtt.append(mqtt_reader)
                 mqtt_reader.start()
         for th in self._threads:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ssl
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -22,8 +22,16 @@ __all__ = ["BrokerAddress", "ConnectedClient", "parse_broker", "secure_client"]
 
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
+    """Where a client connects, and as whom (a login the cloud issued; see docs/security.md)."""
+
     host: str
     port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs or reprs
+
+    def login(self, username: str | None, password: str | None) -> BrokerAddress:
+        """The same broker, connecting as ``username``."""
+        return replace(self, username=username, password=password)
 
 
 def parse_broker(text: str) -> BrokerAddress:
@@ -86,6 +94,8 @@ class ConnectedClient:
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=manual_ack
         )
         self.client.reconnect_delay_set(min_delay=reconnect_min, max_delay=reconnect_max)
+        if broker.username:
+            self.client.username_pw_set(broker.username, broker.password)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.connected = threading.Event()

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from .layout import DEVICE_ID_PATTERN
 
-__all__ = ["TENANT_PATTERN", "DeviceTopic", "device_topic", "parse_device_topic", "telemetry_filter"]
+__all__ = [
+    "TENANT_PATTERN",
+    "DeviceTopic",
+    "broker_username",
+    "device_topic",
+    "parse_device_topic",
+    "telemetry_filter",
+]
 
 TOPIC_ROOT = "prognos/v1"
 TENANT_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -43,3 +50,10 @@ def parse_device_topic(topic: str) -> DeviceTopic | None:
     if not TENANT_PATTERN.fullmatch(tenant) or not DEVICE_ID_PATTERN.fullmatch(device_id):
         return None
     return DeviceTopic(tenant, device_id, kind)
+
+
+def broker_username(role: str, tenant: str | None, subject: str) -> str:
+    """The broker login of a device, agent, bridge or cloud worker: ``device.demo.pump-0001``,
+    ``agent.demo.edge-1``, ``cloud.ingest``. Role and tenant come first and neither holds a
+    dot, so the name reads one way; the cloud's ACL is written against these names."""
+    return f"cloud.{subject}" if role == "cloud" else f"{role}.{tenant}.{subject}"

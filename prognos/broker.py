@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -47,8 +48,11 @@ class BrokerTls:
 class MosquittoBroker:
     """A mosquitto process with a generated config: one listener on 127.0.0.1.
 
-    Anonymous by default; ``users`` (name -> password) switches to a password file, and
-    ``tls`` makes the listener TLS-only, as a cloud-facing broker would be.
+    Anonymous by default; ``users`` (name -> password) switches to a password file,
+    ``auth_dir`` to the password file and ACL the cloud writes from its registry
+    (``auth_dir/passwd``, ``auth_dir/acl``; see ``cloud/broker_files.py``), and ``tls``
+    makes the listener TLS-only, as a cloud-facing broker would be. The process id is in
+    :attr:`pid_path`; :meth:`reload` makes mosquitto reread the password file and ACL.
     """
 
     def __init__(
@@ -58,6 +62,7 @@ class MosquittoBroker:
         persistence: bool = False,
         *,
         users: dict[str, str] | None = None,
+        auth_dir: Path | None = None,
         tls: BrokerTls | None = None,
     ) -> None:
         found = binary or find_mosquitto()
@@ -68,6 +73,9 @@ class MosquittoBroker:
         self.host = "127.0.0.1"
         self.persistence = persistence  # keep sessions and queued messages across halt() + start()
         self.users = dict(users or {})
+        self.auth_dir = auth_dir
+        if self.users and auth_dir is not None:
+            raise ValueError("give users or auth_dir, not both")
         self.tls = tls
         self._dir = Path(tempfile.mkdtemp(prefix="prognos-mosquitto-"))
         self._proc: subprocess.Popen[bytes] | None = None
@@ -75,6 +83,16 @@ class MosquittoBroker:
     @property
     def log_path(self) -> Path:
         return self._dir / "mosquitto.log"
+
+    @property
+    def pid_path(self) -> Path:
+        """Where mosquitto writes its process id (the cloud signals it to reload logins)."""
+        return self._dir / "mosquitto.pid"
+
+    def reload(self) -> None:
+        """Reread the password file and ACL (SIGHUP), as after the registry changed."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGHUP)
 
     def start(self, timeout: float = 10.0) -> MosquittoBroker:
         conf = self._dir / "mosquitto.conf"
@@ -85,7 +103,8 @@ class MosquittoBroker:
         # password file and certificates, which live in our private temp folder.
         run_as = "user root\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
         conf.write_text(
-            f"{run_as}listener {self.port} 127.0.0.1\n"
+            f"{run_as}pid_file {self.pid_path}\n"
+            f"listener {self.port} 127.0.0.1\n"
             f"{self._write_auth()}"
             f"{persistence}"
             "max_queued_messages 100000\n"
@@ -113,6 +132,15 @@ class MosquittoBroker:
         lines = ""
         if self.tls is not None:
             lines += f"certfile {self.tls.certfile}\nkeyfile {self.tls.keyfile}\n"
+        if self.auth_dir is not None:
+            for name in ("passwd", "acl"):
+                if not (self.auth_dir / name).is_file():
+                    missing = f"no {name} in {self.auth_dir}"
+                    raise FileNotFoundError(f"{missing}: write them first (prognos cloud broker-files)")
+            return lines + (
+                f"allow_anonymous false\npassword_file {self.auth_dir / 'passwd'}\n"
+                f"acl_file {self.auth_dir / 'acl'}\n"
+            )
         if not self.users:
             return lines + "allow_anonymous true\n"
         passwd = self._dir / "passwd"

@@ -51,12 +51,39 @@ def add_parser(sub: Any) -> None:
 
     token = cs.add_parser("token", help="issue an API token")
     token.add_argument("--tenant", required=True)
-    roles = ["admin", "dispatcher", "engineer", "device", "agent"]
+    roles = ["admin", "dispatcher", "engineer", "device", "agent", "platform"]
     token.add_argument("--role", required=True, choices=roles)
     token.add_argument("--name", required=True)
     token.add_argument("--engineer-id", type=int)
     token.add_argument("--device-id", type=int)
     token.set_defaults(func=_token)
+
+    login = cs.add_parser(
+        "broker-login",
+        help="issue (or --revoke) a broker login for a device, agent, bridge or cloud worker",
+        description="Prints USERNAME PASSWORD once; only a hash is kept. Issuing again rotates it. "
+        "With PROGNOS_BROKER_AUTH_DIR set the broker's password file and ACL are rewritten.",
+    )
+    login.add_argument("--role", required=True, choices=["device", "agent", "bridge", "cloud"])
+    login.add_argument("--subject", required=True, help="device id, agent id, or the cloud worker's name")
+    login.add_argument("--tenant", help="the tenant (not for --role cloud)")
+    login.add_argument("--revoke", action="store_true", help="revoke this login instead of issuing one")
+    login.set_defaults(func=_broker_login)
+
+    logins = cs.add_parser(
+        "broker-logins",
+        help="issue the logins of a whole site: the cloud worker, agents, bridges, every device",
+    )
+    logins.add_argument("--tenant", required=True)
+    logins.add_argument("--agent", action="append", required=True, help="an agent id (repeat for more)")
+    logins.add_argument("--cloud", default="ingest", help="the cloud worker's name (default ingest)")
+    logins.add_argument("--out", type=Path, required=True, help="JSON file username -> password (mode 600)")
+    logins.set_defaults(func=_broker_logins)
+
+    files = cs.add_parser("broker-files", help="write mosquitto's password file and ACL from the registry")
+    files.add_argument("--out", type=Path, required=True, help="folder for passwd and acl")
+    files.add_argument("--pid-file", type=Path, help="mosquitto's pid file: signal it to reload")
+    files.set_defaults(func=_broker_files)
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
@@ -194,3 +221,88 @@ def _token(args: argparse.Namespace) -> int:
         engine.dispose()
     print(plain)
     return 0
+
+
+def _registry(args: argparse.Namespace, command: str, work: Any) -> int:
+    """Run ``work(session, tenant_or_None, state)`` in one transaction on a migrated database;
+    a person's mistake (unknown tenant, device, bad name) is one line and exit 2."""
+    from sqlalchemy import select
+
+    from cloud.clock import SystemClock
+    from cloud.db import Tenant
+    from cloud.db.migrate import upgrade
+    from cloud.errors import CloudError
+    from cloud.state import CloudState
+
+    settings = _settings(args)
+    upgrade(settings.db_url)
+    state = CloudState.build(settings, SystemClock())
+    try:
+        with state.sessions.begin() as session:
+            tenant = None
+            if getattr(args, "tenant", None):
+                tenant = session.scalar(select(Tenant).where(Tenant.slug == args.tenant))
+                if tenant is None:
+                    print(f"prognos cloud {command}: no tenant {args.tenant!r} (run `prognos cloud seed`)",
+                          file=sys.stderr)  # fmt: skip
+                    return 2
+            try:
+                return int(work(session, tenant, state))
+            except CloudError as exc:
+                print(f"prognos cloud {command}: {exc}", file=sys.stderr)
+                return 2
+    finally:
+        state.close()
+
+
+def _broker_login(args: argparse.Namespace) -> int:
+    from cloud.services import broker_identity
+    from firmware_bridge.topics import broker_username
+
+    def work(session: Any, tenant: Any, state: Any) -> int:
+        if args.revoke:
+            name = broker_username(args.role, args.tenant, args.subject)
+            if broker_identity.revoke(session, name, state.clock.now()) == 0:
+                print(f"prognos cloud broker-login: no active login {name!r}", file=sys.stderr)
+                return 2
+            state.sync_broker(session)
+            print(f"revoked {name}")
+            return 0
+        if args.role != "cloud" and tenant is None:
+            print("prognos cloud broker-login: --tenant is required for this role", file=sys.stderr)
+            return 2
+        row, password = broker_identity.issue(session, args.role, tenant, args.subject, state.clock.now())
+        state.sync_broker(session)
+        print(f"{row.username} {password}")
+        return 0
+
+    return _registry(args, "broker-login", work)
+
+
+def _broker_logins(args: argparse.Namespace) -> int:
+    from cloud.services import broker_identity
+
+    def work(session: Any, tenant: Any, state: Any) -> int:
+        now = state.clock.now()
+        issued = broker_identity.issue_fleet_logins(session, tenant, args.agent, now, cloud=args.cloud)
+        state.sync_broker(session)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.touch(mode=0o600)
+        args.out.chmod(0o600)
+        args.out.write_text(json.dumps(issued, indent=2) + "\n")
+        print(f"prognos cloud broker-logins: {len(issued)} logins written to {args.out}")
+        return 0
+
+    return _registry(args, "broker-logins", work)
+
+
+def _broker_files(args: argparse.Namespace) -> int:
+    from cloud.broker_files import write_broker_files
+
+    def work(session: Any, tenant: Any, state: Any) -> int:
+        done = write_broker_files(session, args.out, args.pid_file)
+        reloaded = ", broker reloaded" if done.reloaded else ""
+        print(f"prognos cloud broker-files: {done.logins} logins in {done.passwd} and {done.acl}{reloaded}")
+        return 0
+
+    return _registry(args, "broker-files", work)

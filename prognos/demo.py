@@ -95,7 +95,8 @@ def _run(args: argparse.Namespace, fleet: Any, stack: DemoStack, stop: threading
     assert stack.state is not None and stack.seed is not None and stack.link is not None
     serial_devices = sum(1 for d in fleet.devices if d.transport == "serial")
     kind = "mosquitto" if isinstance(stack.broker, MosquittoBroker) else "embedded Python broker"
-    print(f"  broker       {kind} on {stack.address.host}:{stack.address.port}")
+    how = "a login per device and agent, ACL from the cloud" if stack.logins else "loopback only, no logins"
+    print(f"  broker       {kind} on {stack.address.host}:{stack.address.port} ({how})")
     print(f"  serial line  {serial_devices} devices on {stack.link.path} -> bridge -> MQTT")
     print(f"  MQTT         {len(fleet.devices) - serial_devices} devices publishing directly")
     print("  edge agent   edge-1 (surprise detector, outbox in the data folder)")
@@ -109,7 +110,7 @@ def _run(args: argparse.Namespace, fleet: Any, stack: DemoStack, stop: threading
     if not args.no_browser and args.summary_json is None:
         webbrowser.open(f"{stack.url}/ui/login")
     serial_sink = SerialSink(stack.link, noise=args.noise, seed=args.seed)
-    mqtt_sink = MqttSink(stack.address, fleet.tenant)
+    mqtt_sink = MqttSink(stack.address, fleet.tenant, passwords=stack.device_passwords())
     mqtt_sink.start()
     by_transport: dict[str, MessageSink] = {"serial": serial_sink, "mqtt": mqtt_sink}
     truth: list[dict[str, Any]] = []

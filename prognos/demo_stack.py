@@ -11,6 +11,12 @@ Everything runs in this process's threads except mosquitto and the edge agent's 
 process (see ``edge/process.py``); stopping is one call and leaves nothing behind.
 Without mosquitto (or with ``--broker embedded``) the broker is the embedded Python one,
 in a thread (``prognos/embedded_broker``).
+
+On mosquitto every party logs in as itself, as in the field (docs/security.md): the cloud
+issues the logins when it seeds the fleet and writes the broker's password file and ACL,
+so each simulated MQTT device may publish only its own topics, the serial bridge only for
+the devices of its agent, the agent only its own reports, and anonymous clients are
+refused. The embedded broker has no logins and listens on loopback only.
 """
 
 from __future__ import annotations
@@ -22,11 +28,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
+
 from cloud.app import create_app
 from cloud.clock import ManualClock
+from cloud.db import Tenant
 from cloud.db.migrate import upgrade
 from cloud.seed import SeedReport, seed_fleet
 from cloud.server_thread import ServerThread
+from cloud.services.broker_identity import issue_fleet_logins
 from cloud.settings import Settings
 from cloud.state import CloudState
 from cloud.workers import Workers
@@ -35,16 +45,18 @@ from edge.process import EdgeProcess
 from firmware_bridge.bridge import SerialMqttBridge
 from firmware_bridge.mqtt_link import BrokerAddress
 from firmware_bridge.serial_reader import SerialReader
+from firmware_bridge.topics import broker_username
 from simulators.field_crew import FieldCrew
 from simulators.fleet import FleetSpec
 from simulators.pty_link import PtyLink
 from simulators.workshop import Workshop
 
-from .broker import MosquittoBroker, find_mosquitto
+from .broker import MosquittoBroker, find_mosquitto, free_port
 from .embedded_broker import EmbeddedBroker
 
 __all__ = ["DemoStack"]
 
+AGENT_ID = "edge-1"
 SUMMARY_EVERY_S = 3600.0  # the edge's telemetry summaries: hourly in simulated time
 MAX_BEHIND = 20_000  # device messages the edge may lag behind the fleet before it waits
 
@@ -61,6 +73,7 @@ class DemoStack:
     workshop: Workshop = field(default_factory=Workshop)  # the crew's repairs, into the fleet
     state: CloudState | None = None
     seed: SeedReport | None = None
+    logins: dict[str, str] = field(default_factory=dict)  # broker username -> password (mosquitto)
     url: str = ""
     link: PtyLink | None = None
     reader: SerialReader | None = None
@@ -88,25 +101,47 @@ class DemoStack:
             raise RuntimeError(
                 "mosquitto is not installed (apt-get install mosquitto); try --broker embedded"
             )
-        if self.broker_kind == "embedded" or binary is None:
-            self.broker = EmbeddedBroker().start()
+        secured = not (self.broker_kind == "embedded" or binary is None)
+        port = free_port()
+        self._prepare_cloud(port, secured)
+        if secured:
+            auth = self.workdir / "broker-auth"
+            self.broker = MosquittoBroker(binary, port=port, auth_dir=auth, persistence=False)
+            self.broker.start()
+            assert self.state is not None
+            self.state.settings.broker_pid_file = self.broker.pid_path  # admin changes apply live
         else:
-            self.broker = MosquittoBroker(binary, persistence=False).start()
-        self._start_cloud()
+            self.broker = EmbeddedBroker(port).start()
+        self._serve_cloud()
         self._start_edge()
         return self
 
-    def _start_cloud(self) -> None:
+    def login(self, role: str, subject: str) -> BrokerAddress:
+        """The broker, connecting as ``role``/``subject`` (anonymous on the embedded broker)."""
+        name = broker_username(role, self.fleet.tenant if role != "cloud" else None, subject)
+        return self.address.login(name, self.logins[name]) if name in self.logins else self.address
+
+    def device_passwords(self) -> dict[str, str] | None:
+        """Device id -> broker password for the fleet's MQTT devices (None: no logins)."""
+        if not self.logins:
+            return None
+        prefix = broker_username("device", self.fleet.tenant, "")
+        return {name[len(prefix) :]: pw for name, pw in self.logins.items() if name.startswith(prefix)}
+
+    def _prepare_cloud(self, port: int, secured: bool) -> None:
+        """Database, fleet, crew, and (on mosquitto) every party's broker login and the
+        password file and ACL the broker starts with."""
         cloud_dir = self.workdir / "cloud"
         cloud_dir.mkdir(parents=True, exist_ok=True)
         settings = Settings(
             data_dir=cloud_dir,
-            mqtt_url=f"mqtt://{self.broker.host}:{self.broker.port}",  # type: ignore[union-attr]
+            mqtt_url=f"mqtt://127.0.0.1:{port}",
             mqtt_client_id="prognos-demo-cloud",
             scheduler_interval_s=1.0,
             log_json=True,
             log_level="WARNING",
             offline_after_s=3 * SUMMARY_EVERY_S,
+            broker_auth_dir=self.workdir / "broker-auth" if secured else None,
         )
         upgrade(settings.db_url)
         self.state = CloudState.build(settings, self.clock)
@@ -115,9 +150,19 @@ class DemoStack:
             manifest = [d.as_record() for d in self.fleet.devices]
             self.seed = seed_fleet(
                 s, manifest, self.clock.now(), settings.secret_key, tenant=self.fleet.tenant,
-                engineers=crew, seed=self.fleet.seed,
+                engineers=crew, seed=self.fleet.seed, agent=AGENT_ID,
             )  # fmt: skip
-        app = create_app(settings, start_workers=True, state=self.state)
+            if secured:
+                tenant = s.scalar(select(Tenant).where(Tenant.slug == self.fleet.tenant))
+                assert tenant is not None
+                self.logins = issue_fleet_logins(s, tenant, [AGENT_ID], self.clock.now(), cloud="demo")
+                self.state.sync_broker(s)
+                settings.mqtt_username = broker_username("cloud", None, "demo")
+                settings.mqtt_password = self.logins[settings.mqtt_username]
+
+    def _serve_cloud(self) -> None:
+        assert self.state is not None
+        app = create_app(self.state.settings, start_workers=True, state=self.state)
         self._server = ServerThread(app, self.port or 0).start()
         ingest = self.workers.ingest
         if ingest is None or not ingest.subscribed.wait(10):
@@ -128,15 +173,17 @@ class DemoStack:
         broker = f"{self.broker.host}:{self.broker.port}"  # type: ignore[union-attr]
         self.link = PtyLink(self.workdir / "ttyGATEWAY0")
         self.reader = SerialReader(self.link.path, tenant=self.fleet.tenant)
-        self.bridge = SerialMqttBridge(self.reader, self.address, tenant=self.fleet.tenant)
+        self.bridge = SerialMqttBridge(self.reader, self.login("bridge", AGENT_ID), tenant=self.fleet.tenant)
         self._spawn("bridge", self.bridge.run)
+        agent = self.login("agent", AGENT_ID)
+        login = {"username": agent.username, "password": agent.password}
         config = EdgeConfig(
             data_dir=self.workdir / "edge",
             tenant=self.fleet.tenant,
-            agent_id="edge-1",
+            agent_id=AGENT_ID,
             summary_every_s=SUMMARY_EVERY_S,
-            sources=[SourceConfig(kind="mqtt", broker=broker)],
-            uplink=UplinkConfig(broker=broker, client_id="prognos-demo-edge"),
+            sources=[SourceConfig(kind="mqtt", broker=broker, **login)],
+            uplink=UplinkConfig(broker=broker, client_id="prognos-demo-edge", **login),
         )
         self.edge = EdgeProcess(config).start()
         deadline = time.monotonic() + 10

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections.abc import Mapping
 
 import numpy as np
 
 from firmware_bridge import DeviceMessage, device_topic, encode, message_to_frame, message_to_json
 from firmware_bridge.mqtt_link import BrokerAddress, ConnectedClient
+from firmware_bridge.topics import broker_username
 
 from .fleet import FleetSpec
 from .pty_link import PtyLink
@@ -45,28 +48,65 @@ class SerialSink:
 
 
 class MqttSink:
-    """Publishes each message on its device topic with QoS 1, as JSON or a binary frame."""
+    """Publishes each message on its device topic with QoS 1, as JSON or a binary frame.
 
-    def __init__(self, broker: BrokerAddress, tenant: str, *, binary: bool = False) -> None:
+    Without ``passwords`` one client publishes for the whole fleet (a broker that takes
+    anonymous clients). With them (device id -> its broker password, as the cloud issued
+    them) each device connects as itself, ``device.{tenant}.{id}``, as real devices do on a
+    broker whose ACL lets a login publish only its own topics.
+    """
+
+    def __init__(
+        self,
+        broker: BrokerAddress,
+        tenant: str,
+        *,
+        binary: bool = False,
+        passwords: Mapping[str, str] | None = None,
+    ) -> None:
         self.tenant = tenant
         self.binary = binary
-        self.link = ConnectedClient(broker, f"prognos-sim-{uuid.uuid4().hex[:8]}")
-        self.link.client.max_queued_messages_set(0)  # unbounded: the simulator must not lose data
-        self.link.client.max_inflight_messages_set(200)
+        self.broker = broker
+        self.passwords = dict(passwords) if passwords is not None else None
         self.published = 0
         self.acknowledged = 0
-        self.link.client.on_publish = self._on_publish
+        self._acked = threading.Lock()  # PUBACKs arrive on each device's network thread
+        self._links: dict[str | None, ConnectedClient] = {}
+        self._started = False
+        if self.passwords is None:
+            self._open(None)
+
+    def _open(self, device_id: str | None) -> ConnectedClient:
+        broker = self.broker
+        if device_id is not None and self.passwords is not None:
+            password = self.passwords.get(device_id)
+            if password is None:
+                raise KeyError(f"no broker login for device {device_id!r}")
+            broker = broker.login(broker_username("device", self.tenant, device_id), password)
+        link = ConnectedClient(broker, f"prognos-sim-{device_id or uuid.uuid4().hex[:8]}")
+        link.client.max_queued_messages_set(0)  # unbounded: the simulator must not lose data
+        link.client.max_inflight_messages_set(200)
+        link.client.on_publish = self._on_publish
+        self._links[device_id] = link
+        if self._started:
+            link.connect()
+        return link
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
-        self.acknowledged += 1  # paho calls this on its network thread once PUBACK arrives
+        with self._acked:  # paho calls this on its network thread once PUBACK arrives
+            self.acknowledged += 1
 
     def start(self, timeout: float = 10.0) -> bool:
-        self.link.connect()
-        return self.link.wait_connected(timeout)
+        self._started = True
+        for link in self._links.values():
+            link.connect()
+        return all(link.wait_connected(timeout) for link in self._links.values())
 
     def send(self, msg: DeviceMessage) -> None:
+        key = msg.device_id if self.passwords is not None else None
+        link = self._links.get(key) or self._open(key)
         payload = encode(message_to_frame(msg)) if self.binary else message_to_json(msg)
-        self.link.client.publish(device_topic(self.tenant, msg.device_id), payload, qos=1)
+        link.client.publish(device_topic(self.tenant, msg.device_id), payload, qos=1)
         self.published += 1
 
     def flush(self, timeout: float = 30.0) -> bool:
@@ -80,7 +120,8 @@ class MqttSink:
 
     def close(self) -> None:
         self.flush()
-        self.link.close()
+        for link in self._links.values():
+            link.close()
 
 
 class ListSink:

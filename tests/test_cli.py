@@ -88,3 +88,31 @@ def test_bench_quick_prints_json() -> None:
     assert result["codec"]["decode_frames_per_s"] > 0
     assert result["serial_pty"]["received"] == result["serial_pty"]["frames"]
     assert result["simulator"]["rows"] > 0
+
+
+def test_broker_logins_are_issued_written_and_revoked_from_the_command_line(tmp_path: Path) -> None:
+    """What an installer runs: seed, issue a site's logins, write mosquitto's files, revoke one."""
+    data = ("cloud", "--data-dir", str(tmp_path))
+    assert prognos(*data, "seed", "--devices", "3", "--tokens-out", str(tmp_path / "t.json")).returncode == 0
+    run = prognos(
+        *data, "broker-logins", "--tenant", "demo", "--agent", "edge-1", "--out", str(tmp_path / "l.json")
+    )
+    assert run.returncode == 0, run.stderr
+    logins = json.loads((tmp_path / "l.json").read_text())
+    assert (tmp_path / "l.json").stat().st_mode & 0o777 == 0o600
+    assert {"cloud.ingest", "agent.demo.edge-1", "bridge.demo.edge-1"} <= set(logins) and len(logins) == 6
+    run = prognos(*data, "broker-files", "--out", str(tmp_path / "auth"))
+    assert run.returncode == 0 and "6 logins" in run.stdout
+    passwd = (tmp_path / "auth" / "passwd").read_text()
+    assert "agent.demo.edge-1:$7$" in passwd and logins["agent.demo.edge-1"] not in passwd
+    run = prognos(
+        *data, "broker-login", "--role", "agent", "--subject", "edge-1", "--tenant", "demo", "--revoke"
+    )
+    assert run.returncode == 0
+    assert prognos(*data, "broker-files", "--out", str(tmp_path / "auth")).stdout.count("5 logins") == 1
+    bad = prognos(*data, "broker-login", "--role", "device", "--subject", "ghost-1", "--tenant", "demo")
+    assert (
+        bad.returncode == 2
+        and "no registered device 'ghost-1'" in bad.stderr
+        and "Traceback" not in bad.stderr
+    )

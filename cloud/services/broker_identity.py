@@ -36,6 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from firmware_bridge.contract import AgentKey, DeviceKey
+from firmware_bridge.topics import broker_username
 
 from ..db import Agent, Device, MqttCredential, Tenant
 from ..errors import InvalidRequest, NotFound
@@ -47,9 +48,9 @@ __all__ = [
     "active_credentials",
     "hash_password",
     "issue",
+    "issue_fleet_logins",
     "password_file",
     "revoke",
-    "username_for",
     "verify_password",
 ]
 
@@ -81,12 +82,6 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(mine, base64.b64decode(digest))
 
 
-def username_for(role: str, tenant: str | None, subject: str) -> str:
-    """``device.demo.pump-0001``, ``agent.demo.edge-1``, ``cloud.ingest``: the role and tenant
-    first (neither may contain a dot), so the name reads unambiguously."""
-    return f"cloud.{subject}" if role == "cloud" else f"{role}.{tenant}.{subject}"
-
-
 def _check_subject(session: Session, role: str, tenant: Tenant | None, subject: str) -> None:
     if role not in BROKER_ROLES:
         raise InvalidRequest(f"role must be one of {', '.join(BROKER_ROLES)}")
@@ -116,7 +111,7 @@ def issue(
     except ValidationError:
         raise InvalidRequest(f"{subject!r} is not a valid {role} name for a topic") from None
     _check_subject(session, role, tenant, subject)
-    username = username_for(role, tenant.slug if tenant else None, subject)
+    username = broker_username(role, tenant.slug if tenant else None, subject)
     revoke(session, username, now)
     password = secrets.token_urlsafe(24)
     row = MqttCredential(
@@ -186,3 +181,21 @@ def acl_file(session: Session, credentials: Iterable[MqttCredential]) -> str:
             lines += [f"topic write prognos/v1/{tenant}/{key}/+" for key in served]
         lines.append("")
     return "\n".join(lines)
+
+
+def issue_fleet_logins(
+    session: Session, tenant: Tenant, agents: Iterable[str], now: datetime, *, cloud: str = "ingest"
+) -> dict[str, str]:
+    """Logins for a whole site in one go (the demo, a first installation): the cloud worker,
+    each agent and its serial bridge, and every registered device of the tenant. Username ->
+    password, to hand to each party once."""
+    issued = {}
+    wanted = [("cloud", None, cloud)]
+    for agent in agents:
+        wanted += [("agent", tenant, agent), ("bridge", tenant, agent)]
+    devices = session.scalars(select(Device.key).where(Device.tenant_id == tenant.id, Device.registered))
+    wanted += [("device", tenant, key) for key in sorted(devices)]
+    for role, owner, subject in wanted:
+        row, password = issue(session, role, owner, subject, now)
+        issued[row.username] = password
+    return issued

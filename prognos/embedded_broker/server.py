@@ -38,12 +38,26 @@ class _Connection(asyncio.Protocol):
         self.broker.flush()
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
 class EmbeddedBroker:
-    """An MQTT broker on 127.0.0.1 in this process; ``port=None`` takes a free one."""
+    """An MQTT broker on 127.0.0.1 in this process; ``port=None`` takes a free one.
 
-    host = "127.0.0.1"
+    It has no logins and no ACL, so it refuses to listen anywhere but loopback: it is the
+    zero-set-up broker for one machine (the demo, tests). Anything that other machines
+    reach runs mosquitto on the password file and ACL the cloud writes (docs/security.md).
+    """
 
-    def __init__(self, port: int | None = None, *, max_queued: int = 100_000) -> None:
+    def __init__(
+        self, port: int | None = None, *, host: str = "127.0.0.1", max_queued: int = 100_000
+    ) -> None:
+        if host not in LOOPBACK:
+            raise ValueError(
+                f"the embedded broker has no logins and listens on loopback only, not {host!r}: "
+                "run mosquitto with the cloud's password file and ACL for a network (docs/security.md)"
+            )
+        self.host = "127.0.0.1" if host == "localhost" else host
         self.port = port or 0
         self.core = BrokerCore(max_queued=max_queued)
         self.transports: dict[int, asyncio.WriteTransport] = {}

@@ -12,6 +12,10 @@
   wait in the broker for this client id instead of being dropped.
 - the database away (``OperationalError``): the worker holds the message unacked and
   retries with backoff; the broker's receive window (``receive_maximum``) bounds the backlog.
+- after each commit the worker tells every agent in the batch which of its message ids are
+  now stored (or refused for good) on ``.../edge/{agent}/cmd/stored``; the agent keeps an
+  outbox row until then and sends it again if no confirmation comes, so what a broker
+  drops (its queue for an absent cloud overflowing, a crash between autosaves) is not lost.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy.exc import OperationalError
 
+from firmware_bridge.contract import ContractError, StoredConfirmation, parse_edge_topic, stored_topic
 from firmware_bridge.mqtt_link import BrokerAddress, ConnectedClient, secure_client
 
 from .metrics import Metrics
-from .services.ingest import Ingestor
+from .services.ingest import Ingestor, IngestResult
 from .settings import Settings
 
 __all__ = ["MqttIngestWorker", "cloud_mqtt_link"]
@@ -80,6 +85,7 @@ class MqttIngestWorker:
         self.subscribed = threading.Event()
         self.received = 0  # counted on paho's thread
         self.handled = 0  # counted on the worker thread, after the ack
+        self.confirmed = 0  # message ids confirmed to their agents
         self._queue: queue.Queue[_Delivery | None] = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._work, name="cloud-ingest", daemon=True)
@@ -145,6 +151,7 @@ class MqttIngestWorker:
                 delay = min(delay * 2, 30.0)
         else:
             return  # stopping: leave them unacked; the broker redelivers to the group
+        self._confirm(batch, results)
         for delivery, result in zip(batch, results, strict=True):
             self.metrics.observe_ingest(result)
             if result.summary is not None and self.sink is not None:
@@ -152,6 +159,26 @@ class MqttIngestWorker:
             if delivery.qos > 0:
                 self.link.client.ack(delivery.mid, delivery.qos)
         self.handled += len(batch)
+
+    def _confirm(self, batch: list[_Delivery], results: list[IngestResult]) -> None:
+        """One :class:`StoredConfirmation` per agent in the batch, after its commit."""
+        by_agent: dict[tuple[str, str], tuple[list[str], dict[str, str]]] = {}
+        for delivery, result in zip(batch, results, strict=True):
+            if result.message_id is None:
+                continue
+            try:
+                tenant, agent, _ = parse_edge_topic(delivery.topic)
+            except ContractError:
+                continue
+            stored, refused = by_agent.setdefault((tenant, agent), ([], {}))
+            if result.outcome == "dead_letter":
+                refused[result.message_id] = (result.reason or "refused")[:500]
+            else:
+                stored.append(result.message_id)
+        for (tenant, agent), (stored, refused) in by_agent.items():
+            note = StoredConfirmation(stored=stored, refused=refused, at=time.time())
+            self.link.client.publish(stored_topic(tenant, agent), note.model_dump_json(), qos=1)
+        self.confirmed += sum(len(a) + len(b) for a, b in by_agent.values())
 
     def wait_idle(self, timeout: float, quiet: float = 0.5) -> bool:
         """True once every message received is handled and acked and nothing new arrived

@@ -84,6 +84,10 @@ class UplinkConfig(BaseModel):
     password: str | None = Field(default=None, repr=False)
     client_id: str | None = None  # MQTT client id; default "prognos-edge-<agent_id>"
     max_inflight: int = Field(50, ge=1, le=1000)
+    # a row leaves the outbox when the cloud confirms it stored it ("cloud"), or on the
+    # broker's PUBACK ("broker": a broker with no Prognos cloud behind it)
+    confirm_by: Literal["cloud", "broker"] = "cloud"
+    confirm_timeout_s: float = Field(60.0, gt=0)  # unconfirmed this long after the PUBACK: resent
 
 
 class CloudConfig(BaseModel):

@@ -2,9 +2,14 @@
 
 Every message is written here *before* anyone tries to send it, in the same transaction
 as the pipeline checkpoint that produced it, so a SIGKILL at any point leaves either
-both or neither. The uplink sends rows in insertion order and deletes each one when the
-broker acknowledges it (QoS 1 PUBACK): delivery is at-least-once, and the deterministic
-``message_id`` lets the cloud drop the duplicates a crash between send and delete makes.
+both or neither. The uplink sends rows in insertion order. A row the broker has
+acknowledged (QoS 1 PUBACK) is only *published*: it stays until the cloud confirms it has
+stored that message id (:meth:`Outbox.confirm`), because a broker may still lose it (its
+queue for an absent cloud overflows, it crashes between autosaves). Published rows the
+cloud has not confirmed in time are sent again (:meth:`Outbox.requeue`). Delivery is
+at-least-once end to end; the deterministic ``message_id`` lets the cloud drop the
+duplicates. (With ``confirm_by_cloud=False``, for a broker with no Prognos cloud behind
+it, the PUBACK removes the row, as plain MQTT store-and-forward does.)
 
 Size policy: at most ``max_rows`` unsent rows. When a write would exceed that, the
 oldest *telemetry summaries* are dropped first (and counted in ``dropped_summaries``);
@@ -34,7 +39,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     kind       TEXT NOT NULL,
     topic      TEXT NOT NULL,
     payload    BLOB NOT NULL,
-    created    REAL NOT NULL
+    created    REAL NOT NULL,
+    published  REAL             -- when the broker acked it; NULL: (again) to be sent
 );
 CREATE TABLE IF NOT EXISTS checkpoint (
     key   TEXT PRIMARY KEY,
@@ -72,6 +78,9 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process kill
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        if "published" not in columns:  # an outbox written before end-to-end confirmation
+            self._db.execute("ALTER TABLE outbox ADD COLUMN published REAL")
 
     def close(self) -> None:
         with self._lock:
@@ -117,17 +126,48 @@ class Outbox:
             )
 
     def pending(self, limit: int = 100, after_seq: int = 0) -> list[OutboxRow]:
-        """Unsent rows in insertion order, starting after ``after_seq``."""
+        """Rows to send, in insertion order, starting after ``after_seq``: never published,
+        or published and requeued because the cloud did not confirm them."""
         with self._lock:
             cur = self._db.execute(
-                "SELECT seq, message_id, kind, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                "SELECT seq, message_id, kind, topic, payload FROM outbox "
+                "WHERE seq > ? AND published IS NULL ORDER BY seq LIMIT ?",
                 (after_seq, limit),
             )
             return [OutboxRow(*r) for r in cur.fetchall()]
 
-    def mark_sent(self, seqs: Iterable[int]) -> None:
+    def published(self, seqs: Iterable[int], at: float) -> None:
+        """The broker acknowledged these rows: they wait for the cloud's confirmation."""
+        with self._lock:
+            self._db.executemany("UPDATE outbox SET published = ? WHERE seq = ?", [(at, s) for s in seqs])
+
+    def remove(self, seqs: Iterable[int]) -> None:
+        """Forget rows (the broker's PUBACK is all the confirmation there will be)."""
         with self._lock:
             self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+
+    def confirm(self, message_ids: Iterable[str]) -> int:
+        """The cloud has these messages (or refused them for good): they are done. How many
+        rows that removed (a confirmation may repeat, or name what a restart resent)."""
+        with self._lock:
+            before = self._db.total_changes
+            self._db.executemany("DELETE FROM outbox WHERE message_id = ?", [(m,) for m in message_ids])
+            return self._db.total_changes - before
+
+    def requeue(self, published_before: float) -> int:
+        """Send again what was published before then and is still unconfirmed; how many."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE outbox SET published = NULL WHERE published IS NOT NULL AND published < ?",
+                (published_before,),
+            )
+            return cur.rowcount
+
+    def awaiting(self) -> int:
+        """Rows published and not yet confirmed by the cloud."""
+        query = "SELECT COUNT(*) FROM outbox WHERE published IS NOT NULL"
+        with self._lock:
+            return int(self._db.execute(query).fetchone()[0])
 
     def size(self) -> int:
         with self._lock:

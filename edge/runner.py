@@ -68,6 +68,8 @@ class EdgeRunner:
                 client_key=up.client_key,
                 client_id=up.client_id,
                 max_inflight=up.max_inflight,
+                confirm_by_cloud=up.confirm_by == "cloud",
+                confirm_timeout_s=up.confirm_timeout_s,
             )
         except Exception:
             self.outbox.close()  # a bad uplink setting must not leave the database open
@@ -191,7 +193,11 @@ class EdgeRunner:
             "inbox": self.inbox.qsize(),
             "received": dict(self.counts),
             "outbox": self.outbox.size(),
+            "awaiting_confirmation": self.outbox.awaiting(),
             "acked": self.uplink.acked,
+            "confirmed": self.uplink.confirmed,
+            "refused": self.uplink.refused,
+            "resent": self.uplink.resent,
             "uplink_connected": self.uplink.connected.is_set(),
             "dropped_summaries": self.outbox.counter("dropped_summaries"),
         }

@@ -1,10 +1,14 @@
 """Edge -> cloud uplink on paho-mqtt 2 (MQTT v5): drains the outbox in order, QoS 1.
 
 The only module on the edge side that touches paho for sending. Rows are published in
-outbox order with a bounded number in flight; a row is deleted from the outbox when its
-PUBACK arrives (``on_publish``), not when ``publish()`` returns. After a disconnect the
-in-flight bookkeeping is dropped and draining restarts from the oldest unsent row, so an
-outage replays everything in order (some rows possibly twice; the cloud dedups by id).
+outbox order with a bounded number in flight. When a row's PUBACK arrives the row is
+marked published; it leaves the outbox when the cloud confirms it stored that message id
+(``.../cmd/stored``, :class:`~firmware_bridge.contract.StoredConfirmation`). Rows the cloud
+has not confirmed ``confirm_timeout_s`` after their PUBACK are sent again, with the wait
+doubling (to an hour) while no confirmation at all arrives, so a cloud that is away for
+long is not flooded with copies. After a disconnect the in-flight bookkeeping is dropped
+and draining restarts from the oldest unsent row, so an outage replays everything in
+order (some rows possibly twice; the cloud dedups by id).
 A retained last will on the status topic tells the cloud when the agent is gone. The same
 connection hears the agent's downlink (model rollout commands, see :meth:`subscribe`).
 """
@@ -20,7 +24,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from firmware_bridge.contract import AgentStatus, edge_topic
+from firmware_bridge.contract import AgentStatus, StoredConfirmation, edge_topic, stored_topic
 from firmware_bridge.errors import MqttError
 from firmware_bridge.mqtt_link import BrokerAddress, secure_client
 
@@ -48,10 +52,16 @@ class MqttUplink:
         client_key: Path | None = None,
         client_id: str | None = None,
         max_inflight: int = 50,
+        confirm_by_cloud: bool = True,
+        confirm_timeout_s: float = 60.0,
     ) -> None:
         self.outbox = outbox
         self.broker = broker
         self.max_inflight = max_inflight
+        self.confirm_by_cloud = confirm_by_cloud
+        self.confirm_timeout_s = confirm_timeout_s
+        self._wait_s = confirm_timeout_s  # grows while the cloud confirms nothing
+        self._next_requeue = 0.0
         self.status_topic = edge_topic(tenant, agent_id, "status")
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -80,7 +90,10 @@ class MqttUplink:
         self.subscriptions: dict[str, Callable[[bytes], None]] = {}  # downlink topic -> handler
         self.agent_id = agent_id
         self.connected = threading.Event()
-        self.acked = 0
+        self.acked = 0  # PUBACKs
+        self.confirmed = 0  # rows the cloud confirmed (stored or refused for good)
+        self.refused = 0  # of those, refused: each is logged with the cloud's reason
+        self.resent = 0  # rows sent again because no confirmation came
         self.connects = 0
         self._lock = threading.Lock()
         self._inflight: dict[int, int] = {}  # mid -> outbox seq
@@ -89,6 +102,8 @@ class MqttUplink:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._pump, name="uplink", daemon=True)
+        if confirm_by_cloud:
+            self.subscribe(stored_topic(tenant, agent_id), self._on_stored)
 
     def start(self) -> None:
         self.client.connect_async(self.broker.host, self.broker.port, keepalive=30)
@@ -148,9 +163,42 @@ class MqttUplink:
             if seq is None:
                 self._early.add(mid)
         if seq is not None:
-            self.outbox.mark_sent([seq])
-            self.acked += 1
+            self._acked([seq])
             self._wake.set()
+
+    def _acked(self, seqs: list[int]) -> None:
+        if self.confirm_by_cloud:
+            self.outbox.published(seqs, time.time())  # wall clock: it outlives this process
+        else:
+            self.outbox.remove(seqs)
+        self.acked += len(seqs)
+
+    def _on_stored(self, payload: bytes) -> None:
+        try:
+            note = StoredConfirmation.model_validate_json(payload)
+        except ValueError as exc:
+            log.warning("ignoring a confirmation that is not one: %s", str(exc).splitlines()[0])
+            return
+        for message_id, reason in note.refused.items():
+            log.warning("the cloud refused message %s for good: %s", message_id, reason)
+        self.confirmed += self.outbox.confirm([*note.stored, *note.refused])
+        self.refused += len(note.refused)
+        self._wait_s = self.confirm_timeout_s  # the cloud is there: back to the short wait
+        self._wake.set()
+
+    def _requeue_unconfirmed(self) -> None:
+        """Rows published long enough ago and still unconfirmed go out again."""
+        now = time.time()
+        if not self.confirm_by_cloud or now < self._next_requeue:
+            return
+        self._next_requeue = now + min(self._wait_s, 5.0)
+        again = self.outbox.requeue(now - self._wait_s)
+        if again:
+            log.info("%d messages unconfirmed after %.0f s: sending them again", again, self._wait_s)
+            self.resent += again
+            self._wait_s = min(self._wait_s * 2, 3600.0)
+            with self._lock:
+                self._last_seq = 0  # they are older than the cursor
 
     def _pump(self) -> None:
         while not self._stop.is_set():
@@ -158,6 +206,7 @@ class MqttUplink:
             self._wake.clear()
             if not self.connected.is_set():
                 continue
+            self._requeue_unconfirmed()
             with self._lock:
                 room = self.max_inflight - len(self._inflight)
                 after = self._last_seq
@@ -174,5 +223,4 @@ class MqttUplink:
                     if not early:
                         self._inflight[info.mid] = row.seq
                 if early:
-                    self.outbox.mark_sent([row.seq])
-                    self.acked += 1
+                    self._acked([row.seq])

@@ -12,6 +12,8 @@ Topics (all QoS 1)::
     prognos/v1/{tenant}/edge/{agent_id}/status     retained "online"/"offline" (last will)
     prognos/v1/{tenant}/edge/{agent_id}/cmd/model  cloud -> edge, retained: the model this
                                                    agent should run (see ModelCommand)
+    prognos/v1/{tenant}/edge/{agent_id}/cmd/stored cloud -> edge: the ids the cloud has
+                                                   committed (see StoredConfirmation)
 
 The downlink topic has one level more than the uplink ones, so the cloud's ingest filter
 ``prognos/v1/+/edge/+/+`` never hears its own commands.
@@ -43,6 +45,7 @@ __all__ = [
     "ModelCommand",
     "ModelRef",
     "ModelStatusMessage",
+    "StoredConfirmation",
     "TelemetrySummaryMessage",
     "edge_topic",
     "message_id",
@@ -50,6 +53,7 @@ __all__ = [
     "parse_edge_delivery",
     "parse_edge_message",
     "parse_edge_topic",
+    "stored_topic",
 ]
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -243,6 +247,24 @@ class ModelStatusMessage(BaseModel):
 
 def model_command_topic(tenant: str, agent_id: str) -> str:
     return f"{edge_topic(tenant, agent_id, 'cmd')}/model"
+
+
+class StoredConfirmation(BaseModel):
+    """Cloud -> edge, after a commit: these message ids are in the cloud's database (stored
+    now or before), or were refused for good (dead-lettered, with the reason). The edge
+    keeps each outbox row until it is named here, so a message the broker loses on the way
+    (a queue overflow, a crash) is sent again: delivery is end to end, not hop by hop."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    stored: list[str] = Field(default_factory=list, max_length=10_000)
+    refused: dict[str, str] = Field(default_factory=dict, max_length=10_000)  # id -> reason
+    at: Epoch
+
+
+def stored_topic(tenant: str, agent_id: str) -> str:
+    return f"{edge_topic(tenant, agent_id, 'cmd')}/stored"
 
 
 EdgeMessage = Annotated[

@@ -64,6 +64,7 @@ class MosquittoBroker:
         users: dict[str, str] | None = None,
         auth_dir: Path | None = None,
         tls: BrokerTls | None = None,
+        max_queued: int = 100_000,
     ) -> None:
         found = binary or find_mosquitto()
         if found is None:
@@ -74,6 +75,7 @@ class MosquittoBroker:
         self.persistence = persistence  # keep sessions and queued messages across halt() + start()
         self.users = dict(users or {})
         self.auth_dir = auth_dir
+        self.max_queued = max_queued  # per offline persistent session; beyond it mosquitto drops
         if self.users and auth_dir is not None:
             raise ValueError("give users or auth_dir, not both")
         self.tls = tls
@@ -107,7 +109,7 @@ class MosquittoBroker:
             f"listener {self.port} 127.0.0.1\n"
             f"{self._write_auth()}"
             f"{persistence}"
-            "max_queued_messages 100000\n"
+            f"max_queued_messages {self.max_queued}\n"
             f"log_dest file {self.log_path}\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
         )

@@ -24,6 +24,7 @@ message. The rules:
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from firmware_bridge.contract import (
+    MAX_MESSAGE_BYTES,
     AgentStatus,
     AlertMessage,
     ConsumableStatusMessage,
@@ -79,6 +81,7 @@ class IngestResult:
     created_orders: list[int] = field(default_factory=list)
     summary: TelemetrySummaryMessage | None = None
     quarantined: bool = False  # stored, but the device is unregistered or unassigned: no orders
+    message_id: str | None = None  # what the edge calls it (also for most dead letters)
 
 
 class _DeadLetter(Exception):
@@ -133,6 +136,20 @@ class Ingestor:
             return str(exc)
 
     def _one(
+        self,
+        s: Session,
+        lookups: BatchLookups,
+        topic: str,
+        payload: bytes,
+        message: _Parsed | str,
+        from_device: bool,
+    ) -> IngestResult:
+        result = self._outcome(s, lookups, topic, payload, message, from_device)
+        claimed = _claimed_id(payload) if isinstance(message, str) else getattr(message, "message_id", None)
+        result.message_id = claimed
+        return result
+
+    def _outcome(
         self,
         s: Session,
         lookups: BatchLookups,
@@ -380,6 +397,17 @@ class Ingestor:
             )
         )
         _show_health(device, msg.health, msg.predicted_failure_at, end)
+
+
+def _claimed_id(payload: bytes) -> str | None:
+    """The message id a refused payload claims, if it has a usable one: the edge is told its
+    message was refused for good and stops sending it."""
+    try:
+        doc = json.loads(payload) if len(payload) <= MAX_MESSAGE_BYTES else None
+    except ValueError:
+        return None
+    mid = doc.get("message_id") if isinstance(doc, dict) else None
+    return mid if isinstance(mid, str) and 8 <= len(mid) <= 64 else None
 
 
 def _show_health(device: Device, health: float | None, failure_at: float | None, at: datetime) -> None:

@@ -47,8 +47,9 @@ def test_fault_becomes_a_dispatched_work_order_and_a_filter_a_reminder(
     manifest = [d.as_record() for d in fleet.devices]
     with cloud.sessions.begin() as s:
         report = seed_fleet(
-            s, manifest, cloud.clock.now(), cloud.settings.secret_key, tenant=fleet.tenant, engineers=0
-        )
+            s, manifest, cloud.clock.now(), cloud.settings.secret_key, tenant=fleet.tenant, engineers=0,
+            agent="edge-test",  # the agent start_edge runs: the devices report through it
+        )  # fmt: skip
         site_of = {d.device_id: s.scalar(select(Site).where(Site.key == d.site)) for d in fleet.devices}
         crew = {}
         for d in fleet.devices:  # a specialist living at each device's site, on shift around the clock

@@ -103,6 +103,7 @@ def test_contract_public_names_are_pinned() -> None:
         "ModelRef",
         "ModelStatusMessage",
         "SCHEMA_VERSION",
+        "StoredConfirmation",
         "TelemetrySummaryMessage",
         "edge_topic",
         "message_id",
@@ -110,6 +111,7 @@ def test_contract_public_names_are_pinned() -> None:
         "parse_edge_delivery",
         "parse_edge_message",
         "parse_edge_topic",
+        "stored_topic",
     ]
 
 

@@ -21,7 +21,7 @@ def test_in_order_idempotent_and_deleted_on_ack(tmp_path: Path) -> None:
     assert box.add([msg(2, "alert")]) == 0  # same id: stored once
     rows = box.pending()
     assert [r.message_id for r in rows] == ["id-summary-000001", "id-alert-000002", "id-summary-000003"]
-    box.mark_sent([rows[0].seq])
+    box.remove([rows[0].seq])
     assert [r.seq for r in box.pending(after_seq=rows[1].seq)] == [rows[2].seq]
     assert box.size() == 2
 
@@ -68,3 +68,32 @@ def test_survives_sigkill_mid_write(tmp_path: Path) -> None:
     assert n > 0
     assert [r.message_id for r in rows] == [f"id-alert-{i:06d}" for i in range(n)]  # a prefix, no holes
     assert box.checkpoints()["device/x"] == str(n - 1).encode()  # state matches the last message
+
+
+def test_a_published_row_waits_for_the_clouds_confirmation_and_is_resent_without_it(tmp_path: Path) -> None:
+    """The broker's PUBACK is not the end: a broker may still lose the message (issue 15)."""
+    box = Outbox(tmp_path / "o.sqlite")
+    box.add([msg(1, "alert"), msg(2, "alert"), msg(3)])
+    rows = box.pending()
+    box.published([r.seq for r in rows], at=100.0)
+    assert box.pending() == [] and box.size() == 3 and box.awaiting() == 3
+    assert box.confirm(["id-alert-000001", "id-unknown-000000"]) == 1  # a stray id changes nothing
+    assert box.size() == 2 and box.confirm(["id-alert-000001"]) == 0  # a repeated confirmation neither
+    assert box.requeue(published_before=100.0) == 0  # not old enough yet
+    assert box.requeue(published_before=160.0) == 2
+    assert [r.message_id for r in box.pending()] == ["id-alert-000002", "id-summary-000003"]  # in order
+    assert box.awaiting() == 0
+
+
+def test_an_outbox_from_before_confirmations_opens_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL UNIQUE,"
+        " kind TEXT NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL, created REAL NOT NULL);"
+        "INSERT INTO outbox (message_id, kind, topic, payload, created)"
+        " VALUES ('id-old-1', 'alert', 't', x'00', 1);"
+    )
+    db.commit()
+    db.close()
+    assert [r.message_id for r in Outbox(path).pending()] == ["id-old-1"]

@@ -21,7 +21,14 @@ from paho.mqtt.properties import Properties
 
 from edge.agent import Agent, AgentSettings
 from firmware_bridge import decode_one, encode, message_from_frame, message_to_frame
-from firmware_bridge.contract import AlertMessage, TelemetrySummaryMessage, parse_edge_message
+from firmware_bridge.contract import (
+    AlertMessage,
+    StoredConfirmation,
+    TelemetrySummaryMessage,
+    parse_edge_message,
+    parse_edge_topic,
+    stored_topic,
+)
 from models.registry import DEFAULT_DETECTOR
 from prognos.broker import MosquittoBroker
 from simulators.fleet import plan_fleet
@@ -37,7 +44,8 @@ FLEET = dict(devices=2, days=4, seed=5, fault_rate=1.0, archetypes=("industrial_
 
 
 class CloudSide:
-    """A persistent-session subscriber standing in for the cloud's ingest."""
+    """A persistent-session subscriber standing in for the cloud's ingest: like the cloud,
+    it confirms each message id it received, so the edge can empty its outbox."""
 
     def __init__(self, broker: MosquittoBroker) -> None:
         self.messages: list[tuple[str, bytes]] = []
@@ -45,13 +53,21 @@ class CloudSide:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="cloud-test", protocol=mqtt.MQTTv5)
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe("prognos/v1/+/edge/+/+", qos=1)
         self.client.on_subscribe = lambda c, u, mid, rcs, p: self.subscribed.set()
-        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
+        self.client.on_message = self._on_message
         self.client.reconnect_delay_set(0.2, 1)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600
         self.client.connect(broker.host, broker.port, clean_start=False, properties=props)
         self.client.loop_start()
         assert self.subscribed.wait(10)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, m: mqtt.MQTTMessage) -> None:
+        self.messages.append((m.topic, m.payload))
+        mid = json.loads(m.payload).get("message_id")
+        if mid is not None:
+            tenant, agent, _ = parse_edge_topic(m.topic)
+            note = StoredConfirmation(stored=[mid], at=time.time())
+            client.publish(stored_topic(tenant, agent), note.model_dump_json(), qos=1)
 
     def edge_messages(self) -> list:  # type: ignore[type-arg]
         return [parse_edge_message(p) for t, p in self.messages if not t.endswith("/status")]

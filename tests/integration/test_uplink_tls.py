@@ -102,8 +102,9 @@ def test_uplink_delivers_over_tls_with_a_password(
     uplink = _tls_uplink(outbox, tls_broker, USERS["edge-7"], certs / "ca.pem", client_id="site-7-gateway")
     try:
         uplink.start()
-        assert eventually(lambda: len(got) == 5 and outbox.size() == 0, timeout=15)
+        assert eventually(lambda: len(got) == 5 and outbox.awaiting() == 5, timeout=15)
         assert got == [b'{"n": %d}' % i for i in range(5)]  # in outbox order
+        assert outbox.pending() == []  # published; the rows wait for the cloud's confirmation
         assert " as site-7-gateway " in tls_broker.log_path.read_text()  # the configured client id
     finally:
         uplink.stop()

@@ -31,7 +31,7 @@ class Downlink:
     def __init__(self, state: CloudState, interval_s: float = 2.0) -> None:
         settings = state.settings
         assert settings.mqtt_url, "the downlink needs PROGNOS_MQTT_URL"
-        client_id = f"{settings.mqtt_client_id or 'prognos-cloud-' + settings.mqtt_share_group}-downlink"
+        client_id = f"{settings.mqtt_client_name()}-downlink"
         self.link = cloud_mqtt_link(settings, client_id)
         self.state = state
         self.interval_s = interval_s

@@ -8,8 +8,11 @@
   committed (a bad message is dead-lettered inside the same transaction). A crash before
   that means redelivery, and the message id makes redelivery harmless. Acks leave in
   arrival order, as MQTT asks. Batches form only under load, so a lone alert is not held.
-- ``clean_start=False`` with a session expiry: messages published while the cloud is down
-  wait in the broker for this client id instead of being dropped.
+- ``clean_start=False`` with a session expiry (``PROGNOS_MQTT_SESSION_EXPIRY_S``, 300 s):
+  messages published while the worker is briefly away wait in the broker for its client id.
+  The client id is unique per process unless configured, so two workers never take each
+  other's session; a dead worker's session, and what the broker routed to it, expires, and
+  the edge sends again whatever the cloud never confirmed (below): nothing is stranded.
 - the database away (``OperationalError``): the worker holds the message unacked and
   retries with backoff; the broker's receive window (``receive_maximum``) bounds the backlog.
 - after each commit the worker tells every agent in the batch which of its message ids are
@@ -75,12 +78,13 @@ class MqttIngestWorker:
         assert settings.mqtt_url, "MqttIngestWorker needs PROGNOS_MQTT_URL"
         self.ingestor, self.metrics, self.sink = ingestor, metrics, sink
         self.subscription = f"$share/{settings.mqtt_share_group}/{settings.mqtt_topic}"
-        client_id = settings.mqtt_client_id or f"prognos-cloud-{settings.mqtt_share_group}"
+        client_id = settings.mqtt_client_name()
         self.link = cloud_mqtt_link(settings, client_id, manual_ack=True)
         self.link.client.on_message = self._on_message
         self.link.client.on_subscribe = self._on_subscribe
         self.link.on_connected.append(self._subscribe)
         self.receive_maximum = settings.mqtt_receive_maximum
+        self.session_expiry_s = settings.mqtt_session_expiry_s
         self.batch_max = settings.ingest_batch_max
         self.subscribed = threading.Event()
         self.received = 0  # counted on paho's thread
@@ -92,7 +96,7 @@ class MqttIngestWorker:
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = 24 * 3600
+        props.SessionExpiryInterval = self.session_expiry_s
         props.ReceiveMaximum = self.receive_maximum
         self._thread.start()
         self.link.connect(clean_start=False, properties=props)
@@ -107,6 +111,20 @@ class MqttIngestWorker:
 
     def _subscribe(self) -> None:
         self.link.client.subscribe(self.subscription, qos=1)
+        self._announce()
+
+    def _announce(self) -> None:
+        """Tell every known agent the cloud is (back) here with an empty confirmation: an agent
+        that has been backing off its resends goes back to the short wait, so what it holds
+        unconfirmed arrives within a minute of the cloud's return, not an hour."""
+        try:
+            agents = self.ingestor.known_agents()
+        except Exception:  # noqa: BLE001 - the database may be away; ingest handles that itself
+            log.warning("could not list the agents to announce the cloud to", exc_info=True)
+            return
+        hello = StoredConfirmation(at=time.time()).model_dump_json()
+        for tenant, agent in agents:
+            self.link.client.publish(stored_topic(tenant, agent), hello, qos=1)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # type: ignore[no-untyped-def]
         if all(not rc.is_failure for rc in reason_codes):

@@ -6,6 +6,8 @@ their own, so tests run many services side by side with different databases.
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -48,7 +50,12 @@ class Settings(BaseSettings):
     mqtt_ca_file: Path | None = None
     mqtt_share_group: str = "prognos-cloud"
     mqtt_topic: str = "prognos/v1/+/edge/+/+"
+    # None: unique per process (prognos-cloud-{host}-{pid}), so two workers never take each
+    # other's session; a fixed id keeps the broker's backlog for this worker over a restart
     mqtt_client_id: str | None = None
+    # how long the broker keeps an absent worker's session (and its share of the stream);
+    # short by default: the edge resends whatever the cloud has not confirmed anyway
+    mqtt_session_expiry_s: int = Field(default=300, ge=0, le=7 * 86400)
     # broker identity: where the cloud writes mosquitto's password file and ACL from its
     # registry (None: it writes none), and mosquitto's pid file, to make it reload them
     broker_auth_dir: Path | None = None
@@ -88,6 +95,10 @@ class Settings(BaseSettings):
         if value is not None:
             split_mqtt_url(value)
         return value
+
+    def mqtt_client_name(self) -> str:
+        """The MQTT client id of this process's ingest worker (its downlink adds a suffix)."""
+        return self.mqtt_client_id or f"prognos-cloud-{socket.gethostname()}-{os.getpid()}"
 
     def mqtt_broker(self) -> tuple[str, int, bool]:
         """(host, port, tls) of ``mqtt_url``."""

@@ -155,8 +155,11 @@ class DeviceWorker:
         start, channels, max_score, health = self.state.window.take()
         end = start + self.settings.summary_every_s
         forecast = self.state.pipeline.trend.tracker.estimate(end)
+        # the samples it covers are part of its identity: a window cut short by a graceful
+        # restart and the same window completed later are two summaries, not a duplicate
+        covered = sum(c.count for c in channels.values())
         return TelemetrySummaryMessage(
-            **self.header.fields(self.device_id, message_id(self.device_id, "summary", start)),
+            **self.header.fields(self.device_id, message_id(self.device_id, "summary", start, covered)),
             window_start=start,
             window_end=end,
             channels=channels,

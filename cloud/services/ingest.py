@@ -100,6 +100,12 @@ class Ingestor:
         self.clock = clock
         self.options = options or IngestOptions()
 
+    def known_agents(self) -> list[tuple[str, str]]:
+        """(tenant, agent) of every agent the registry knows."""
+        with self.sessions() as s:
+            rows = s.execute(select(Tenant.slug, Agent.key).join(Tenant, Tenant.id == Agent.tenant_id))
+            return [(tenant, agent) for tenant, agent in rows]
+
     def handle(self, topic: str, payload: bytes, *, from_device: bool = False) -> IngestResult:
         """Apply one message; ``from_device``: the device itself sent it, authenticated by its
         own token (HTTP ingest), so no agent vouches for it. See :meth:`handle_batch`."""
@@ -307,7 +313,10 @@ class Ingestor:
             s.add(alert)
             worse = msg.transition != "clear"
         else:
-            worse = SEVERITY_RANK[msg.severity] > SEVERITY_RANK[alert.severity]
+            # a raise or update for an alert that never opened an order opens one: with two
+            # workers its clear may have been stored first, and the incident still happened
+            never_opened = alert.work_order_id is None and msg.transition != "clear"
+            worse = never_opened or SEVERITY_RANK[msg.severity] > SEVERITY_RANK[alert.severity]
             alert.updates += 1
         if at >= alert.last_at:
             alert.last_at, alert.score = at, msg.score
@@ -348,6 +357,8 @@ class Ingestor:
         )
         order, created = work_orders.open_order(s, device, spec, ACTOR, now)
         alert.work_order_id = order.id
+        if alert.status == "cleared":  # its clear came first: the order says so, as it would after
+            transitions.note_alert_cleared(s, device, order, alert.key, ACTOR, now)
         return [(order, created)]
 
     def _cleared(

@@ -132,3 +132,39 @@ def test_a_message_the_cloud_refuses_is_not_sent_forever(
         outbox.close()
         cloud.stop()
     assert uplink.confirmed == 2 and uplink.refused == 1 and uplink.resent == 0
+
+
+def test_one_of_two_workers_dying_for_good_strands_nothing(
+    state: CloudState, world: World, small_queue_broker: MosquittoBroker, tmp_path: Path
+) -> None:
+    """Issue 15: a dead member of the shared subscription kept its session, and the broker
+    kept routing it a share of the stream (3,459 of 12,220 lost). Its share now goes unconfirmed
+    and the edge sends it again until the living worker has it."""
+    state.settings.mqtt_session_expiry_s = 3600  # the dead worker's session outlives the test
+    living = _cloud(state, small_queue_broker)
+    dead_settings = state.settings.model_copy(update={"mqtt_client_id": "prognos-cloud-dead"})
+    dead = MqttIngestWorker(dead_settings, state.ingestor, state.metrics)
+    dead.start()
+    assert dead.subscribed.wait(10)
+    dead.stop()  # and never comes back
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    sent = _messages(120)
+    outbox.add(sent)
+    uplink = MqttUplink(
+        outbox,
+        BrokerAddress(small_queue_broker.host, small_queue_broker.port),
+        tenant="acme",
+        agent_id="edge-1",
+        confirm_timeout_s=0.5,
+    )
+    uplink.start()
+    try:
+        assert eventually(lambda: outbox.size() == 0, 60), f"{outbox.size()} stranded"
+    finally:
+        uplink.stop(drain_timeout=0)
+        outbox.close()
+        living.stop()
+    with state.sessions() as s:
+        assert set(s.scalars(select(InboxMessage.message_id))) == {m.message_id for m in sent}
+    assert _count(state, WorkOrder) == 1
+    assert uplink.resent > 0  # the broker did route a share to the dead session

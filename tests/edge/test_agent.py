@@ -214,3 +214,19 @@ def test_theil_sen_agrees_with_scipy_including_ties() -> None:
         x = np.sort(rng.choice(np.arange(300.0) * 3600, n, replace=False))
         for y in (rng.normal(size=n).cumsum(), np.round(rng.normal(size=n), 1), np.zeros(n)):
             assert np.allclose(_theil_sen(x, y), theilslopes(y, x, alpha=0.90), equal_nan=True)
+
+
+def test_a_window_cut_short_by_a_restart_and_the_completed_one_are_two_summaries() -> None:
+    """Issue 15: a graceful restart mid-window flushed a partial summary whose id the completed
+    window then reused, so the cloud kept the partial one and dropped the whole."""
+    settings = AgentSettings(summary_every_s=3600.0)
+    agent = Agent(settings)
+    run(agent, samples(20))  # 20 minutes into an hour's window
+    (partial,) = [m for m in agent.flush() if m.kind == "summary"]
+    restored = Agent(settings)
+    restored.restore(agent.checkpoint(only_dirty=False))
+    run(restored, samples(20))  # the same first 20 minutes, replayed after the restart
+    completed = [m for m in run(restored, samples(60, start=20)) if m.kind == "summary"]
+    assert completed and completed[0].window_start == partial.window_start
+    assert completed[0].message_id != partial.message_id
+    assert completed[0].channels["vibration_rms"].count > partial.channels["vibration_rms"].count

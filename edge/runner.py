@@ -33,6 +33,7 @@ from .uplink_mqtt import MqttUplink
 
 __all__ = ["EdgeRunner"]
 
+SOURCE_SESSION_EXPIRY_S = 86_400  # a day of restarts, deploys and reboots
 log = logging.getLogger(__name__)
 
 
@@ -96,7 +97,15 @@ class EdgeRunner:
                 self._threads.append(threading.Thread(target=self._pump_serial, args=(reader,), daemon=True))
             else:
                 broker = parse_broker(str(src.broker)).login(src.username, src.password)
-                mqtt_reader = MqttReader(broker, tenant=src.tenant or self.config.tenant, into=self.inbox)
+                mqtt_reader = MqttReader(
+                    broker,
+                    tenant=src.tenant or self.config.tenant,
+                    into=self.inbox,
+                    # a stable id and a persistent session: what devices publish while this
+                    # agent restarts waits in the broker instead of being missed
+                    client_id=f"prognos-edge-{self.config.agent_id}-source-{len(self._mqtt)}",
+                    session_expiry_s=SOURCE_SESSION_EXPIRY_S,
+                )
                 self._mqtt.append(mqtt_reader)
                 mqtt_reader.start()
         for th in self._threads:

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from .decoder import decode_one
 from .frames import FrameError
@@ -58,7 +60,14 @@ class MqttReader:
         qos: int = 1,
         queue_size: int = 10_000,
         into: queue.Queue[DeviceMessage] | None = None,
+        session_expiry_s: int | None = None,
     ) -> None:
+        """``client_id`` with ``session_expiry_s``: a persistent session, so what devices send
+        while this reader is away (an edge restart) waits in the broker for it; without them
+        a clean session with a random id (a tool that reads what is live now)."""
+        if session_expiry_s is not None and client_id is None:
+            raise ValueError("a persistent session needs a stable client_id")
+        self.session_expiry_s = session_expiry_s
         self.topic_filter = telemetry_filter(tenant)
         self.qos = qos
         self.gate = MessageGate()
@@ -72,7 +81,12 @@ class MqttReader:
         self._link.on_connected.append(self._subscribe)
 
     def start(self) -> None:
-        self._link.connect()
+        if self.session_expiry_s is None:
+            self._link.connect()
+            return
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.session_expiry_s
+        self._link.connect(clean_start=False, properties=props)
 
     def wait_subscribed(self, timeout: float = 10.0) -> bool:
         """True once the broker has acknowledged the subscription (SUBACK)."""

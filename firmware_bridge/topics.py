@@ -11,6 +11,7 @@ __all__ = [
     "TENANT_PATTERN",
     "DeviceTopic",
     "broker_username",
+    "device_passwords",
     "device_topic",
     "parse_device_topic",
     "telemetry_filter",
@@ -57,3 +58,9 @@ def broker_username(role: str, tenant: str | None, subject: str) -> str:
     ``agent.demo.edge-1``, ``cloud.ingest``. Role and tenant come first and neither holds a
     dot, so the name reads one way; the cloud's ACL is written against these names."""
     return f"cloud.{subject}" if role == "cloud" else f"{role}.{tenant}.{subject}"
+
+
+def device_passwords(logins: dict[str, str], tenant: str) -> dict[str, str]:
+    """Device id -> password, from logins by username (``prognos cloud broker-logins``)."""
+    prefix = broker_username("device", tenant, "")
+    return {name[len(prefix) :]: pw for name, pw in logins.items() if name.startswith(prefix)}

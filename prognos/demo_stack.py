@@ -45,7 +45,7 @@ from edge.process import EdgeProcess
 from firmware_bridge.bridge import SerialMqttBridge
 from firmware_bridge.mqtt_link import BrokerAddress
 from firmware_bridge.serial_reader import SerialReader
-from firmware_bridge.topics import broker_username
+from firmware_bridge.topics import broker_username, device_passwords
 from simulators.field_crew import FieldCrew
 from simulators.fleet import FleetSpec
 from simulators.pty_link import PtyLink
@@ -123,10 +123,7 @@ class DemoStack:
 
     def device_passwords(self) -> dict[str, str] | None:
         """Device id -> broker password for the fleet's MQTT devices (None: no logins)."""
-        if not self.logins:
-            return None
-        prefix = broker_username("device", self.fleet.tenant, "")
-        return {name[len(prefix) :]: pw for name, pw in self.logins.items() if name.startswith(prefix)}
+        return device_passwords(self.logins, self.fleet.tenant) if self.logins else None
 
     def _prepare_cloud(self, port: int, secured: bool) -> None:
         """Database, fleet, crew, and (on mosquitto) every party's broker login and the

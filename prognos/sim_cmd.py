@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from firmware_bridge.mqtt_link import parse_broker
+from firmware_bridge.topics import device_passwords
 from simulators.files import write_fleet_files
 from simulators.fleet import FleetSpec, load_fleet_config, plan_fleet
 from simulators.pty_link import PtyLink
@@ -36,6 +38,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--mqtt", metavar="HOST:PORT", help="stream to this MQTT broker")
     p.add_argument("--tenant", default="demo", help="tenant in MQTT topics (default demo)")
     p.add_argument("--binary", action="store_true", help="publish binary frames instead of JSON")
+    p.add_argument(
+        "--logins",
+        type=Path,
+        help="with --mqtt: each device logs in as itself (a file from `prognos cloud broker-logins`)",
+    )
     p.add_argument("--speed", type=float, default=0.0, help="simulated seconds per second (0 = flat out)")
     p.add_argument("--loss", type=float, default=0.0, help="share of messages lost on purpose (gaps)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -94,8 +101,10 @@ def _stream(fleet: FleetSpec, args: argparse.Namespace, progress: Progress) -> i
         link = PtyLink(args.serial_link)
         by_transport["serial"] = SerialSink(link)
         print(f"serial line: {link.path} -> {link.port}", flush=True)
+    mqtt_sink = None
     if args.mqtt is not None:
-        mqtt_sink = MqttSink(parse_broker(args.mqtt), fleet.tenant, binary=args.binary)
+        passwords = _device_passwords(args.logins, fleet.tenant) if args.logins else None
+        mqtt_sink = MqttSink(parse_broker(args.mqtt), fleet.tenant, binary=args.binary, passwords=passwords)
         if not mqtt_sink.start():
             print(f"warning: broker {args.mqtt} not reachable yet; publishes are queued", flush=True)
         by_transport["mqtt"] = mqtt_sink
@@ -119,5 +128,22 @@ def _stream(fleet: FleetSpec, args: argparse.Namespace, progress: Progress) -> i
         args.out.mkdir(parents=True, exist_ok=True)
         with open(args.out / "truth.jsonl", "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in truth)
-    print(json.dumps({**result, "devices": len(fleet.devices), "truth_records": len(truth)}))
+    delivery = {}
+    if mqtt_sink is not None:  # what the broker acknowledged, not what was handed to paho
+        acked, missing = mqtt_sink.acknowledged, mqtt_sink.unacknowledged
+        delivery = {"mqtt_acknowledged": acked, "mqtt_unacknowledged": missing}
+    print(json.dumps({**result, **delivery, "devices": len(fleet.devices), "truth_records": len(truth)}))
+    if mqtt_sink is not None and mqtt_sink.unacknowledged:
+        print(f"prognos sim: {mqtt_sink.unacknowledged} MQTT messages were not acknowledged by the broker",
+              file=sys.stderr)  # fmt: skip
+        return 1
     return 0
+
+
+def _device_passwords(path: Path, tenant: str) -> dict[str, str]:
+    """Device id -> password from a `prognos cloud broker-logins` file."""
+    try:
+        logins = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"prognos sim: cannot read logins {path}: {exc}") from None
+    return device_passwords(logins, tenant)

@@ -63,11 +63,15 @@ class MqttSink:
         *,
         binary: bool = False,
         passwords: Mapping[str, str] | None = None,
+        window: int = 2_000,
     ) -> None:
+        """``window``: at most this many publishes not yet acknowledged by the broker; a
+        faster fleet waits for PUBACKs (flow control) instead of queueing without end."""
         self.tenant = tenant
         self.binary = binary
         self.broker = broker
         self.passwords = dict(passwords) if passwords is not None else None
+        self.window = window
         self.published = 0
         self.acknowledged = 0
         self._acked = threading.Lock()  # PUBACKs arrive on each device's network thread
@@ -103,6 +107,8 @@ class MqttSink:
         return all(link.wait_connected(timeout) for link in self._links.values())
 
     def send(self, msg: DeviceMessage) -> None:
+        while self.published - self.acknowledged >= self.window and self._started:
+            time.sleep(0.001)  # flow control: the broker has not caught up
         key = msg.device_id if self.passwords is not None else None
         link = self._links.get(key) or self._open(key)
         payload = encode(message_to_frame(msg)) if self.binary else message_to_json(msg)
@@ -118,8 +124,14 @@ class MqttSink:
             time.sleep(0.02)
         return False
 
-    def close(self) -> None:
-        self.flush()
+    @property
+    def unacknowledged(self) -> int:
+        return self.published - self.acknowledged
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Wait (up to ``timeout``) for the broker to acknowledge what was published, then
+        disconnect; :attr:`unacknowledged` says what may not have arrived."""
+        self.flush(timeout)
         for link in self._links.values():
             link.close()
 

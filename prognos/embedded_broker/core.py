@@ -2,8 +2,13 @@
 
 What the system needs from a broker, and nothing it does not:
 
-* MQTT 5.0 and 3.1.1 clients; QoS 0 and 1 both ways, QoS 2 accepted from publishers
-  (answered with PUBREC/PUBCOMP, delivered once) and delivered as QoS 1;
+* MQTT 5.0 and 3.1.1 clients; QoS 0 and 1 both ways. It advertises Maximum QoS 1, so an
+  MQTT 5 client's QoS 2 publish (or will) is refused with "QoS not supported" (0x9B); a
+  3.1.1 client, which cannot be told, may publish at QoS 2 (answered with PUBREC/PUBCOMP,
+  delivered once, as QoS 1);
+* packet sizes both ways: it advertises its Maximum Packet Size, and never sends a client
+  a packet larger than the one the client advertised (that client skips the message, as
+  the specification asks);
 * sessions that outlive a connection (clean start off plus a session expiry, or a 3.1.1
   persistent session): subscriptions kept, QoS 1 messages queued while the client is away,
   unacknowledged ones sent again with DUP when it returns; a client id connecting again
@@ -16,9 +21,11 @@ What the system needs from a broker, and nothing it does not:
   the least loaded), retained messages and last wills (sent when a connection ends
   without a normal DISCONNECT, or misses its keep-alive).
 
-Not supported: authentication (the broker listens on loopback for the demo and
-anonymous tests), topic aliases (the maximum advertised is 0), subscription
-identifiers, will delays and message expiry (both forwarded untouched).
+Not supported: authentication (the broker listens on loopback only, for the demo and
+tests; docs/security.md), topic aliases (the maximum advertised is 0), subscription
+identifiers, will delays (a will goes out at once, without its Will Delay Interval, which
+is not a PUBLISH property) and message expiry (forwarded untouched). A session expiry sent
+on DISCONNECT replaces the one from CONNECT.
 """
 
 from __future__ import annotations
@@ -34,9 +41,10 @@ from .reader import PacketReader
 
 __all__ = ["BrokerCore", "Conn", "topic_matches", "valid_filter"]
 
-_NOT_FORWARDED = {p.TOPIC_ALIAS, p.SUBSCRIPTION_ID}
+_NOT_FORWARDED = {p.TOPIC_ALIAS, p.SUBSCRIPTION_ID, p.WILL_DELAY}
 _SERVER_PROPS: p.Properties = [
     (p.MAXIMUM_QOS, 1),
+    (p.MAXIMUM_PACKET_SIZE, p.MAX_PACKET),
     (p.RETAIN_AVAILABLE, 1),
     (p.WILDCARDS_AVAILABLE, 1),
     (p.SUB_IDS_AVAILABLE, 0),
@@ -88,6 +96,7 @@ class Conn:
     keepalive: int = 0
     last_in: float = 0.0
     will: p.Publish | None = None
+    max_packet: int = p.MAX_PACKET  # the largest packet the client accepts (its CONNECT says)
 
     @property
     def version(self) -> int:
@@ -120,6 +129,7 @@ class BrokerStats:
     received: int = 0
     delivered: int = 0
     dropped: int = 0  # queue full
+    too_large: int = 0  # larger than the receiving client accepts
     malformed: int = 0
 
 
@@ -208,6 +218,12 @@ class BrokerCore:
         elif isinstance(packet, p.PingReq):
             self._send(conn, p.pingresp())
         elif isinstance(packet, p.Disconnect):
+            expiry = packet.prop(p.SESSION_EXPIRY)
+            if expiry is not None:
+                if session.expiry == 0 and expiry:  # MQTT 5, 3.14.2.2.2: not from zero
+                    self._drop(conn, now, 0x82, "session expiry set on DISCONNECT after 0 on CONNECT")
+                    return
+                session.expiry = math.inf if expiry == 0xFFFFFFFF else float(expiry)
             conn.closing = True
             self._dirty.add(conn)
             self._detach(conn, now, send_will=packet.reason == 0x04)
@@ -220,6 +236,10 @@ class BrokerCore:
                 conn.closing = True
                 return
             client_id = assigned = f"auto-{uuid.uuid4().hex}"
+        if c.version >= 5 and c.will is not None and c.will.qos == 2:
+            self._send(conn, p.connack(c.version, False, 0x9B, [(p.REASON_STRING, "maximum QoS is 1")]))
+            conn.closing = True
+            return
         self.stats.connections += 1
         old = self.sessions.get(client_id)
         if old is not None and old.conn is not None:  # the same client again: take the session over
@@ -236,16 +256,20 @@ class BrokerCore:
         session.receive_maximum = int(c.prop(p.RECEIVE_MAXIMUM, 65535)) or 65535
         session.conn, conn.session = conn, session
         conn.keepalive, conn.will = c.keepalive, c.will
+        conn.max_packet = int(c.prop(p.MAXIMUM_PACKET_SIZE, p.MAX_PACKET)) or p.MAX_PACKET
         props = _SERVER_PROPS + ([(p.ASSIGNED_CLIENT_ID, assigned)] if assigned else [])
         self._send(conn, p.connack(c.version, present, 0, props))
         for msg in session.inflight.values():  # unacknowledged before: again, marked DUP
             msg.dup = True
-            self._send(conn, p.publish(conn.version, msg))
+            self._send_publish(conn, msg)
         self._pump(session)
 
     def _publish(self, conn: Conn, session: Session, msg: p.Publish, now: float) -> None:
         if any(ident == p.TOPIC_ALIAS for ident, _ in msg.properties):
             self._drop(conn, now, 0x94, "topic aliases are not supported (maximum 0)")
+            return
+        if msg.qos == 2 and conn.version >= 5:
+            self._drop(conn, now, 0x9B, "QoS 2 is not supported (maximum QoS 1)")
             return
         self.stats.received += 1
         if msg.qos == 2:
@@ -334,8 +358,7 @@ class BrokerCore:
         out = p.Publish(msg.topic, msg.payload, qos, retain, properties=props)
         if qos == 0:
             if session.conn is not None:  # QoS 0 is not kept for a client that is away
-                self._send(session.conn, p.publish(session.conn.version, out))
-                self.stats.delivered += 1
+                self._send_publish(session.conn, out)
             return
         if len(session.queue) >= self.max_queued:
             self.stats.dropped += 1
@@ -351,9 +374,18 @@ class BrokerCore:
         while session.queue and len(session.inflight) < session.receive_maximum:
             msg = session.queue.popleft()
             msg.packet_id = session.packet_id()
-            session.inflight[msg.packet_id] = msg
-            self._send(conn, p.publish(conn.version, msg))
-            self.stats.delivered += 1
+            if self._send_publish(conn, msg):
+                session.inflight[msg.packet_id] = msg
+
+    def _send_publish(self, conn: Conn, msg: p.Publish) -> bool:
+        """Send unless it is larger than the client accepts (then it skips it, MQTT 5, 3.1.2.11.4)."""
+        data = p.publish(conn.version, msg)
+        if len(data) > conn.max_packet:
+            self.stats.too_large += 1
+            return False
+        self._send(conn, data)
+        self.stats.delivered += 1
+        return True
 
     def _detach(self, conn: Conn, now: float, send_will: bool) -> None:
         session = conn.session

@@ -44,6 +44,7 @@ _PROPERTY_TYPES = {
 SESSION_EXPIRY, RECEIVE_MAXIMUM, TOPIC_ALIAS, SUBSCRIPTION_ID = 0x11, 0x21, 0x23, 0x0B
 ASSIGNED_CLIENT_ID, MAXIMUM_QOS, RETAIN_AVAILABLE, REASON_STRING = 0x12, 0x24, 0x25, 0x1F
 WILDCARDS_AVAILABLE, SUB_IDS_AVAILABLE, SHARED_AVAILABLE = 0x28, 0x29, 0x2A
+WILL_DELAY, MAXIMUM_PACKET_SIZE = 0x18, 0x27
 
 Properties = list[tuple[int, Any]]
 
@@ -116,6 +117,10 @@ class PubResponse:
 @dataclass(slots=True)
 class Disconnect:
     reason: int = 0
+    properties: Properties = field(default_factory=list)
+
+    def prop(self, ident: int, default: Any = None) -> Any:
+        return next((v for i, v in self.properties if i == ident), default)
 
 
 class PingReq:

@@ -99,8 +99,9 @@ class PacketReader:
         elif kind == PINGREQ:
             packet = PingReq()
         elif kind == DISCONNECT:
-            packet = Disconnect(c.byte() if c.left() else 0)
-            c.pos = len(body)
+            reason = c.byte() if c.left() else 0
+            props = c.properties(self.version) if c.left() and self.version >= 5 else []
+            packet = Disconnect(reason, props)
         elif kind == CONNECT:
             raise MalformedPacket("a second CONNECT", 0x82)
         else:

@@ -260,13 +260,96 @@ def test_mqtt_311_client_gets_311_answers() -> None:
     assert out[0] == (p.CONNACK, b"\x00\x00") and out[1] == (p.SUBACK, b"\x00\x05\x01")
 
 
-def test_qos2_publish_is_delivered_once_even_if_resent() -> None:
+def test_qos2_publish_from_a_311_client_is_delivered_once_even_if_resent() -> None:
+    """A 3.1.1 client cannot be told the maximum QoS, so its QoS 2 is honoured."""
     h = Harness()
     sub, pub = h.open(), h.open()
     h.feed(sub, connect_bytes("sub") + subscribe_bytes(1, "t"))
-    h.feed(pub, connect_bytes("pub"))
-    q2 = p.publish(5, p.Publish("t", b"x", 2, packet_id=9))
+    h.feed(pub, connect_bytes("pub", version=4))
+    q2 = p.publish(4, p.Publish("t", b"x", 2, packet_id=9))
     assert h.feed(pub, q2)[0][0] == p.PUBREC
     assert h.feed(pub, q2)[0][0] == p.PUBREC  # resent before PUBREL: not delivered again
-    assert h.feed(pub, p.pub_response(5, p.PUBREL, 9))[0][0] == p.PUBCOMP
+    assert h.feed(pub, p.pub_response(4, p.PUBREL, 9))[0][0] == p.PUBCOMP
     assert [(m.payload, m.qos) for m in h.publishes(sub)] == [(b"x", 1)]
+
+
+# -- the five defects the Paho MQTT 5 interoperability suite found (issue 15) ----------------
+
+
+def _connack_props(out: list[tuple[int, bytes]]) -> dict[int, object]:
+    kind, body = out[0]
+    assert kind == p.CONNACK
+    c = p.Cursor(body[2:])
+    return dict(c.properties(5))
+
+
+def test_an_mqtt5_client_publishing_qos2_is_told_the_maximum_is_1() -> None:
+    h = Harness()
+    sub, pub = h.open(), h.open()
+    h.feed(sub, connect_bytes("sub") + subscribe_bytes(1, "t"))
+    assert _connack_props(h.feed(pub, connect_bytes("pub")))[p.MAXIMUM_QOS] == 1
+    out = h.feed(pub, p.publish(5, p.Publish("t", b"x", 2, packet_id=9)))
+    assert out[0][0] == p.DISCONNECT and out[0][1][0] == 0x9B and pub.id in h.closed
+    assert h.publishes(sub) == []
+
+
+def test_a_will_at_qos2_is_refused_at_connect() -> None:
+    h = Harness()
+    c = h.open()
+    body = (
+        p._string("MQTT") + bytes([5, 0x02 | 0x04 | 0x10]) + struct.pack("!H", 60) + p.encode_properties([])
+    )
+    body += p._string("w") + p.encode_properties([]) + p._string("will/t") + p._binary(b"bye")
+    out = h.feed(c, p._packet(p.CONNECT << 4, body))
+    assert out[0][0] == p.CONNACK and out[0][1][1] == 0x9B and c.id in h.closed
+
+
+def test_the_server_advertises_its_maximum_packet_size() -> None:
+    h = Harness()
+    assert _connack_props(h.feed(h.open(), connect_bytes("c")))[p.MAXIMUM_PACKET_SIZE] == p.MAX_PACKET
+
+
+def test_a_message_larger_than_the_client_accepts_is_skipped_for_that_client() -> None:
+    h = Harness()
+    small, big, pub = h.open(), h.open(), h.open()
+    body = p._string("MQTT") + bytes([5, 0x02]) + struct.pack("!H", 60)
+    body += p.encode_properties([(p.MAXIMUM_PACKET_SIZE, 64)]) + p._string("small")
+    h.feed(small, p._packet(p.CONNECT << 4, body) + subscribe_bytes(1, "t"))
+    h.feed(big, connect_bytes("big") + subscribe_bytes(1, "t"))
+    h.feed(pub, connect_bytes("pub"))
+    h.feed(pub, publish_bytes("t", b"x" * 100, packet_id=1) + publish_bytes("t", b"ok", packet_id=2))
+    assert [m.payload for m in h.publishes(small)] == [b"ok"]
+    assert [m.payload for m in h.publishes(big)] == [b"x" * 100, b"ok"]
+    assert h.core.stats.too_large == 1
+
+
+def test_the_will_goes_out_without_its_will_delay_interval() -> None:
+    """The Will Delay Interval is a will property, not a PUBLISH one: copied into the PUBLISH,
+    paho and mosquitto_sub dropped the connection and no client received the will."""
+    h = Harness()
+    sub, dying = h.open(), h.open()
+    h.feed(sub, connect_bytes("sub") + subscribe_bytes(1, "will/t"))
+    body = (
+        p._string("MQTT") + bytes([5, 0x02 | 0x04 | 0x08]) + struct.pack("!H", 60) + p.encode_properties([])
+    )
+    body += (
+        p._string("d") + p.encode_properties([(p.WILL_DELAY, 30)]) + p._string("will/t") + p._binary(b"bye")
+    )
+    h.feed(dying, p._packet(p.CONNECT << 4, body))
+    h.lose(dying)
+    (will,) = h.publishes(sub)
+    assert will.payload == b"bye" and all(ident != p.WILL_DELAY for ident, _ in will.properties)
+
+
+def test_the_session_expiry_sent_on_disconnect_is_honoured() -> None:
+    h = Harness()
+    c = h.open()
+    h.feed(c, connect_bytes("keep", clean=False, expiry=10) + subscribe_bytes(1, "t"))
+    bye = p._packet(p.DISCONNECT << 4, bytes([0]) + p.encode_properties([(p.SESSION_EXPIRY, 3600)]))
+    h.feed(c, bye)
+    h.now = 100.0
+    h.core.tick(h.now)
+    assert "keep" in h.core.sessions  # 3600 s from the DISCONNECT, not 10 from the CONNECT
+    h.now = 4000.0
+    h.core.tick(h.now)
+    assert "keep" not in h.core.sessions

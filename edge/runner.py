@@ -9,6 +9,7 @@ an alert nor raises one twice.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -17,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from firmware_bridge import DeviceMessage
+from firmware_bridge import DeviceMessage, MessageGate
 from firmware_bridge.contract import model_command_topic
 from firmware_bridge.mqtt_link import parse_broker
 from firmware_bridge.mqtt_reader import MqttReader
@@ -32,6 +33,11 @@ from .pending import to_pending
 from .uplink_mqtt import MqttUplink
 
 __all__ = ["EdgeRunner"]
+
+def _gate_key(kind: str, name: object) -> str:
+    """The checkpoint key of a source's sequence state: its kind and port or position."""
+    return f"gate/{kind}/{name}"
+
 
 SOURCE_SESSION_EXPIRY_S = 86_400  # a day of restarts, deploys and reboots
 log = logging.getLogger(__name__)
@@ -51,7 +57,9 @@ class EdgeRunner:
             rul_model=str(config.rul_model) if config.rul_model else None,
         )
         self.agent = Agent(settings)
-        self.restored = self.agent.restore(self.outbox.checkpoints())
+        saved = self.outbox.checkpoints()
+        self.restored = self.agent.restore(saved)
+        self._saved_gates = {k: v for k, v in saved.items() if k.startswith("gate/")}
         for why in self.agent.restore_errors:
             log.warning("checkpoint not restored, starting that state afresh: %s", why)
         up = config.uplink
@@ -93,6 +101,7 @@ class EdgeRunner:
         for src in self.config.sources:
             if src.kind == "serial":
                 reader = SerialReader(str(src.port), src.baudrate, tenant=self.config.tenant)
+                self._restore_gate(_gate_key("serial", reader.port), reader.gate)
                 self._serial.append(reader)
                 self._threads.append(threading.Thread(target=self._pump_serial, args=(reader,), daemon=True))
             else:
@@ -106,17 +115,41 @@ class EdgeRunner:
                     client_id=f"prognos-edge-{self.config.agent_id}-source-{len(self._mqtt)}",
                     session_expiry_s=SOURCE_SESSION_EXPIRY_S,
                 )
+                self._restore_gate(_gate_key("mqtt", len(self._mqtt)), mqtt_reader.gate)
                 self._mqtt.append(mqtt_reader)
                 mqtt_reader.start()
         for th in self._threads:
             th.start()
+
+    def _restore_gate(self, key: str, gate: MessageGate) -> None:
+        """Before a source starts: what its gate knew, so a replay after a restart is still one."""
+        if key in self._saved_gates:
+            try:
+                gate.restore(json.loads(self._saved_gates[key]))
+            except (ValueError, TypeError) as exc:
+                log.warning("sequence state %s not restored, starting it afresh: %s", key, exc)
+
+    def _gates(self) -> dict[str, MessageGate]:
+        """Each source's gate under a name that is stable across restarts."""
+        gates = {_gate_key("serial", r.port): r.gate for r in self._serial}
+        gates.update({_gate_key("mqtt", i): r.gate for i, r in enumerate(self._mqtt)})
+        return gates
+
+    def _checkpoint(self, only_dirty: bool = True) -> dict[str, bytes]:
+        """The agent's (dirty) states and the sources' sequence state, stored atomically with
+        the messages they produced."""
+        out = self.agent.checkpoint(only_dirty)
+        out.update({k: json.dumps(g.state()).encode() for k, g in self._gates().items()})
+        return out
 
     def _pump_serial(self, reader: SerialReader) -> None:
         for msg in reader.messages():
             self.inbox.put(msg)
 
     def sources_ready(self) -> bool:
-        """Serial ports open and MQTT subscriptions acknowledged."""
+        """Serial ports open and MQTT subscriptions acknowledged (False before they start)."""
+        if len(self._serial) + len(self._mqtt) < len(self.config.sources):
+            return False
         return all(r.opens > 0 for r in self._serial) and all(r.wait_subscribed(0) for r in self._mqtt)
 
     def run(
@@ -142,7 +175,7 @@ class EdgeRunner:
                     self._store(self.agent.handle_many(batch))
                 self._store(self.rollout.poll())
                 if time.monotonic() - last_checkpoint >= self.config.checkpoint_every_s:
-                    self.outbox.add([], self.agent.checkpoint())
+                    self.outbox.add([], self._checkpoint())
                     last_checkpoint = time.monotonic()
                 if progress is not None and time.monotonic() - last_progress >= 1.0:
                     progress(self.stats())
@@ -173,7 +206,7 @@ class EdgeRunner:
         out = [to_pending(m, self.config.tenant, self.config.agent_id) for m in messages]
         self.counts.update(f"out_{p.kind}" for p in out)
         alerting = any(p.kind in ("alert", "model") for p in out)
-        self.outbox.add(out, self.agent.checkpoint() if alerting else None)
+        self.outbox.add(out, self._checkpoint() if alerting else None)
         self.uplink.notify()
 
     def stop(self) -> None:
@@ -185,7 +218,7 @@ class EdgeRunner:
         while batch := self._take(timeout=0):  # what the sources already delivered is still handled
             self._store(self.agent.handle_many(batch))
         final = [to_pending(m, self.config.tenant, self.config.agent_id) for m in self.agent.flush()]
-        self.outbox.add(final, self.agent.checkpoint(only_dirty=False))
+        self.outbox.add(final, self._checkpoint(only_dirty=False))
         self.uplink.stop()
         for mqtt_reader in self._mqtt:
             mqtt_reader.stop()

@@ -40,19 +40,30 @@ class SeqStats:
 class SequenceTracker:
     """Classifies sequence numbers per device.
 
-    A number behind the last one seen is a duplicate, unless it is below
-    ``restart_below`` and the device was further along than that: firmware starts
-    counting at 0 after a reboot, and a replay of such an early message soon after a
-    real restart is also caught, because by then the device is past it again.
+    A number behind the last one seen is a duplicate (a retransmission, a replay) unless the
+    device restarted: its message time is later than the latest seen (the counter went back
+    but time moved on: a reboot whose first messages were lost, so the counter is already
+    past 16), or, for a device whose clock also restarts, the number is below
+    ``restart_below`` and the device was further along than that. A replay carries its old
+    time, so it is still caught, also when its number lies ahead of a restarted counter (a
+    jump forward to an older time). :meth:`state` and :meth:`restore` carry the tracker over
+    an edge restart, so a replay arriving just after one is caught too. Times the gate finds
+    implausible (far in the future) are not passed here, so one bad clock reading cannot
+    make everything after it look like a replay.
     """
 
     def __init__(self, restart_below: int = 16) -> None:
         self.restart_below = restart_below
         self.stats = SeqStats()
         self._last: dict[str, int] = {}
+        self._latest: dict[str, float] = {}  # the latest message time seen per device
 
-    def observe(self, device_id: str, seq: int) -> SeqVerdict:
+    def observe(self, device_id: str, seq: int, at: float | None = None) -> SeqVerdict:
+        """The verdict on ``seq`` from ``device_id``, whose message says it is from ``at``."""
         last = self._last.get(device_id)
+        latest = self._latest.get(device_id)
+        if at is not None and (latest is None or at > latest):
+            self._latest[device_id] = at
         if last is None:
             self._last[device_id] = seq
             return SeqVerdict.FIRST
@@ -60,14 +71,16 @@ class SequenceTracker:
         if delta == 1:
             self._last[device_id] = seq
             return SeqVerdict.NEXT
-        if 0 < delta < _HALF:
+        replayed = at is not None and latest is not None and at < latest
+        if 0 < delta < _HALF and not replayed:
             self._last[device_id] = seq
             self._count(device_id, "gaps")
             self.stats.gaps += 1
             self.stats.missing += delta - 1
             self._bump(device_id, "missing", delta - 1)
             return SeqVerdict.GAP
-        if seq < self.restart_below <= last:
+        later = at is not None and latest is not None and at > latest
+        if later or seq < self.restart_below <= last:
             self._last[device_id] = seq
             self._count(device_id, "restarts")
             self.stats.restarts += 1
@@ -81,3 +94,13 @@ class SequenceTracker:
 
     def _bump(self, device_id: str, key: str, n: int) -> None:
         self.stats.per_device.setdefault(device_id, Counter())[key] += n
+
+    def state(self) -> dict[str, list[float]]:
+        """Per device: the last number and the latest time (JSON-ready, for a checkpoint)."""
+        return {d: [float(n), self._latest.get(d, float("nan"))] for d, n in self._last.items()}
+
+    def restore(self, state: dict[str, list[float]]) -> None:
+        for device_id, (seq, latest) in state.items():
+            self._last[device_id] = int(seq)
+            if latest == latest:  # not NaN
+                self._latest[device_id] = float(latest)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -40,6 +41,39 @@ def test_sequence_never_passes_the_same_number_twice_in_a_row(seqs: list[int]) -
     assert passed == sorted(set(passed)) and len(passed) == len(set(passed))
 
 
+def test_a_restart_is_told_from_a_replay_by_the_message_time() -> None:
+    """Issue 15: a device whose counter restarted above 16 (its first messages after the
+    reboot lost) was dropped as "duplicate" until it passed the old value: 651 samples and
+    two faults silenced. A restart moves on in time; a replay carries its old time."""
+    V, tracker = SeqVerdict, SequenceTracker()
+    seen = [tracker.observe("d", seq, at) for seq, at in [(700, 1000.0), (701, 1001.0)]]
+    assert seen == [V.FIRST, V.NEXT]
+    assert tracker.observe("d", 40, 1500.0) is V.RESTART  # rebooted; 0..39 never arrived
+    assert tracker.observe("d", 41, 1501.0) is V.NEXT
+    assert tracker.observe("d", 700, 1000.0) is V.DUPLICATE  # a replay of an old message
+    assert tracker.observe("d", 41, 1501.0) is V.DUPLICATE  # a retransmission
+
+
+def test_the_tracker_carries_over_an_edge_restart() -> None:
+    """A replay right after the edge restarts is still a replay (the gate used to start empty)."""
+    before = SequenceTracker()
+    for seq in range(1, 50):
+        before.observe("d", seq, 1000.0 + seq)
+    after = SequenceTracker()
+    after.restore(json.loads(json.dumps(before.state())))
+    assert after.observe("d", 30, 1030.0) is SeqVerdict.DUPLICATE
+    assert after.observe("d", 50, 1050.0) is SeqVerdict.NEXT
+
+
+@given(st.lists(st.tuples(st.integers(0, 50), st.floats(0, 100)), min_size=1, max_size=200))
+def test_a_retransmission_never_passes(msgs: list[tuple[int, float]]) -> None:
+    """Whatever came before, the same message twice in a row passes at most once."""
+    tracker = SequenceTracker()
+    for m in msgs:
+        tracker.observe("d", *m)
+        assert tracker.observe("d", *m) is SeqVerdict.DUPLICATE
+
+
 def test_gate_blanks_impossible_values_and_drops_duplicates() -> None:
     gate = MessageGate(max_abs_value=1e6)
     s1 = Sample("d", 1.0, 1, {"a": 1.0, "b": 1e12, "c": math.inf, "d": math.nan})
@@ -68,3 +102,15 @@ def test_parse_broker() -> None:
     for bad in (":1883", "host:port", "host:70000"):
         with pytest.raises(ValueError):
             parse_broker(bad)
+
+
+def test_a_device_clock_far_in_the_future_is_replaced_by_the_edges_and_counted() -> None:
+    """Issue 15: a clock that jumped forward then back held the alert cooldown and the summary
+    window in the future (no summaries after it) and would make every later message look old."""
+    gate = MessageGate(clock=lambda: 1_000_000.0)
+    jumped = gate.admit(Sample("d", 1_000_000.0 + 365 * 86400, 1, {"a": 1.0}))
+    assert jumped is not None and jumped.timestamp == 1_000_000.0 and gate.clamped_times == 1
+    back = gate.admit(Sample("d", 999_990.0, 2, {"a": 1.0}))  # the clock is right again
+    assert back is not None and back.timestamp == 999_990.0
+    assert gate.admit(Sample("d", 999_995.0, 4, {"a": 1.0})) is not None  # a gap, not a replay
+    assert gate.snapshot()["clamped_times"] == 1

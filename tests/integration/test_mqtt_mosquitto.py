@@ -188,3 +188,41 @@ def test_simulator_mqtt_output_arrives_whole(broker_address: BrokerAddress, bina
     by_device = {d.device_id: [m for m in got if m.device_id == d.device_id] for d in fleet.devices}
     for dev, msgs in by_device.items():  # MQTT keeps order per topic, not across topics
         assert msgs == [m for m in sent.messages if m.device_id == dev]
+
+
+def test_a_replay_after_the_edge_restarts_is_still_a_replay(mosquitto: MosquittoBroker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15: the gate started empty, so a replay arriving after an edge restart was taken
+    as new data. The runner now checkpoints each source's sequence state with its outbox."""
+    import threading
+
+    from edge.config import EdgeConfig, SourceConfig, UplinkConfig
+    from edge.runner import EdgeRunner
+
+    address = BrokerAddress(mosquitto.host, mosquitto.port)
+    broker = f"{mosquitto.host}:{mosquitto.port}"
+    config = EdgeConfig(
+        data_dir=tmp_path / "edge",
+        tenant="acme",
+        agent_id="e1",
+        sources=[SourceConfig(kind="mqtt", broker=broker)],
+        uplink=UplinkConfig(broker=broker, confirm_by="broker"),
+    )
+
+    def run(seqs: list[int]) -> int:
+        runner = EdgeRunner(config)
+        thread = threading.Thread(target=runner.run, daemon=True)
+        thread.start()
+        assert eventually(runner.sources_ready, 10)
+        device = Publisher(address)
+        for seq in seqs:
+            device.send(TOPIC, telemetry(seq))
+        device.close()
+        gate = runner._mqtt[0].gate
+        settled = eventually(lambda: gate.accepted + sum(gate.dropped.values()) == len(seqs), 10)
+        assert settled, json.dumps(runner._mqtt[0].stats())
+        runner.stop()
+        thread.join(10)
+        return gate.accepted
+
+    assert run(list(range(1, 11))) == 10
+    assert run([5, 6, 11]) == 1  # 5 and 6 are replays (old times); 11 is new

@@ -110,6 +110,7 @@ class EdgeConfig(BaseModel):
     detector: str = DEFAULT_DETECTOR
     summary_every_s: float = Field(60.0, gt=0)
     checkpoint_every_s: float = Field(30.0, gt=0)
+    status_every_s: float = Field(60.0, gt=0)  # the status (with drop and loss counts) to the cloud
     # Most messages handled as one micro-batch when the agent is behind (1: strictly one by one).
     batch_max: int = Field(64, ge=1, le=10_000)
     outbox_max_rows: int = Field(100_000, ge=100)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from firmware_bridge import DeviceMessage, MessageGate
-from firmware_bridge.contract import model_command_topic
+from firmware_bridge.contract import AgentStatus, model_command_topic
 from firmware_bridge.mqtt_link import parse_broker
 from firmware_bridge.mqtt_reader import MqttReader
 from firmware_bridge.serial_reader import SerialReader
@@ -96,6 +96,7 @@ class EdgeRunner:
         self._mqtt: list[MqttReader] = []
         self._threads: list[threading.Thread] = []
         self._final: dict[str, object] | None = None  # stats frozen at shutdown
+        self._reported: dict[str, int] = {}  # the drop counts of the last status report
 
     def _start_sources(self) -> None:
         for src in self.config.sources:
@@ -135,6 +136,41 @@ class EdgeRunner:
         gates.update({_gate_key("mqtt", i): r.gate for i, r in enumerate(self._mqtt)})
         return gates
 
+    def dropped(self) -> dict[str, int]:
+        """Everything this agent refused or lost on its side, by source and reason: bad
+        frames and payloads, duplicates, impossible values, clamped clocks, topics that are
+        no device's, summaries the full outbox let go, messages the cloud refused."""
+        out: Counter[str] = Counter()
+        for key, gate in self._gates().items():
+            kind = key.split("/")[1]
+            out.update({f"{kind}:{why}": n for why, n in gate.dropped.items()})
+            out[f"{kind}:value_out_of_range"] += gate.out_of_range
+            out[f"{kind}:clock_in_the_future"] += gate.clamped_times
+        for reader in self._serial:
+            out.update({f"serial:frame_{k.value}": n for k, n in reader.decoder.errors.items()})
+        for mqtt_reader in self._mqtt:
+            out["mqtt:not_a_device_topic"] += mqtt_reader.rejected_topics
+        out["outbox:summaries_over_bound"] += self.outbox.counter("dropped_summaries")
+        out["cloud:refused"] += self.uplink.refused
+        return {k: n for k, n in sorted(out.items()) if n}
+
+    def lost(self) -> dict[str, int]:
+        """Per device, the messages it numbered that never arrived (sequence gaps)."""
+        out: Counter[str] = Counter()
+        for gate in self._gates().values():
+            out.update(gate.sequence.lost())
+        return dict(out)
+
+    def _report(self) -> None:
+        """Log what was dropped since the last report, and send the cloud the totals."""
+        dropped = self.dropped()
+        new = {k: n - self._reported.get(k, 0) for k, n in dropped.items() if n > self._reported.get(k, 0)}
+        if new:
+            log.warning("dropped since the last report: %s", ", ".join(f"{k} {n}" for k, n in new.items()))
+        self._reported = dropped
+        me, now, lost = self.config.agent_id, time.time(), self.lost()
+        self.uplink.report(AgentStatus(agent_id=me, state="online", at=now, dropped=dropped, lost=lost))
+
     def _checkpoint(self, only_dirty: bool = True) -> dict[str, bytes]:
         """The agent's (dirty) states and the sources' sequence state, stored atomically with
         the messages they produced."""
@@ -160,7 +196,7 @@ class EdgeRunner:
         """Run until :meth:`stop`; ``on_ready`` fires once every source is open and subscribed."""
         self.uplink.start()
         self._start_sources()
-        last_checkpoint = time.monotonic()
+        last_checkpoint = last_report = time.monotonic()
         last_progress = 0.0
         ready = False
         try:
@@ -177,6 +213,9 @@ class EdgeRunner:
                 if time.monotonic() - last_checkpoint >= self.config.checkpoint_every_s:
                     self.outbox.add([], self._checkpoint())
                     last_checkpoint = time.monotonic()
+                if time.monotonic() - last_report >= self.config.status_every_s:
+                    self._report()
+                    last_report = time.monotonic()
                 if progress is not None and time.monotonic() - last_progress >= 1.0:
                     progress(self.stats())
                     last_progress = time.monotonic()
@@ -219,6 +258,7 @@ class EdgeRunner:
             self._store(self.agent.handle_many(batch))
         final = [to_pending(m, self.config.tenant, self.config.agent_id) for m in self.agent.flush()]
         self.outbox.add(final, self._checkpoint(only_dirty=False))
+        self._report()  # the last counts go out with the offline status
         self.uplink.stop()
         for mqtt_reader in self._mqtt:
             mqtt_reader.stop()
@@ -242,4 +282,6 @@ class EdgeRunner:
             "resent": self.uplink.resent,
             "uplink_connected": self.uplink.connected.is_set(),
             "dropped_summaries": self.outbox.counter("dropped_summaries"),
+            "dropped": self.dropped(),
+            "lost": sum(self.lost().values()),
         }

@@ -94,6 +94,7 @@ class MqttUplink:
         self.confirmed = 0  # rows the cloud confirmed (stored or refused for good)
         self.refused = 0  # of those, refused: each is logged with the cloud's reason
         self.resent = 0  # rows sent again because no confirmation came
+        self._status: AgentStatus | None = None  # the latest report, sent again on reconnect
         self.connects = 0
         self._lock = threading.Lock()
         self._inflight: dict[int, int] = {}  # mid -> outbox seq
@@ -123,8 +124,9 @@ class MqttUplink:
         self._wake.set()
         self._thread.join(5)
         if self.connected.is_set():
-            online = AgentStatus(agent_id=self.agent_id, state="offline", at=time.time()).model_dump_json()
-            self.client.publish(self.status_topic, online, qos=1, retain=True).wait_for_publish(2)
+            last = self._status or AgentStatus(agent_id=self.agent_id, state="online")
+            offline = last.model_copy(update={"state": "offline", "at": time.time()}).model_dump_json()
+            self.client.publish(self.status_topic, offline, qos=1, retain=True).wait_for_publish(2)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -138,12 +140,18 @@ class MqttUplink:
             self._inflight.clear()
             self._early.clear()
             self._last_seq = 0  # replay from the oldest unsent row
-        online = AgentStatus(agent_id=self.agent_id, state="online", at=time.time()).model_dump_json()
-        client.publish(self.status_topic, online, qos=1, retain=True)
+        status = self._status or AgentStatus(agent_id=self.agent_id, state="online", at=time.time())
+        client.publish(self.status_topic, status.model_dump_json(), qos=1, retain=True)
         for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
         self.connected.set()
         self._wake.set()
+
+    def report(self, status: AgentStatus) -> None:
+        """Publish the agent's status (retained; it is also what goes out on reconnect)."""
+        self._status = status
+        if self.connected.is_set():
+            self.client.publish(self.status_topic, status.model_dump_json(), qos=1, retain=True)
 
     def subscribe(self, topic: str, handler: Callable[[bytes], None]) -> None:
         """Hear a downlink topic (before :meth:`start`); subscribed again on every connect."""

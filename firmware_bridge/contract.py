@@ -188,6 +188,11 @@ class AgentStatus(BaseModel):
     agent_id: AgentKey
     state: Literal["online", "offline"]
     at: Epoch | None = None
+    # what the agent dropped since it was installed, by source and reason (e.g.
+    # "mqtt:device_mismatch", "serial:frame_crc", "outbox:summaries_over_bound")
+    dropped: dict[Label, Annotated[int, Field(ge=0)]] = Field(default_factory=dict, max_length=500)
+    # messages each device numbered but the agent never received (sequence gaps)
+    lost: dict[DeviceKey, Annotated[int, Field(ge=0)]] = Field(default_factory=dict, max_length=100_000)
 
 
 class ModelRef(BaseModel):

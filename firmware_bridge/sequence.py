@@ -96,11 +96,26 @@ class SequenceTracker:
         self.stats.per_device.setdefault(device_id, Counter())[key] += n
 
     def state(self) -> dict[str, list[float]]:
-        """Per device: the last number and the latest time (JSON-ready, for a checkpoint)."""
-        return {d: [float(n), self._latest.get(d, float("nan"))] for d, n in self._last.items()}
+        """Per device: the last number, the latest time and the messages missing so far
+        (JSON-ready, for a checkpoint: the losses a device page shows survive a restart)."""
+        return {
+            d: [float(n), self._latest.get(d, float("nan")), float(self.missing(d))]
+            for d, n in self._last.items()
+        }
 
     def restore(self, state: dict[str, list[float]]) -> None:
-        for device_id, (seq, latest) in state.items():
+        for device_id, (seq, latest, *rest) in state.items():
             self._last[device_id] = int(seq)
             if latest == latest:  # not NaN
                 self._latest[device_id] = float(latest)
+            if rest and rest[0]:
+                self._bump(device_id, "missing", int(rest[0]))
+                self.stats.missing += int(rest[0])
+
+    def missing(self, device_id: str) -> int:
+        """Messages ``device_id`` numbered that never arrived."""
+        return int(self.stats.per_device.get(device_id, Counter())["missing"])
+
+    def lost(self) -> dict[str, int]:
+        """Devices with missing messages, and how many."""
+        return {d: int(c["missing"]) for d, c in self.stats.per_device.items() if c["missing"]}

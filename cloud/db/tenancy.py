@@ -68,6 +68,8 @@ class Device(Base):
     # the edge agent this device reports through: ingest refuses its messages from any other,
     # and the broker's ACL lets that agent's serial bridge publish for it
     agent_key: Mapped[str | None] = mapped_column(String(64))
+    # messages the device numbered that its agent never received (sequence gaps)
+    messages_lost: Mapped[int] = mapped_column(Integer, default=0)
     health: Mapped[float | None] = mapped_column(Float)
     predicted_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     health_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # device time of that reading
@@ -104,6 +106,8 @@ class Agent(Base):
     key: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default="online")
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # what the agent dropped on its side, by source and reason, as its last status said
+    dropped: Mapped[dict[str, int]] = mapped_column(JsonDoc, default=dict)
 
 
 class ApiToken(Base):

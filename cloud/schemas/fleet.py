@@ -84,6 +84,7 @@ class DevicePublic(Public):
     warranty_end: date | None
     registered: bool
     agent_key: str | None
+    messages_lost: int  # numbered by the device, never received by its agent
     first_seen_at: datetime | None
     last_seen_at: datetime | None
     health: float | None

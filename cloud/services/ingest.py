@@ -208,6 +208,11 @@ class Ingestor:
             agent = Agent(tenant_id=tenant.id, key=agent_key)
             s.add(agent)
         agent.state, agent.last_seen_at = status.state, self.clock.now()
+        agent.dropped = dict(status.dropped)
+        if status.lost:  # only for the devices this agent serves: another's are not its to report
+            mine = (Device.tenant_id == tenant.id) & (Device.agent_key == agent_key)
+            for device in s.scalars(select(Device).where(mine, Device.key.in_(list(status.lost)))):
+                device.messages_lost = status.lost[device.key]
         s.flush()
         return IngestResult("status", kind="status")
 

@@ -16,6 +16,7 @@ from firmware_bridge.contract import edge_topic
 
 from .conftest import NOW
 from .messages import alert, consumable, fault, summary, wire
+from .test_pages import login
 from .world import World
 
 
@@ -168,6 +169,36 @@ def test_status_topic_records_the_agent(state: CloudState, world: World) -> None
     with state.sessions() as s:
         agent = s.scalar(select(Agent))
         assert agent is not None and agent.state == "offline"
+
+
+def test_what_an_agent_dropped_and_its_devices_lost_is_visible(
+    state: CloudState, world: World, client: TestClient
+) -> None:
+    """Issue 15: the edge dropped payloads naming another device, non-JSON and bad channel
+    names without a trace, and sequence gaps showed nowhere. Its status now says so."""
+    with state.sessions.begin() as s:
+        gx = s.get(Device, world.device["pump-1"])
+        assert gx is not None
+        gx.agent_key = "edge-9"  # served by another agent: edge-1 may not report its losses
+    doc = {
+        "agent_id": "edge-1",
+        "state": "online",
+        "at": NOW.timestamp(),
+        "dropped": {"mqtt:device_mismatch": 3, "mqtt:json": 1, "serial:frame_crc": 12},
+        "lost": {"ac-1": 651, "pump-1": 5},
+    }
+    result = state.ingestor.handle("prognos/v1/acme/edge/edge-1/status", json.dumps(doc).encode())
+    assert result.outcome == "status"
+    with state.sessions() as s:
+        agent = s.scalar(select(Agent).where(Agent.key == "edge-1"))
+        assert agent is not None and agent.dropped == doc["dropped"]
+        ac, pump = s.get(Device, world.device["ac-1"]), s.get(Device, world.device["pump-1"])
+        assert ac is not None and pump is not None
+        assert ac.messages_lost == 651 and pump.messages_lost == 0
+    r = client.get(f"/api/v1/devices/{world.device['ac-1']}", headers=world.auth("admin"))
+    assert r.json()["messages_lost"] == 651
+    login(client, world.token["dispatcher"])
+    assert "651 messages lost on the way" in client.get(f"/ui/devices/{world.device['ac-1']}").text
 
 
 def test_consumable_reminder_then_replacement_order_then_reset(state: CloudState, world: World) -> None:

@@ -208,7 +208,7 @@ def test_a_replay_after_the_edge_restarts_is_still_a_replay(mosquitto: Mosquitto
         uplink=UplinkConfig(broker=broker, confirm_by="broker"),
     )
 
-    def run(seqs: list[int]) -> int:
+    def run(seqs: list[int]) -> tuple[int, dict[str, int]]:
         runner = EdgeRunner(config)
         thread = threading.Thread(target=runner.run, daemon=True)
         thread.start()
@@ -222,7 +222,21 @@ def test_a_replay_after_the_edge_restarts_is_still_a_replay(mosquitto: Mosquitto
         assert settled, json.dumps(runner._mqtt[0].stats())
         runner.stop()
         thread.join(10)
-        return gate.accepted
+        return gate.accepted, runner.stats()["dropped"]  # type: ignore[return-value]
 
-    assert run(list(range(1, 11))) == 10
-    assert run([5, 6, 11]) == 1  # 5 and 6 are replays (old times); 11 is new
+    assert run(list(range(1, 11))) == (10, {})
+    accepted, dropped = run([5, 6, 11])
+    assert accepted == 1 and dropped == {"mqtt:duplicate": 2}  # 5 and 6 are replays (old times)
+    retained: list[bytes] = []  # and the agent's retained status says so
+    watcher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    watcher.on_connect = lambda c, u, f, rc, p: c.subscribe("prognos/v1/acme/edge/e1/status")
+    watcher.on_message = lambda c, u, m: retained.append(m.payload)
+    watcher.connect(address.host, address.port)
+    watcher.loop_start()
+    try:
+        assert eventually(lambda: bool(retained), 5)
+    finally:
+        watcher.loop_stop()
+        watcher.disconnect()
+    status = json.loads(retained[-1])
+    assert status["state"] == "offline" and status["dropped"] == {"mqtt:duplicate": 2}

@@ -1,5 +1,6 @@
 """broker identity: MQTT credentials per device, agent, bridge and cloud worker (hashed in
-mosquitto's format), and the agent each device reports through
+mosquitto's format), the agent each device reports through, and what agents report they
+dropped and devices lost
 
 Revision ID: 0004
 Revises: 0003
@@ -37,10 +38,16 @@ def upgrade() -> None:
     op.create_index(op.f("ix_mqtt_credentials_username"), "mqtt_credentials", ["username"])
     with op.batch_alter_table("devices") as batch:
         batch.add_column(sa.Column("agent_key", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("messages_lost", sa.Integer(), nullable=False, server_default="0"))
+    with op.batch_alter_table("agents") as batch:
+        batch.add_column(sa.Column("dropped", cloud.db.base.JsonDoc, nullable=False, server_default="{}"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("agents") as batch:
+        batch.drop_column("dropped")
     with op.batch_alter_table("devices") as batch:
+        batch.drop_column("messages_lost")
         batch.drop_column("agent_key")
     op.drop_index(op.f("ix_mqtt_credentials_username"), table_name="mqtt_credentials")
     op.drop_index(op.f("ix_mqtt_credentials_tenant_id"), table_name="mqtt_credentials")

@@ -48,21 +48,17 @@ from firmware_bridge.contract import (
     parse_edge_topic,
 )
 
-from ..catalog import category_for_alert, category_for_fault_code
-from ..clock import Clock, from_epoch
-from ..db import Agent, Alert, DeadLetter, Device, InboxMessage, TelemetrySummary, Tenant, WorkOrder
-from . import transitions, work_orders
+from ..clock import Clock
+from ..db import Agent, DeadLetter, Device, InboxMessage, Tenant
 from .batch_lookups import BatchLookups
 from .dispatch import dispatch_orders
-from .priority import SEVERITY_RANK, worse_severity
-from .reminders import ReminderPolicy, on_consumable_status
+from .ingest_handlers import ACTOR, HANDLERS, Context, on_agent_status
+from .reminders import ReminderPolicy
 from .rollouts import on_model_status
 
 __all__ = ["IngestOptions", "IngestResult", "Ingestor"]
 
 log = logging.getLogger("prognos.cloud.ingest")
-ACTOR = "system:ingest"
-EVIDENCE_POINTS = 120  # samples of the triggering window kept with a work order
 _RETRIES = 4
 
 
@@ -203,17 +199,7 @@ class Ingestor:
         tenant = s.scalar(select(Tenant).where(Tenant.slug == tenant_slug))
         if tenant is None:
             raise _DeadLetter(f"unknown tenant {tenant_slug!r}")
-        agent = s.scalar(select(Agent).where(Agent.tenant_id == tenant.id, Agent.key == agent_key))
-        if agent is None:
-            agent = Agent(tenant_id=tenant.id, key=agent_key)
-            s.add(agent)
-        agent.state, agent.last_seen_at = status.state, self.clock.now()
-        agent.dropped = dict(status.dropped)
-        if status.lost:  # only for the devices this agent serves: another's are not its to report
-            mine = (Device.tenant_id == tenant.id) & (Device.agent_key == agent_key)
-            for device in s.scalars(select(Device).where(mine, Device.key.in_(list(status.lost)))):
-                device.messages_lost = status.lost[device.key]
-        s.flush()
+        on_agent_status(s, tenant, agent_key, status, self.clock.now())
         return IngestResult("status", kind="status")
 
     def _model_status(self, s: Session, msg: ModelStatusMessage) -> IngestResult:
@@ -253,18 +239,9 @@ class Ingestor:
         device = self._device(s, lookups, tenant, msg, now)
         trusted = device.registered and (from_device or device.agent_key is not None)
         result.quarantined = not trusted
-        touched: list[tuple[WorkOrder, bool]] = []  # (order, created by this message)
-        if isinstance(msg, AlertMessage):
-            touched += self._alert(s, device, msg, now, may_open=trusted)
-        elif isinstance(msg, ConsumableStatusMessage):
-            if trusted:  # a quarantined device's parts are nobody's to replace yet
-                order = on_consumable_status(s, device, msg, now, self.options.reminders, ACTOR)
-                touched += [(order, True)] if order is not None else []
-        elif isinstance(msg, FaultEventMessage):
-            touched += self._fault(s, device, msg, now) if trusted else []
-        else:
-            self._summary(s, device, msg)
-            result.summary = msg
+        touched = HANDLERS[type(msg)](s, device, msg, Context(now, trusted, self.options.reminders))
+        if isinstance(msg, TelemetrySummaryMessage):
+            result.summary = msg  # for the time-series sink
         s.flush()
         waiting = [o for o, _ in touched if o.status == "open"]  # new, or reopened by this message
         if waiting and self.options.auto_dispatch:
@@ -290,131 +267,6 @@ class Ingestor:
         device.last_seen_at, device.last_agent = now, msg.agent_id
         return device
 
-    def _alert(
-        self, s: Session, device: Device, msg: AlertMessage, now: datetime, *, may_open: bool
-    ) -> list[tuple[WorkOrder, bool]]:
-        at = from_epoch(msg.at)
-        assert at is not None
-        alert = s.scalar(select(Alert).where(Alert.device_id == device.id, Alert.key == msg.alert_id))
-        worse = False
-        if alert is None:
-            alert = Alert(
-                tenant_id=device.tenant_id,
-                device_id=device.id,
-                key=msg.alert_id,
-                fault_key=msg.fault_key,
-                category=category_for_alert(device.model, msg.fault_key),
-                status="active",
-                severity=msg.severity,
-                score=msg.score,
-                peak=msg.peak,
-                raised_at=at,
-                last_at=at,
-                detector=msg.detector,
-                model_version=msg.model_version,
-                evidence=[],
-                updates=0,
-            )
-            s.add(alert)
-            worse = msg.transition != "clear"
-        else:
-            # a raise or update for an alert that never opened an order opens one: with two
-            # workers its clear may have been stored first, and the incident still happened
-            never_opened = alert.work_order_id is None and msg.transition != "clear"
-            worse = never_opened or SEVERITY_RANK[msg.severity] > SEVERITY_RANK[alert.severity]
-            alert.updates += 1
-        if at >= alert.last_at:
-            alert.last_at, alert.score = at, msg.score
-            alert.severity = worse_severity(alert.severity, msg.severity)
-            alert.peak = max(alert.peak, msg.peak)
-            alert.health, alert.predicted_failure_at = msg.health, from_epoch(msg.predicted_failure_at)
-            _show_health(device, msg.health, msg.predicted_failure_at, at)
-        if msg.evidence:
-            alert.evidence = [p.model_dump() for p in msg.evidence][-EVIDENCE_POINTS:]
-        if msg.transition == "clear":
-            alert.status, alert.cleared_at = "cleared", at
-            return self._cleared(s, device, alert, now)
-        if not worse or not may_open:
-            return []
-        spec = work_orders.OrderSpec(
-            source="alert",
-            kind="preventive",
-            title=f"{alert.category} anomaly on {device.key} ({msg.fault_key})",
-            fault_key=msg.fault_key,
-            category=alert.category,
-            severity=msg.severity,
-            predicted_failure_at=from_epoch(msg.predicted_failure_at),
-            model_version=msg.model_version,
-            evidence={
-                "alert_id": msg.alert_id,
-                "transition": msg.transition,
-                "at": at.isoformat(),
-                "severity": msg.severity,
-                "score": msg.score,
-                "peak": msg.peak,
-                "detector": msg.detector,
-                "model_version": msg.model_version,
-                "health": msg.health,
-                "predicted_failure_at": msg.predicted_failure_at,
-                "predicted_failure_ci": msg.predicted_failure_ci,
-                "window": [p.model_dump() for p in msg.evidence][-EVIDENCE_POINTS:],
-            },
-        )
-        order, created = work_orders.open_order(s, device, spec, ACTOR, now)
-        alert.work_order_id = order.id
-        if alert.status == "cleared":  # its clear came first: the order says so, as it would after
-            transitions.note_alert_cleared(s, device, order, alert.key, ACTOR, now)
-        return [(order, created)]
-
-    def _cleared(
-        self, s: Session, device: Device, alert: Alert, now: datetime
-    ) -> list[tuple[WorkOrder, bool]]:
-        """Record the clear on the order; before anyone acted on it, say so (never delete)."""
-        order = s.get(WorkOrder, alert.work_order_id) if alert.work_order_id is not None else None
-        if order is not None:
-            transitions.note_alert_cleared(s, device, order, alert.key, ACTOR, now)
-        return []
-
-    def _fault(
-        self, s: Session, device: Device, msg: FaultEventMessage, now: datetime
-    ) -> list[tuple[WorkOrder, bool]]:
-        trip = 0x1000 <= msg.code < 0x2000  # protective trips: the machine has stopped
-        if not trip and msg.severity < 100:
-            return []  # informational (power on, service mode): stored, no work order
-        severity = "critical" if trip or msg.severity >= 200 else "major"
-        at = from_epoch(msg.at)
-        assert at is not None
-        category = category_for_fault_code(device.model, msg.code)
-        spec = work_orders.OrderSpec(
-            source="fault",
-            kind="corrective",
-            title=f"fault {msg.name} (0x{msg.code:04x}) on {device.key}",
-            fault_key=f"code:0x{msg.code:04x}",
-            category=category,
-            severity=severity,
-            evidence={"code": msg.code, "name": msg.name, "severity": msg.severity, "at": at.isoformat()},
-        )
-        order, created = work_orders.open_order(s, device, spec, ACTOR, now)
-        return [(order, created)]
-
-    @staticmethod
-    def _summary(s: Session, device: Device, msg: TelemetrySummaryMessage) -> None:
-        start, end = from_epoch(msg.window_start), from_epoch(msg.window_end)
-        assert start is not None and end is not None
-        s.add(
-            TelemetrySummary(
-                tenant_id=device.tenant_id,
-                device_id=device.id,
-                window_start=start,
-                window_end=end,
-                channels={k: v.model_dump() for k, v in msg.channels.items()},
-                max_score=msg.max_score,
-                health=msg.health,
-            )
-        )
-        _show_health(device, msg.health, msg.predicted_failure_at, end)
-
-
 def _claimed_id(payload: bytes) -> str | None:
     """The message id a refused payload claims, if it has a usable one: the edge is told its
     message was refused for good and stops sending it."""
@@ -424,12 +276,3 @@ def _claimed_id(payload: bytes) -> str | None:
         return None
     mid = doc.get("message_id") if isinstance(doc, dict) else None
     return mid if isinstance(mid, str) and 8 <= len(mid) <= 64 else None
-
-
-def _show_health(device: Device, health: float | None, failure_at: float | None, at: datetime) -> None:
-    """The device shows the newest health reading by device time (a replayed old one is kept
-    as history but does not overwrite it)."""
-    if health is None or (device.health_at is not None and at < device.health_at):
-        return
-    device.health, device.health_at = health, at
-    device.predicted_failure_at = from_epoch(failure_at)

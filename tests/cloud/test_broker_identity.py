@@ -23,6 +23,7 @@ from cloud.broker_files import write_broker_files
 from cloud.db import Tenant
 from cloud.services import broker_identity
 from cloud.state import CloudState
+from firmware_bridge.mqtt_link import BrokerAddress
 from prognos.broker import MosquittoBroker, find_mosquitto
 from tests.support.engines import engine_missing
 
@@ -80,7 +81,9 @@ def broker(state: CloudState, logins: Logins, tmp_path: Path) -> Iterator[Mosqui
 class Client:
     """A paho client that records what the broker answered."""
 
-    def __init__(self, broker: MosquittoBroker, username: str | None, password: str | None) -> None:
+    def __init__(
+        self, broker: MosquittoBroker | BrokerAddress, username: str | None, password: str | None
+    ) -> None:
         self.connack: ReasonCode | None = None
         self.acks: dict[int, int] = {}
         self.suback: list[int] = []
@@ -282,3 +285,53 @@ def test_the_embedded_broker_refuses_to_listen_beyond_loopback() -> None:
     with pytest.raises(ValueError, match="no logins and listens on loopback only, not '0.0.0.0'"):
         EmbeddedBroker(host="0.0.0.0")
     EmbeddedBroker(host="localhost")  # loopback by another name is fine
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_generated_mosquitto_conf_runs_and_refuses_anonymous(
+    state: CloudState, logins: Logins, tmp_path: Path
+) -> None:
+    """What `prognos cloud broker-files` writes for an installation, run by real mosquitto."""
+    import os
+    import socket
+    import subprocess
+
+    from cloud.broker_files import mosquitto_conf
+    from prognos.broker import free_port
+
+    binary = find_mosquitto()
+    if binary is None:
+        engine_missing("mosquitto", "Debian: apt-get install mosquitto")
+    auth = tmp_path / "auth"
+    with state.sessions() as s:
+        files = write_broker_files(s, auth)
+    assert files.conf.is_file() and "allow_anonymous false" in files.conf.read_text()
+    port = free_port()
+    conf = tmp_path / "run.conf"
+    root = "user root\n" if os.geteuid() == 0 else ""  # as root mosquitto would drop to its own user
+    conf.write_text(
+        root + mosquitto_conf(auth.resolve(), port).replace(f"listener {port}", f"listener {port} 127.0.0.1")
+    )
+    proc = subprocess.Popen([binary, "-c", str(conf)], cwd=tmp_path, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                time.sleep(0.05)
+        there = BrokerAddress("127.0.0.1", port)
+        anonymous = Client(there, None, None)
+        agent = Client(there, "agent.acme.edge-1", logins.passwords["agent.acme.edge-1"])
+        try:
+            assert not anonymous.accepted and agent.accepted
+        finally:
+            anonymous.close()
+            agent.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stderr:
+            proc.stderr.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -29,10 +30,28 @@ from .config import EdgeConfig
 from .consumables import CONDITION, RATED_LIFE
 from .model_rollout import CloudLink, ModelRollout
 from .outbox import Outbox
-from .pending import to_pending
+from .pending import PendingMessage, to_pending
 from .uplink_mqtt import MqttUplink
 
 __all__ = ["EdgeRunner"]
+
+MAX_UNSTORED = 50_000  # messages held in memory while the outbox cannot be written
+
+
+def _bounded(waiting: list[PendingMessage], lost: Counter[str]) -> list[PendingMessage]:
+    """At most MAX_UNSTORED messages, letting the oldest summaries go first (counted)."""
+    excess = len(waiting) - MAX_UNSTORED
+    if excess <= 0:
+        return waiting
+    kept: list[PendingMessage] = []
+    for p in waiting:
+        if excess > 0 and p.kind == "summary":
+            excess -= 1
+            lost["summary"] += 1
+        else:
+            kept.append(p)
+    return kept
+
 
 def _gate_key(kind: str, name: object) -> str:
     """The checkpoint key of a source's sequence state: its kind and port or position."""
@@ -97,6 +116,9 @@ class EdgeRunner:
         self._threads: list[threading.Thread] = []
         self._final: dict[str, object] | None = None  # stats frozen at shutdown
         self._reported: dict[str, int] = {}  # the drop counts of the last status report
+        self._unstored: list[PendingMessage] = []  # produced while the outbox could not be written
+        self._lost_to_disk: Counter[str] = Counter()
+        self._store_failed_at = 0.0
 
     def _start_sources(self) -> None:
         for src in self.config.sources:
@@ -151,6 +173,7 @@ class EdgeRunner:
         for mqtt_reader in self._mqtt:
             out["mqtt:not_a_device_topic"] += mqtt_reader.rejected_topics
         out["outbox:summaries_over_bound"] += self.outbox.counter("dropped_summaries")
+        out["outbox:summaries_disk_full"] += self._lost_to_disk["summary"]
         out["cloud:refused"] += self.uplink.refused
         return {k: n for k, n in sorted(out.items()) if n}
 
@@ -209,9 +232,12 @@ class EdgeRunner:
                 if batch:
                     self.counts.update(type(msg).__name__ for msg in batch)
                     self._store(self.agent.handle_many(batch))
-                self._store(self.rollout.poll())
+                self._store(self.rollout.poll())  # also retries what a full disk held back
                 if time.monotonic() - last_checkpoint >= self.config.checkpoint_every_s:
-                    self.outbox.add([], self._checkpoint())
+                    try:
+                        self.outbox.add([], self._checkpoint(only_dirty=not self._unstored))
+                    except sqlite3.Error as exc:  # a full disk: the states go with the next write
+                        log.warning("checkpoint not written: %s", exc)
                     last_checkpoint = time.monotonic()
                 if time.monotonic() - last_report >= self.config.status_every_s:
                     self._report()
@@ -239,13 +265,31 @@ class EdgeRunner:
         return batch
 
     def _store(self, messages: list[Any]) -> None:
-        """One outbox transaction; with an alert or a model change in it, the checkpoints go along."""
-        if not messages:
-            return
+        """One outbox transaction; with an alert or a model change in it, the checkpoints go along.
+
+        When the disk is full (or the database otherwise refuses the write) the agent keeps
+        running: the messages wait in memory, oldest first, and go in with the next write
+        that succeeds. Past ``MAX_UNSTORED`` waiting messages the oldest summaries are let go
+        (counted as ``outbox:summaries_disk_full``), never alerts; the status and the log say
+        the outbox is failing."""
         out = [to_pending(m, self.config.tenant, self.config.agent_id) for m in messages]
         self.counts.update(f"out_{p.kind}" for p in out)
-        alerting = any(p.kind in ("alert", "model") for p in out)
-        self.outbox.add(out, self._checkpoint() if alerting else None)
+        waiting = self._unstored + out
+        if not waiting:
+            return
+        alerting = any(p.kind in ("alert", "model") for p in waiting)
+        retrying = bool(self._unstored)  # a failed write took the dirty marks: save every state
+        try:
+            self.outbox.add(waiting, self._checkpoint(only_dirty=not retrying) if alerting else None)
+        except sqlite3.Error as exc:
+            self._unstored = _bounded(waiting, self._lost_to_disk)
+            if time.monotonic() - self._store_failed_at > 60.0:
+                log.error("outbox cannot be written (%s): %d messages wait", exc, len(self._unstored))
+                self._store_failed_at = time.monotonic()
+            return
+        if self._unstored:
+            log.warning("outbox writable again: %d waiting messages stored", len(self._unstored))
+        self._unstored, self._store_failed_at = [], 0.0
         self.uplink.notify()
 
     def stop(self) -> None:
@@ -275,6 +319,8 @@ class EdgeRunner:
             "inbox": self.inbox.qsize(),
             "received": dict(self.counts),
             "outbox": self.outbox.size(),
+            "outbox_failing": bool(self._unstored),
+            "waiting_in_memory": len(self._unstored),
             "awaiting_confirmation": self.outbox.awaiting(),
             "acked": self.uplink.acked,
             "confirmed": self.uplink.confirmed,

@@ -16,6 +16,7 @@ connection hears the agent's downlink (model rollout commands, see :meth:`subscr
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -94,6 +95,7 @@ class MqttUplink:
         self.confirmed = 0  # rows the cloud confirmed (stored or refused for good)
         self.refused = 0  # of those, refused: each is logged with the cloud's reason
         self.resent = 0  # rows sent again because no confirmation came
+        self.store_errors = 0  # outbox writes that failed on the network thread (a full disk)
         self._status: AgentStatus | None = None  # the latest report, sent again on reconnect
         self.connects = 0
         self._lock = threading.Lock()
@@ -175,11 +177,24 @@ class MqttUplink:
             self._wake.set()
 
     def _acked(self, seqs: list[int]) -> None:
-        if self.confirm_by_cloud:
-            self.outbox.published(seqs, time.time())  # wall clock: it outlives this process
-        else:
-            self.outbox.remove(seqs)
+        # runs on paho's network thread: an exception here would stop it for good ("uplink
+        # up, acked 0"), so a write the disk refuses is logged and the rows go again later
+        try:
+            if self.confirm_by_cloud:
+                self.outbox.published(seqs, time.time())  # wall clock: it outlives this process
+            else:
+                self.outbox.remove(seqs)
+        except sqlite3.Error as exc:
+            self._store_error(exc)
+            return
         self.acked += len(seqs)
+
+    def _store_error(self, exc: Exception) -> None:
+        self.store_errors += 1
+        if self.store_errors == 1 or self.store_errors % 1000 == 0:
+            log.error("outbox write failed in the uplink (%d so far): %s", self.store_errors, exc)
+        with self._lock:
+            self._last_seq = 0  # what could not be marked is sent again from the oldest row
 
     def _on_stored(self, payload: bytes) -> None:
         try:
@@ -189,7 +204,11 @@ class MqttUplink:
             return
         for message_id, reason in note.refused.items():
             log.warning("the cloud refused message %s for good: %s", message_id, reason)
-        self.confirmed += self.outbox.confirm([*note.stored, *note.refused])
+        try:
+            self.confirmed += self.outbox.confirm([*note.stored, *note.refused])
+        except sqlite3.Error as exc:  # the rows stay; the cloud confirms them again when resent
+            self._store_error(exc)
+            return
         self.refused += len(note.refused)
         self._wait_s = self.confirm_timeout_s  # the cloud is there: back to the short wait
         self._wake.set()
@@ -200,7 +219,11 @@ class MqttUplink:
         if not self.confirm_by_cloud or now < self._next_requeue:
             return
         self._next_requeue = now + min(self._wait_s, 5.0)
-        again = self.outbox.requeue(now - self._wait_s)
+        try:
+            again = self.outbox.requeue(now - self._wait_s)
+        except sqlite3.Error as exc:
+            self._store_error(exc)
+            return
         if again:
             log.info("%d messages unconfirmed after %.0f s: sending them again", again, self._wait_s)
             self.resent += again

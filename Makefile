@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy models edge firmware_bridge
+	$(BIN)/mypy models edge firmware_bridge mqtt_client
 	$(BIN)/python -m pytest $(ARGS)
 
 bench: $(STAMP)
@@ -36,7 +36,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy models edge firmware_bridge
+	$(BIN)/mypy models edge firmware_bridge mqtt_client
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

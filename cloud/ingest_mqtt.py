@@ -34,7 +34,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.exc import OperationalError
 
 from firmware_bridge.contract import ContractError, StoredConfirmation, parse_edge_topic, stored_topic
-from firmware_bridge.mqtt_link import BrokerAddress, ConnectedClient, secure_client
+from mqtt_client import BrokerAddress, ConnectedClient, secure_client
 
 from .metrics import Metrics
 from .services.ingest import Ingestor, IngestResult

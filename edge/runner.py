@@ -21,9 +21,9 @@ from typing import Any
 
 from firmware_bridge import DeviceMessage, MessageGate
 from firmware_bridge.contract import AgentStatus, model_command_topic
-from firmware_bridge.mqtt_link import parse_broker
 from firmware_bridge.mqtt_reader import MqttReader
 from firmware_bridge.serial_reader import SerialReader
+from mqtt_client import parse_broker
 
 from .agent import Agent, AgentSettings
 from .config import EdgeConfig

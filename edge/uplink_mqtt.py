@@ -26,8 +26,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from firmware_bridge.contract import AgentStatus, StoredConfirmation, edge_topic, stored_topic
-from firmware_bridge.errors import MqttError
-from firmware_bridge.mqtt_link import BrokerAddress, secure_client
+from mqtt_client import BrokerAddress, MqttError, secure_client
 
 from .errors import ConfigError
 from .outbox import Outbox

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .decoder import Decoder, decode_one
 from .encoder import encode, encode_body
-from .errors import BridgeError, LocalProtocolError, MqttError, SerialPortError, TransportError
+from .errors import BridgeError, LocalProtocolError, SerialPortError, TransportError
 from .frames import (
     DEFAULT_MAX_FRAME_SIZE,
     NEED_DATA,
@@ -57,7 +57,6 @@ __all__ = [
     "JsonError",
     "LocalProtocolError",
     "MessageGate",
-    "MqttError",
     "Sample",
     "SeqVerdict",
     "SequenceTracker",

@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 from paho.mqtt.enums import MQTTErrorCode
 
+from mqtt_client import BrokerAddress, ConnectedClient
+
 from .json_codec import message_to_json
 from .messages import DeviceMessage
-from .mqtt_link import BrokerAddress, ConnectedClient
 from .serial_reader import SerialReader
 from .topics import device_topic
 

@@ -47,6 +47,8 @@ __all__ = [
     "ModelStatusMessage",
     "StoredConfirmation",
     "TelemetrySummaryMessage",
+    "broker_username",
+    "device_passwords",
     "edge_topic",
     "message_id",
     "model_command_topic",
@@ -100,6 +102,19 @@ def parse_edge_topic(topic: str) -> tuple[str, str, str]:
     if len(parts) != 6 or parts[:2] != ["prognos", "v1"] or parts[3] != "edge" or not all(parts):
         raise ContractError(f"not an edge topic: {topic!r}")
     return parts[2], parts[4], parts[5]
+
+
+def broker_username(role: str, tenant: str | None, subject: str) -> str:
+    """The broker login of a device, agent, bridge or cloud worker: ``device.demo.pump-0001``,
+    ``agent.demo.edge-1``, ``cloud.ingest``. Role and tenant come first and neither holds a
+    dot, so the name reads one way; the cloud's ACL is written against these names."""
+    return f"cloud.{subject}" if role == "cloud" else f"{role}.{tenant}.{subject}"
+
+
+def device_passwords(logins: dict[str, str], tenant: str) -> dict[str, str]:
+    """Device id -> password, from logins by username (``prognos cloud broker-logins``)."""
+    prefix = broker_username("device", tenant, "")
+    return {name[len(prefix) :]: pw for name, pw in logins.items() if name.startswith(prefix)}
 
 
 class _Message(BaseModel):

@@ -7,14 +7,16 @@ exceptions below are for the caller's mistakes and for I/O adapters::
     BridgeError
     ├── LocalProtocolError      the caller asked the codec for something impossible
     │                           (encode a frame whose fields do not fit the wire format)
-    └── TransportError          a port or broker failed in a way the adapter cannot hide
-        ├── SerialPortError     pyserial's SerialException / OSError, translated once
-        └── MqttError           paho-mqtt error codes, translated once
+    └── TransportError          a port failed in a way the adapter cannot hide
+        └── SerialPortError     pyserial's SerialException / OSError, translated once
+
+MQTT errors are :class:`mqtt_client.MqttError`: the client builder every side shares
+lives in its own package.
 """
 
 from __future__ import annotations
 
-__all__ = ["BridgeError", "LocalProtocolError", "MqttError", "SerialPortError", "TransportError"]
+__all__ = ["BridgeError", "LocalProtocolError", "SerialPortError", "TransportError"]
 
 
 class BridgeError(Exception):
@@ -32,6 +34,3 @@ class TransportError(BridgeError):
 class SerialPortError(TransportError):
     """A serial port could not be opened or read."""
 
-
-class MqttError(TransportError):
-    """The MQTT client reported an error it cannot recover from on its own."""

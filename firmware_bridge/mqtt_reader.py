@@ -17,12 +17,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from mqtt_client import BrokerAddress, ConnectedClient
+
 from .decoder import decode_one
 from .frames import FrameError
 from .gate import MessageGate
 from .json_codec import JsonError, message_from_json
 from .messages import DeviceMessage, message_from_frame
-from .mqtt_link import BrokerAddress, ConnectedClient
 from .topics import parse_device_topic, telemetry_filter
 
 __all__ = ["MqttReader", "parse_payload"]

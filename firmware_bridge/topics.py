@@ -7,15 +7,7 @@ from dataclasses import dataclass
 
 from .layout import DEVICE_ID_PATTERN
 
-__all__ = [
-    "TENANT_PATTERN",
-    "DeviceTopic",
-    "broker_username",
-    "device_passwords",
-    "device_topic",
-    "parse_device_topic",
-    "telemetry_filter",
-]
+__all__ = ["TENANT_PATTERN", "DeviceTopic", "device_topic", "parse_device_topic", "telemetry_filter"]
 
 TOPIC_ROOT = "prognos/v1"
 TENANT_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -52,15 +44,3 @@ def parse_device_topic(topic: str) -> DeviceTopic | None:
         return None
     return DeviceTopic(tenant, device_id, kind)
 
-
-def broker_username(role: str, tenant: str | None, subject: str) -> str:
-    """The broker login of a device, agent, bridge or cloud worker: ``device.demo.pump-0001``,
-    ``agent.demo.edge-1``, ``cloud.ingest``. Role and tenant come first and neither holds a
-    dot, so the name reads one way; the cloud's ACL is written against these names."""
-    return f"cloud.{subject}" if role == "cloud" else f"{role}.{tenant}.{subject}"
-
-
-def device_passwords(logins: dict[str, str], tenant: str) -> dict[str, str]:
-    """Device id -> password, from logins by username (``prognos cloud broker-logins``)."""
-    prefix = broker_username("device", tenant, "")
-    return {name[len(prefix) :]: pw for name, pw in logins.items() if name.startswith(prefix)}

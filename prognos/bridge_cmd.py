@@ -8,8 +8,8 @@ import signal
 from typing import Any
 
 from firmware_bridge.bridge import SerialMqttBridge
-from firmware_bridge.mqtt_link import parse_broker
 from firmware_bridge.serial_reader import SerialReader
+from mqtt_client import parse_broker
 
 from .progress import Progress
 

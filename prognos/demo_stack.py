@@ -43,9 +43,9 @@ from cloud.workers import Workers
 from edge.config import EdgeConfig, SourceConfig, UplinkConfig
 from edge.process import EdgeProcess
 from firmware_bridge.bridge import SerialMqttBridge
-from firmware_bridge.mqtt_link import BrokerAddress
+from firmware_bridge.contract import broker_username, device_passwords
 from firmware_bridge.serial_reader import SerialReader
-from firmware_bridge.topics import broker_username, device_passwords
+from mqtt_client import BrokerAddress
 from simulators.field_crew import FieldCrew
 from simulators.fleet import FleetSpec
 from simulators.pty_link import PtyLink

@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from firmware_bridge.mqtt_link import parse_broker
-from firmware_bridge.topics import device_passwords
+from firmware_bridge.contract import device_passwords
+from mqtt_client import parse_broker
 from simulators.files import write_fleet_files
 from simulators.fleet import FleetSpec, load_fleet_config, plan_fleet
 from simulators.pty_link import PtyLink

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from firmware_bridge import DeviceMessage, device_topic, encode, message_to_frame, message_to_json
-from firmware_bridge.mqtt_link import BrokerAddress, ConnectedClient
-from firmware_bridge.topics import broker_username
+from firmware_bridge.contract import broker_username
+from mqtt_client import BrokerAddress, ConnectedClient
 
 from .fleet import FleetSpec
 from .pty_link import PtyLink

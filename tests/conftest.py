@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from firmware_bridge.mqtt_link import BrokerAddress
+from mqtt_client import BrokerAddress
 from prognos.broker import MosquittoBroker, find_mosquitto
 from prognos.embedded_broker import EmbeddedBroker
 from tests.support.engines import engine_missing

@@ -8,15 +8,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("firmware_bridge", "simulators", "edge", "cloud", "models")
+PACKAGES = ("firmware_bridge", "mqtt_client", "simulators", "edge", "cloud", "models")
 # Which project packages each package may import (besides itself).
 ALLOWED = {
-    "firmware_bridge": set(),
-    "simulators": {"firmware_bridge"},
-    "edge": {"firmware_bridge", "models"},
-    "cloud": {"models", "firmware_bridge"},  # firmware_bridge for its contract and its paho client builder
+    "firmware_bridge": {"mqtt_client"},
+    "mqtt_client": set(),
+    "simulators": {"firmware_bridge", "mqtt_client"},
+    "edge": {"firmware_bridge", "models", "mqtt_client"},
+    "cloud": {"models", "firmware_bridge", "mqtt_client"},  # firmware_bridge: the contract only (below)
     "models": set(),
 }
+# The cloud speaks the wire contract, never the device transport (framing, the message gate).
+CLOUD_MAY_USE_FROM_FIRMWARE_BRIDGE = {"firmware_bridge.contract"}
 CODEC = ("cobs", "crc", "frames", "layout", "encoder", "decoder")
 IO_MODULES = {"serial", "paho", "asyncio", "sqlite3", "socket", "os", "threading"}
 
@@ -37,6 +40,29 @@ def test_dependency_arrows(package: str) -> None:
     for path in (ROOT / package).rglob("*.py"):
         used = imports(path) & set(PACKAGES) - {package}
         assert used <= ALLOWED[package], f"{path.relative_to(ROOT)} imports {sorted(used - ALLOWED[package])}"
+
+
+def test_the_cloud_uses_only_the_contract_of_firmware_bridge() -> None:
+    for path in (ROOT / "cloud").rglob("*.py"):
+        tree = ast.parse(path.read_text(), str(path))
+        used = {
+            n.module
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom)
+            and n.level == 0
+            and n.module
+            and n.module.startswith("firmware_bridge")
+        } | {
+            a.name
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Import)
+            for a in n.names
+            if a.name.startswith("firmware_bridge")
+        }
+        extra = used - CLOUD_MAY_USE_FROM_FIRMWARE_BRIDGE
+        assert not extra, (
+            f"{path.relative_to(ROOT)} imports {sorted(extra)}: the cloud speaks the contract only"
+        )
 
 
 @pytest.mark.parametrize("module", CODEC)
@@ -76,7 +102,6 @@ def test_public_api_is_pinned() -> None:
         "JsonError",
         "LocalProtocolError",
         "MessageGate",
-        "MqttError",
         "NEED_DATA",
         "PROTOCOL_VERSION",
         "Sample",

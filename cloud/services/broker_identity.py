@@ -35,8 +35,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from firmware_bridge.contract import AgentKey, DeviceKey
-from firmware_bridge.topics import broker_username
+from firmware_bridge.contract import AgentKey, DeviceKey, broker_username
 
 from ..db import Agent, Device, MqttCredential, Tenant
 from ..errors import InvalidRequest, NotFound

@@ -23,7 +23,7 @@ from cloud.broker_files import write_broker_files
 from cloud.db import Tenant
 from cloud.services import broker_identity
 from cloud.state import CloudState
-from firmware_bridge.mqtt_link import BrokerAddress
+from mqtt_client import BrokerAddress
 from prognos.broker import MosquittoBroker, find_mosquitto
 from tests.support.engines import engine_missing
 
@@ -251,7 +251,7 @@ def test_secrets_never_reach_logs_or_reprs(  # type: ignore[no-untyped-def]
 
     from cloud.settings import Settings
     from edge.config import SourceConfig, UplinkConfig
-    from firmware_bridge.mqtt_link import BrokerAddress, ConnectedClient
+    from mqtt_client import BrokerAddress, ConnectedClient
 
     caplog.set_level(logging.DEBUG)
     state.settings.broker_auth_dir = broker.auth_dir

@@ -21,7 +21,7 @@ from cloud.ingest_mqtt import MqttIngestWorker
 from cloud.state import CloudState
 from edge.outbox import Outbox, PendingMessage
 from edge.uplink_mqtt import MqttUplink
-from firmware_bridge.mqtt_link import BrokerAddress
+from mqtt_client import BrokerAddress
 from prognos.broker import MosquittoBroker, find_mosquitto
 from tests.support.engines import engine_missing
 from tests.support.threads import eventually

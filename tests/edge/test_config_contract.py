@@ -105,6 +105,8 @@ def test_contract_public_names_are_pinned() -> None:
         "SCHEMA_VERSION",
         "StoredConfirmation",
         "TelemetrySummaryMessage",
+        "broker_username",
+        "device_passwords",
         "edge_topic",
         "message_id",
         "model_command_topic",

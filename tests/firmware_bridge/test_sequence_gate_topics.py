@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from firmware_bridge import MessageGate, Sample, SequenceTracker, SeqVerdict, device_topic, parse_device_topic
-from firmware_bridge.mqtt_link import BrokerAddress, parse_broker
 from firmware_bridge.topics import DeviceTopic
+from mqtt_client import BrokerAddress, parse_broker
 
 
 def verdicts(seqs: list[int]) -> list[SeqVerdict]:

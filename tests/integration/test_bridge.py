@@ -14,9 +14,9 @@ import pytest
 
 from firmware_bridge import Sample, decode_one, encode, message_from_frame, message_to_frame
 from firmware_bridge.bridge import SerialMqttBridge
-from firmware_bridge.mqtt_link import BrokerAddress
 from firmware_bridge.mqtt_reader import MqttReader
 from firmware_bridge.serial_reader import SerialReader
+from mqtt_client import BrokerAddress
 from simulators.fleet import plan_fleet
 from simulators.pty_link import PtyLink
 from simulators.sinks import ListSink, SerialSink

@@ -10,8 +10,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware_bridge import Sample, TelemetryFrame, device_topic, encode
-from firmware_bridge.mqtt_link import BrokerAddress
 from firmware_bridge.mqtt_reader import MqttReader
+from mqtt_client import BrokerAddress
 from prognos.broker import MosquittoBroker
 from tests.support.threads import eventually
 

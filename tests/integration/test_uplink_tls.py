@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.outbox import Outbox, PendingMessage
 from edge.uplink_mqtt import MqttUplink
-from firmware_bridge.mqtt_link import BrokerAddress
+from mqtt_client import BrokerAddress
 from prognos.broker import BrokerTls, MosquittoBroker, find_mosquitto
 from tests.support.engines import engine_missing
 from tests.support.threads import eventually

@@ -15,9 +15,12 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from .errors import MqttError
+__all__ = ["BrokerAddress", "ConnectedClient", "MqttError", "parse_broker", "secure_client"]
 
-__all__ = ["BrokerAddress", "ConnectedClient", "parse_broker", "secure_client"]
+
+class MqttError(Exception):
+    """The MQTT client reported an error it cannot recover from on its own (a TLS file that
+    cannot be loaded); firmware_bridge's error tree places it under ``TransportError``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,6 +158,14 @@ class MosquittoBroker:
         self.halt()
         shutil.rmtree(self._dir, ignore_errors=True)
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: nothing is saved on the way out, so a
+        persistent broker loses what it queued since its last autosave. The folder stays."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self.halt()
+
     def halt(self) -> None:
         """Stop the process but keep its folder: ``start()`` brings the broker back on the
         same port, with its sessions when ``persistence`` is on (an outage, in tests)."""

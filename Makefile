@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/detectors.py
 	$(BIN)/python bench/detection.py
+	$(BIN)/python bench/serial_noise.py
 	$(BIN)/python bench/fleet.py
 	$(BIN)/python bench/fleet_models.py
 	$(BIN)/python bench/rul.py

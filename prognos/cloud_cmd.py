@@ -85,6 +85,17 @@ def add_parser(sub: Any) -> None:
     files.add_argument("--pid-file", type=Path, help="mosquitto's pid file: signal it to reload")
     files.set_defaults(func=_broker_files)
 
+    ca = cs.add_parser(
+        "broker-ca",
+        help="create a CA and a TLS certificate for the broker (for a site or a test)",
+        description="Writes ca.pem (every client's ca_file), ca.key (keep it offline), server.pem and "
+        "server.key (mosquitto's certfile and keyfile) with OpenSSL.",
+    )
+    ca.add_argument("--out", type=Path, required=True, help="folder for the four files")
+    ca.add_argument("--host", action="append", required=True, help="a name or address of the broker (repeat)")
+    ca.add_argument("--days", type=int, default=825, help="validity (default 825)")
+    ca.set_defaults(func=_broker_ca)
+
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
     from cloud.settings import Settings
@@ -306,3 +317,16 @@ def _broker_files(args: argparse.Namespace) -> int:
         return 0
 
     return _registry(args, "broker-files", work)
+
+
+def _broker_ca(args: argparse.Namespace) -> int:
+    from .site_ca import make_site_ca
+
+    try:
+        made = make_site_ca(args.out, args.host, days=args.days)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"prognos cloud broker-ca: {exc}", file=sys.stderr)
+        return 2
+    print(f"prognos cloud broker-ca: clients trust {made.ca_cert}; "
+          f"mosquitto uses certfile {made.server_cert} and keyfile {made.server_key}")  # fmt: skip
+    return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from edge.outbox import Outbox, PendingMessage
 from edge.uplink_mqtt import MqttUplink
 from mqtt_client import BrokerAddress
 from prognos.broker import BrokerTls, MosquittoBroker, find_mosquitto
+from prognos.site_ca import make_site_ca
 from tests.support.engines import engine_missing
 from tests.support.threads import eventually
 
@@ -25,26 +25,18 @@ pytestmark = pytest.mark.integration
 USERS = {"edge-7": "s3cret-edge", "cloud": "s3cret-cloud"}
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A throw-away CA and a server certificate for 127.0.0.1 signed by it."""
+    """A throw-away CA and a broker certificate for 127.0.0.1, made the way a site makes them
+    (``prognos cloud broker-ca``)."""
     if shutil.which("openssl") is None:
         engine_missing("openssl", "Debian: apt-get install openssl")
     d = tmp_path_factory.mktemp("pki")
     d.chmod(0o755)  # mosquitto may drop to its own user before reading the key
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=prognos test CA",
-             "-keyout", "ca.key", "-out", "ca.pem", cwd=d)  # fmt: skip
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-             "-keyout", "server.key", "-out", "server.csr", cwd=d)  # fmt: skip
-    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-days", "2", "-extfile", "san.ext", "-out", "server.pem", cwd=d)  # fmt: skip
+    made = make_site_ca(d, ["127.0.0.1", "localhost"], days=2, name="prognos test CA")
+    assert made.server_key.stat().st_mode & 0o777 == 0o600
     for f in d.iterdir():
-        f.chmod(0o644)
+        f.chmod(0o644)  # ...which here runs as another user than the test
     return d
 
 

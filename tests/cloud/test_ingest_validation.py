@@ -188,3 +188,23 @@ def test_garbage_through_http_is_a_422_with_a_reason_never_a_5xx(
         headers={**world.auth("device:ac-1"), "content-type": "application/json"},
     )
     assert r.status_code in (403, 422) and r.json()["detail"]
+
+
+def test_dead_letters_naming_no_known_tenant_are_seen_by_the_platform_role(
+    state: CloudState, world: World, client: TestClient
+) -> None:
+    """Issue 15: dead letters for an unknown tenant were in the database, but no API caller
+    could list them (an admin sees only their own tenant's)."""
+    topic, doc = _good_alert()
+    stranger = json.dumps({**doc, "tenant": "nobody"}).encode()
+    state.ingestor.handle(topic.replace("/acme/", "/nobody/"), stranger)
+    state.ingestor.handle("not/a/topic", b"{}")
+    state.ingestor.handle(topic, b"{broken")
+    admin = client.get("/api/v1/dead-letters", headers=world.auth("admin")).json()
+    assert [d["topic"] for d in admin["items"]] == [topic]
+    platform = client.get("/api/v1/dead-letters", headers=world.auth("platform")).json()
+    assert platform["total"] == 3 and {d["reason"].split(":")[0] for d in platform["items"]} >= {
+        "unknown tenant 'nobody'",
+        "not an edge topic",
+    }
+    assert client.get("/api/v1/work-orders", headers=world.auth("platform")).status_code == 403

@@ -146,7 +146,7 @@ def build_world(state: CloudState) -> World:
         s.add_all(engineers.values())
         s.flush()
         w.engineer = {k: v.id for k, v in engineers.items()}
-        for role in ("admin", "dispatcher"):
+        for role in ("admin", "dispatcher", "platform"):
             _, w.token[role] = issue_token(s, acme.id, role, role, now, secret)
         for name in ("frida", "paul", "nils"):
             _, w.token[name] = issue_token(

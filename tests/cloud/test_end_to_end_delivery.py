@@ -200,3 +200,73 @@ def test_a_broker_crash_while_the_cloud_is_away_loses_nothing(
     with state.sessions() as s:
         assert set(s.scalars(select(InboxMessage.message_id))) == {m.message_id for m in sent}
     assert _count(state, WorkOrder) == 1 and uplink.resent > 0
+
+
+def test_a_cloud_killed_mid_stream_and_restarted_stores_everything_once(
+    state: CloudState, world: World, small_queue_broker: MosquittoBroker, tmp_path: Path, db_url: str
+) -> None:
+    """`prognos cloud serve` as a process, SIGKILLed while it ingests and started again on the
+    same database: every message stored once, one work order for the one fault."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from prognos.broker import free_port
+
+    root = Path(__file__).resolve().parents[2]
+
+    def serve() -> tuple[subprocess.Popen[bytes], int]:
+        port = free_port()
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(root),
+            "PROGNOS_DATABASE_URL": db_url,
+            "PROGNOS_MQTT_CLIENT_ID": "prognos-cloud-killed",  # its session survives the kill
+            "PROGNOS_LOG_LEVEL": "WARNING",
+        }
+        cmd = [sys.executable, "-m", "prognos", "cloud", "serve", "--port", str(port),
+               "--mqtt", f"mqtt://{small_queue_broker.host}:{small_queue_broker.port}"]  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+        def ready() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+
+        assert eventually(ready, 60), "the cloud did not become ready"
+        return proc, port
+
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    sent = _messages(900)
+    outbox.add(sent)
+    cloud, _ = serve()
+    uplink = MqttUplink(
+        outbox,
+        BrokerAddress(small_queue_broker.host, small_queue_broker.port),
+        tenant="acme",
+        agent_id="edge-1",
+        confirm_timeout_s=1.0,
+    )
+    uplink.start()
+    try:
+        assert eventually(lambda: uplink.confirmed > 0, 30)  # it is ingesting...
+        cloud.send_signal(signal.SIGKILL)  # ...and dies mid-stream
+        cloud.wait(10)
+        assert uplink.confirmed < len(sent)
+        cloud, _ = serve()
+        assert eventually(lambda: outbox.size() == 0, 90), f"{outbox.size()} never confirmed"
+    finally:
+        uplink.stop(drain_timeout=0)
+        outbox.close()
+        cloud.terminate()
+        cloud.wait(20)
+    with state.sessions() as s:
+        assert set(s.scalars(select(InboxMessage.message_id))) == {m.message_id for m in sent}
+        assert s.scalar(select(func.count()).select_from(InboxMessage)) == len(sent)
+    assert _count(state, Alert) == 300 and _count(state, WorkOrder) == 1

@@ -268,7 +268,7 @@ def _registry(args: argparse.Namespace, command: str, work: Any) -> int:
 
 def _broker_login(args: argparse.Namespace) -> int:
     from cloud.services import broker_identity
-    from firmware_bridge.topics import broker_username
+    from firmware_bridge.contract import broker_username
 
     def work(session: Any, tenant: Any, state: Any) -> int:
         if args.revoke:

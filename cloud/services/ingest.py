@@ -122,10 +122,14 @@ class Ingestor:
         valid = [m for m in parsed if not isinstance(m, (str, AgentStatus, ModelStatusMessage))]
         with self.sessions() as s, s.begin():
             lookups = BatchLookups(s, [(m.tenant, m.device_id, m.message_id) for m in valid])
-            return [
+            results = [
                 self._one(s, lookups, topic, payload, message, from_device)
                 for (topic, payload), message in zip(deliveries, parsed, strict=True)
             ]
+        for result, (_, payload), message in zip(results, deliveries, parsed, strict=True):
+            ids = _claimed_id(payload) if isinstance(message, str) else getattr(message, "message_id", None)
+            result.message_id = ids  # what the edge is told was stored, or refused
+        return results
 
     # ------------------------------------------------------------------ helpers
 
@@ -138,20 +142,6 @@ class Ingestor:
             return str(exc)
 
     def _one(
-        self,
-        s: Session,
-        lookups: BatchLookups,
-        topic: str,
-        payload: bytes,
-        message: _Parsed | str,
-        from_device: bool,
-    ) -> IngestResult:
-        result = self._outcome(s, lookups, topic, payload, message, from_device)
-        claimed = _claimed_id(payload) if isinstance(message, str) else getattr(message, "message_id", None)
-        result.message_id = claimed
-        return result
-
-    def _outcome(
         self,
         s: Session,
         lookups: BatchLookups,

@@ -71,6 +71,14 @@ def _cloud(state: CloudState, broker: MosquittoBroker) -> MqttIngestWorker:
     return worker
 
 
+def _edge(broker: MosquittoBroker, outbox: Outbox, timeout: float = 0.5) -> MqttUplink:
+    """Agent edge-1's uplink draining ``outbox``, started."""
+    address = BrokerAddress(broker.host, broker.port)
+    uplink = MqttUplink(outbox, address, tenant="acme", agent_id="edge-1", confirm_timeout_s=timeout)
+    uplink.start()
+    return uplink
+
+
 def test_a_broker_queue_overflow_while_the_cloud_is_away_loses_nothing(
     state: CloudState, world: World, small_queue_broker: MosquittoBroker, tmp_path: Path
 ) -> None:
@@ -78,14 +86,7 @@ def test_a_broker_queue_overflow_while_the_cloud_is_away_loses_nothing(
     outbox = Outbox(tmp_path / "outbox.sqlite")
     sent = _messages(150)
     outbox.add(sent)
-    uplink = MqttUplink(
-        outbox,
-        BrokerAddress(small_queue_broker.host, small_queue_broker.port),
-        tenant="acme",
-        agent_id="edge-1",
-        confirm_timeout_s=0.5,
-    )
-    uplink.start()
+    uplink = _edge(small_queue_broker, outbox)
     try:
         # every message reached the broker, which keeps only QUEUE of them for the cloud
         assert eventually(lambda: uplink.acked >= len(sent), 20)
@@ -117,14 +118,7 @@ def test_a_message_the_cloud_refuses_is_not_sent_forever(
     topic, payload = wire(stranger)
     bad = PendingMessage(stranger.message_id, "alert", topic.replace("/nobody/", "/acme/"), payload, 0.0)
     outbox.add([good, bad])
-    uplink = MqttUplink(
-        outbox,
-        BrokerAddress(small_queue_broker.host, small_queue_broker.port),
-        tenant="acme",
-        agent_id="edge-1",
-        confirm_timeout_s=0.5,
-    )
-    uplink.start()
+    uplink = _edge(small_queue_broker, outbox)
     try:
         assert eventually(lambda: outbox.size() == 0, 20)
     finally:
@@ -150,14 +144,7 @@ def test_one_of_two_workers_dying_for_good_strands_nothing(
     outbox = Outbox(tmp_path / "outbox.sqlite")
     sent = _messages(120)
     outbox.add(sent)
-    uplink = MqttUplink(
-        outbox,
-        BrokerAddress(small_queue_broker.host, small_queue_broker.port),
-        tenant="acme",
-        agent_id="edge-1",
-        confirm_timeout_s=0.5,
-    )
-    uplink.start()
+    uplink = _edge(small_queue_broker, outbox)
     try:
         assert eventually(lambda: outbox.size() == 0, 60), f"{outbox.size()} stranded"
     finally:
@@ -182,9 +169,7 @@ def test_a_broker_crash_while_the_cloud_is_away_loses_nothing(
         outbox = Outbox(tmp_path / "outbox.sqlite")
         sent = _messages(90)
         outbox.add(sent)
-        address = BrokerAddress(broker.host, broker.port)
-        uplink = MqttUplink(outbox, address, tenant="acme", agent_id="edge-1", confirm_timeout_s=0.5)
-        uplink.start()
+        uplink = _edge(broker, outbox)
         try:
             assert eventually(lambda: uplink.acked >= len(sent), 20)  # all queued in the broker...
             broker.kill()  # ...which crashes before saving them
@@ -246,14 +231,7 @@ def test_a_cloud_killed_mid_stream_and_restarted_stores_everything_once(
     sent = _messages(900)
     outbox.add(sent)
     cloud, _ = serve()
-    uplink = MqttUplink(
-        outbox,
-        BrokerAddress(small_queue_broker.host, small_queue_broker.port),
-        tenant="acme",
-        agent_id="edge-1",
-        confirm_timeout_s=1.0,
-    )
-    uplink.start()
+    uplink = _edge(small_queue_broker, outbox, timeout=1.0)
     try:
         assert eventually(lambda: uplink.confirmed > 0, 30)  # it is ingesting...
         cloud.send_signal(signal.SIGKILL)  # ...and dies mid-stream

@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 from ..errors import Forbidden
 from ..services.auth import Principal, authenticate
 from ..state import CloudState
+from .scope import TenantScope
 
 __all__ = [
     "PAGE_HEADER",
     "TOKEN_COOKIE",
     "CurrentPrincipal",
+    "ScopeDep",
     "SessionDep",
     "StateDep",
     "principal_for",
@@ -84,6 +86,14 @@ def get_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_scope(session: SessionDep, principal: CurrentPrincipal) -> TenantScope:
+    """What this caller may see (see :class:`~cloud.api.scope.TenantScope`)."""
+    return TenantScope(session, principal)
+
+
+ScopeDep = Annotated[TenantScope, Depends(get_scope)]
 
 
 def require_role(*roles: str) -> Callable[[Principal], Principal]:

@@ -13,19 +13,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from ..api.deps import SessionDep, StateDep
 from ..api.params import PathId
-from ..api.scope import visible_order
+from ..api.scope import TenantScope
 from ..db import Device, Engineer, WorkOrder, WorkOrderEvent, WorkOrderPart
-from ..services.auth import Principal
 from ..services.knowledge import similar_cases
 from ..services.lifecycle import actions_for_role
 from .charts import Marker, Series, time_chart
 from .render import countdown, deadline_of, page
-from .session import PagePrincipal
+from .session import PagePrincipal, PageScope
 
 __all__ = ["router"]
 
@@ -74,25 +72,17 @@ def _evidence_charts(order: WorkOrder, channels: int = 4) -> list[Any]:
     return charts
 
 
-def _visible_orders(principal: Principal) -> Select[tuple[WorkOrder]]:
-    """The caller's tenant's orders; an engineer's own only."""
-    q = select(WorkOrder).where(WorkOrder.tenant_id == principal.tenant_id)
-    if principal.role == "engineer":
-        q = q.where(WorkOrder.assignee_id == principal.engineer_id)
-    return q
-
-
-def _engineers(session: Session, tenant_id: int) -> dict[int, Engineer]:
+def _engineers(scope: TenantScope) -> dict[int, Engineer]:
     """The tenant's crew by id: cards name assignees and runners-up from it."""
-    return {e.id: e for e in session.scalars(select(Engineer).where(Engineer.tenant_id == tenant_id))}
+    return {e.id: e for e in scope.session.scalars(scope.select(Engineer))}
 
 
 @router.get("/work-orders")
 def board_page(
-    request: Request, principal: PagePrincipal, session: SessionDep, state: StateDep
+    request: Request, principal: PagePrincipal, session: SessionDep, scope: PageScope, state: StateDep
 ) -> HTMLResponse:
     now = state.clock.now()
-    base = _visible_orders(principal)
+    base = scope.orders()
     live = list(
         session.scalars(
             base.where(WorkOrder.status.in_(COLUMNS[:-1])).order_by(WorkOrder.priority, WorkOrder.id)
@@ -107,7 +97,7 @@ def board_page(
     devices = {
         d.id: d for d in session.scalars(select(Device).where(Device.id.in_({o.device_id for o in orders})))
     }
-    engineers = _engineers(session, principal.tenant_id)
+    engineers = _engineers(scope)
     columns: dict[str, list[WorkOrder]] = {c: [] for c in COLUMNS}
     for o in orders:
         columns[o.status].append(o)
@@ -127,15 +117,20 @@ def board_page(
 
 @router.get("/work-orders/{order_id}")
 def order_page(
-    order_id: PathId, request: Request, principal: PagePrincipal, session: SessionDep, state: StateDep
+    order_id: PathId,
+    request: Request,
+    principal: PagePrincipal,
+    session: SessionDep,
+    scope: PageScope,
+    state: StateDep,
 ) -> HTMLResponse:
     now = state.clock.now()
-    order, device = visible_order(session, principal, order_id)
+    order, device = scope.order(order_id)
     events = session.scalars(
         select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == order.id).order_by(WorkOrderEvent.seq)
     ).all()
     parts = session.scalars(select(WorkOrderPart).where(WorkOrderPart.work_order_id == order.id)).all()
-    engineers = _engineers(session, principal.tenant_id)
+    engineers = _engineers(scope)
     return page(
         request,
         "order.html",

@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from ..api.scope import visible_devices
+from ..api.scope import TenantScope
 from ..db import Alert, Consumable, Device, Site, WorkOrder
-from ..services.auth import Principal
 from ..services.health import connectivity
 from ..services.priority import SEVERITY_RANK
 
@@ -70,18 +68,16 @@ SORTS = {
 }
 
 
-def fleet_choices(session: Session, principal: Principal) -> tuple[list[str], list[str]]:
+def fleet_choices(scope: TenantScope) -> tuple[list[str], list[str]]:
     """The site keys and models the caller's devices have: the fleet page's filter options."""
-    query = visible_devices(session, principal, select(Site.key, Device.model)).outerjoin(
-        Site, Site.id == Device.site_id
-    )
+    session = scope.session
+    query = scope.devices(select(Site.key, Device.model)).outerjoin(Site, Site.id == Device.site_id)
     pairs = session.execute(query.distinct()).all()
     return sorted({s for s, _ in pairs if s}), sorted({m for _, m in pairs if m})
 
 
 def fleet_rows(
-    session: Session,
-    principal: Principal,
+    scope: TenantScope,
     now: datetime,
     offline_after: timedelta,
     *,
@@ -91,9 +87,8 @@ def fleet_rows(
 ) -> list[FleetRow]:
     """Rows for every visible device, filtered by site key and model, sorted by ``sort``
     (a key of :data:`SORTS`; worst health first by default)."""
-    query = visible_devices(session, principal, select(Device, Site)).outerjoin(
-        Site, Site.id == Device.site_id
-    )
+    session = scope.session
+    query = scope.devices(select(Device, Site)).outerjoin(Site, Site.id == Device.site_id)
     if site:
         query = query.where(Site.key == site)
     if model:

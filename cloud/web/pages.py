@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 
 from ..api.deps import SessionDep, StateDep
 from ..api.params import PathId
-from ..api.scope import check_device_visible
 from ..db import (
     Alert,
     Consumable,
@@ -35,7 +34,7 @@ from ..services.route import plan_route
 from .charts import Marker, Series, time_chart
 from .fleet_view import SORTS, fleet_choices, fleet_rows
 from .render import countdown, deadline_of, page
-from .session import PagePrincipal
+from .session import PagePrincipal, PageScope
 
 __all__ = ["router"]
 
@@ -47,15 +46,15 @@ TREND_WINDOWS = 400  # summaries on the device page's trend charts
 def fleet_page(
     request: Request,
     principal: PagePrincipal,
-    session: SessionDep,
+    scope: PageScope,
     state: StateDep,
     site: str | None = None,
     model: str | None = None,
     sort: str = "health",
 ) -> HTMLResponse:
     now = state.clock.now()
-    rows = fleet_rows(session, principal, now, state.offline_after, site=site, model=model, sort=sort)
-    sites, models = fleet_choices(session, principal)
+    rows = fleet_rows(scope, now, state.offline_after, site=site, model=model, sort=sort)
+    sites, models = fleet_choices(scope)
     return page(
         request,
         "fleet.html",
@@ -76,10 +75,15 @@ def fleet_page(
 
 @router.get("/devices/{device_id}")
 def device_page(
-    device_id: PathId, request: Request, principal: PagePrincipal, session: SessionDep, state: StateDep
+    device_id: PathId,
+    request: Request,
+    principal: PagePrincipal,
+    session: SessionDep,
+    scope: PageScope,
+    state: StateDep,
 ) -> HTMLResponse:
     now = state.clock.now()
-    device = check_device_visible(session, principal, device_id)
+    device = scope.device(device_id)
     site = session.get(Site, device.site_id) if device.site_id else None
     summaries = list(
         session.scalars(
@@ -195,7 +199,12 @@ def my_route_page(
 
 @router.get("/kpis")
 def kpis_page(
-    request: Request, principal: PagePrincipal, session: SessionDep, state: StateDep, days: int = 90
+    request: Request,
+    principal: PagePrincipal,
+    session: SessionDep,
+    scope: PageScope,
+    state: StateDep,
+    days: int = 90,
 ) -> HTMLResponse:
     if principal.role not in ("admin", "dispatcher"):
         raise Forbidden("the KPIs are for the service desk")
@@ -206,29 +215,21 @@ def kpis_page(
         "kpis.html",
         principal,
         now,
-        k=service_kpis(session, principal.tenant_id, now, days),
+        k=service_kpis(session, scope.tenant_id, now, days),
         days=days,
     )
 
 
 @router.get("/models")
 def models_page(
-    request: Request, principal: PagePrincipal, session: SessionDep, state: StateDep
+    request: Request, principal: PagePrincipal, session: SessionDep, scope: PageScope, state: StateDep
 ) -> HTMLResponse:
     """The registry, the rollouts and which agent runs which version."""
     if principal.role not in ("admin", "dispatcher"):
         raise Forbidden("models and rollouts are for the service desk")
-    tenant = principal.tenant_id
-    artifacts = session.scalars(
-        select(ModelArtifact)
-        .where(ModelArtifact.tenant_id == tenant)
-        .order_by(ModelArtifact.id.desc())
-        .limit(50)
-    ).all()
+    artifacts = session.scalars(scope.select(ModelArtifact).order_by(ModelArtifact.id.desc()).limit(50)).all()
     by_id = {a.id: a for a in artifacts}
-    runs = session.scalars(
-        select(Rollout).where(Rollout.tenant_id == tenant).order_by(Rollout.id.desc()).limit(50)
-    ).all()
+    runs = session.scalars(scope.select(Rollout).order_by(Rollout.id.desc()).limit(50)).all()
     return page(
         request,
         "models.html",
@@ -236,21 +237,22 @@ def models_page(
         state.clock.now(),
         artifacts=artifacts,
         rollouts=[(r, by_id.get(r.artifact_id) or session.get(ModelArtifact, r.artifact_id)) for r in runs],
-        agents=rollouts.agent_models(session, tenant),
+        agents=rollouts.agent_models(session, scope.tenant_id),
     )
 
 
 @router.get("/changes")
-def changes(principal: PagePrincipal, session: SessionDep, state: StateDep) -> dict[str, str]:
+def changes(
+    principal: PagePrincipal, session: SessionDep, scope: PageScope, state: StateDep
+) -> dict[str, str]:
     """A version string that changes whenever something a page shows may have changed; the
     pages poll it and reload their content when it moves. It includes the service clock's
     minute, so countdowns move on even when no data arrives."""
-    tenant = principal.tenant_id
     parts = [
-        session.scalar(select(func.max(WorkOrderEvent.id)).where(WorkOrderEvent.tenant_id == tenant)),
-        session.scalar(select(func.max(Alert.last_at)).where(Alert.tenant_id == tenant)),
-        session.scalar(select(func.max(TelemetrySummary.id)).where(TelemetrySummary.tenant_id == tenant)),
-        session.scalar(select(func.max(Device.last_seen_at)).where(Device.tenant_id == tenant)),
+        session.scalar(scope.where(select(func.max(WorkOrderEvent.id)), WorkOrderEvent)),
+        session.scalar(scope.where(select(func.max(Alert.last_at)), Alert)),
+        session.scalar(scope.where(select(func.max(TelemetrySummary.id)), TelemetrySummary)),
+        session.scalar(scope.where(select(func.max(Device.last_seen_at)), Device)),
         state.clock.now().replace(second=0, microsecond=0),
     ]
     return {"version": "|".join(str(p) for p in parts)}

@@ -15,11 +15,12 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ..api.deps import TOKEN_COOKIE, StateDep, principal_for
+from ..api.deps import TOKEN_COOKIE, SessionDep, StateDep, principal_for
+from ..api.scope import TenantScope
 from ..services.auth import Principal
 from .render import page
 
-__all__ = ["LoginRequired", "PagePrincipal", "home_for", "router"]
+__all__ = ["LoginRequired", "PagePrincipal", "PageScope", "home_for", "router"]
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 _MAX_FORM = 4096
@@ -53,6 +54,14 @@ def page_principal(request: Request, state: StateDep) -> Principal:
 
 
 PagePrincipal = Annotated[Principal, Depends(page_principal)]
+
+
+def page_scope(session: SessionDep, principal: PagePrincipal) -> TenantScope:
+    """What the logged-in user may see on the pages (see :class:`~cloud.api.scope.TenantScope`)."""
+    return TenantScope(session, principal)
+
+
+PageScope = Annotated[TenantScope, Depends(page_scope)]
 
 
 @router.get("/login")

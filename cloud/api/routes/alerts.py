@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
 from ...db import Alert
 from ...schemas.common import Page
 from ...schemas.work import AlertPublic
-from ..deps import Reader, SessionDep
+from ..deps import Reader, ScopeDep, SessionDep
 from ..params import Limit, Offset, QueryId
-from ..scope import check_device_visible, engineer_device_ids, page
+from ..scope import page
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
@@ -21,20 +20,17 @@ router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 def list_alerts(
     principal: Reader,
     session: SessionDep,
+    scope: ScopeDep,
     limit: Limit = 100,
     offset: Offset = 0,
     device_id: QueryId = None,
     status: Literal["active", "cleared"] | None = None,
 ) -> Page[AlertPublic]:
-    q = (
-        select(Alert)
-        .where(Alert.tenant_id == principal.tenant_id)
-        .order_by(Alert.raised_at.desc(), Alert.id.desc())
-    )
+    q = scope.select(Alert).order_by(Alert.raised_at.desc(), Alert.id.desc())
     if principal.role == "engineer":
-        q = q.where(Alert.device_id.in_(engineer_device_ids(session, principal.engineer_id or -1)))
+        q = q.where(Alert.device_id.in_(scope.engineer_device_ids()))
     if device_id is not None:
-        check_device_visible(session, principal, device_id)
+        scope.device(device_id)
         q = q.where(Alert.device_id == device_id)
     if status is not None:
         q = q.where(Alert.status == status)

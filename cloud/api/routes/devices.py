@@ -13,9 +13,9 @@ from ...schemas.ops import DeviceHealth
 from ...schemas.work import ChainReportPublic, EventPublic
 from ...services.health import device_health
 from ...services.history import verify_chain
-from ..deps import Admin, Reader, SessionDep, StateDep
+from ..deps import Admin, Reader, ScopeDep, SessionDep, StateDep
 from ..params import Limit, Offset, PathId, QueryId
-from ..scope import check_device_visible, page, visible_devices
+from ..scope import page
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 
@@ -24,13 +24,14 @@ router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 def list_devices(
     principal: Reader,
     session: SessionDep,
+    scope: ScopeDep,
     limit: Limit = 100,
     offset: Offset = 0,
     site_id: QueryId = None,
     model: str | None = None,
     registered: bool | None = None,
 ) -> Page[DevicePublic]:
-    q = visible_devices(session, principal, select(Device)).order_by(Device.id)
+    q = scope.devices(select(Device)).order_by(Device.id)
     if site_id is not None:
         q = q.where(Device.site_id == site_id)
     if model is not None:
@@ -42,18 +43,18 @@ def list_devices(
 
 
 @router.post("", status_code=201)
-def create_device(body: DeviceCreate, principal: Admin, session: SessionDep, state: StateDep) -> DevicePublic:
+def create_device(
+    body: DeviceCreate, principal: Admin, session: SessionDep, scope: ScopeDep, state: StateDep
+) -> DevicePublic:
     """Register a device; a device that already reported (unregistered) is adopted instead."""
     site = session.get(Site, body.site_id)
-    if site is None or site.tenant_id != principal.tenant_id:
+    if site is None or site.tenant_id != scope.tenant_id:
         raise NotFound(f"site {body.site_id} not found")
-    row = session.scalar(
-        select(Device).where(Device.tenant_id == principal.tenant_id, Device.key == body.key)
-    )
+    row = session.scalar(scope.select(Device).where(Device.key == body.key))
     if row is not None and row.registered:
         raise Conflict(f"device {body.key!r} is already registered")
     if row is None:
-        row = Device(tenant_id=principal.tenant_id, key=body.key)
+        row = Device(tenant_id=scope.tenant_id, key=body.key)
         session.add(row)
     fields = body.model_dump()
     fields["agent_key"] = fields["agent_key"] or row.agent_key or row.last_agent
@@ -67,32 +68,39 @@ def create_device(body: DeviceCreate, principal: Admin, session: SessionDep, sta
 
 @router.put("/{device_id}/agent")
 def assign_device(
-    device_id: PathId, body: DeviceAssign, principal: Admin, session: SessionDep, state: StateDep
+    device_id: PathId,
+    body: DeviceAssign,
+    principal: Admin,
+    session: SessionDep,
+    scope: ScopeDep,
+    state: StateDep,
 ) -> DevicePublic:
     """Move a device to another edge agent: from now on ingest takes its messages from that
     agent only, and that agent's bridge may publish for it."""
-    row = check_device_visible(session, principal, device_id)
+    row = scope.device(device_id)
     row.agent_key = body.agent_key
     state.sync_broker(session)
     return DevicePublic.model_validate(row)
 
 
 @router.get("/{device_id}")
-def read_device(device_id: PathId, principal: Reader, session: SessionDep) -> DevicePublic:
-    return DevicePublic.model_validate(check_device_visible(session, principal, device_id))
+def read_device(device_id: PathId, principal: Reader, session: SessionDep, scope: ScopeDep) -> DevicePublic:
+    return DevicePublic.model_validate(scope.device(device_id))
 
 
 @router.get("/{device_id}/health")
 def read_device_health(
-    device_id: PathId, principal: Reader, session: SessionDep, state: StateDep
+    device_id: PathId, principal: Reader, session: SessionDep, scope: ScopeDep, state: StateDep
 ) -> DeviceHealth:
-    device = check_device_visible(session, principal, device_id)
+    device = scope.device(device_id)
     return DeviceHealth.model_validate(device_health(session, device, state.clock.now(), state.offline_after))
 
 
 @router.get("/{device_id}/history")
-def list_device_history(device_id: PathId, principal: Reader, session: SessionDep) -> list[EventPublic]:
-    device = check_device_visible(session, principal, device_id)
+def list_device_history(
+    device_id: PathId, principal: Reader, session: SessionDep, scope: ScopeDep
+) -> list[EventPublic]:
+    device = scope.device(device_id)
     rows = session.scalars(
         select(WorkOrderEvent).where(WorkOrderEvent.device_id == device.id).order_by(WorkOrderEvent.seq)
     )
@@ -100,6 +108,8 @@ def list_device_history(device_id: PathId, principal: Reader, session: SessionDe
 
 
 @router.get("/{device_id}/history/verify")
-def verify_device_history(device_id: PathId, principal: Reader, session: SessionDep) -> ChainReportPublic:
-    device = check_device_visible(session, principal, device_id)
+def verify_device_history(
+    device_id: PathId, principal: Reader, session: SessionDep, scope: ScopeDep
+) -> ChainReportPublic:
+    device = scope.device(device_id)
     return ChainReportPublic.model_validate(verify_chain(session, device))

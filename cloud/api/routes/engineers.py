@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
 from ...db import Engineer
 from ...errors import NotFound
 from ...schemas.common import Page
 from ...schemas.fleet import EngineerCreate, EngineerPublic
-from ..deps import Admin, Reader, SessionDep
+from ..deps import Admin, Reader, ScopeDep, SessionDep
 from ..params import Limit, Offset, PathId
-from ..scope import get_scoped, page
+from ..scope import page
 
 router = APIRouter(prefix="/api/v1/engineers", tags=["engineers"])
 
 
 @router.get("")
 def list_engineers(
-    principal: Reader, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+    principal: Reader, session: SessionDep, scope: ScopeDep, limit: Limit = 100, offset: Offset = 0
 ) -> Page[EngineerPublic]:
-    q = select(Engineer).where(Engineer.tenant_id == principal.tenant_id).order_by(Engineer.id)
+    q = scope.select(Engineer).order_by(Engineer.id)
     if principal.role == "engineer":
         q = q.where(Engineer.id == principal.engineer_id)
     rows, total = page(session, q, limit, offset)
@@ -28,15 +27,19 @@ def list_engineers(
 
 
 @router.post("", status_code=201)
-def create_engineer(body: EngineerCreate, principal: Admin, session: SessionDep) -> EngineerPublic:
-    row = Engineer(tenant_id=principal.tenant_id, active=True, **body.model_dump())
+def create_engineer(
+    body: EngineerCreate, principal: Admin, session: SessionDep, scope: ScopeDep
+) -> EngineerPublic:
+    row = Engineer(tenant_id=scope.tenant_id, active=True, **body.model_dump())
     session.add(row)
     session.flush()
     return EngineerPublic.model_validate(row)
 
 
 @router.get("/{engineer_id}")
-def read_engineer(engineer_id: PathId, principal: Reader, session: SessionDep) -> EngineerPublic:
+def read_engineer(
+    engineer_id: PathId, principal: Reader, session: SessionDep, scope: ScopeDep
+) -> EngineerPublic:
     if principal.role == "engineer" and engineer_id != principal.engineer_id:
         raise NotFound(f"engineer {engineer_id} not found")
-    return EngineerPublic.model_validate(get_scoped(session, Engineer, engineer_id, principal, "engineer"))
+    return EngineerPublic.model_validate(scope.get(Engineer, engineer_id, "engineer"))

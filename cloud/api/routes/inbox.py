@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
 from ...db import Notification, Task
 from ...schemas.common import Page
 from ...schemas.work import NotificationPublic, TaskPublic
-from ..deps import Reader, SessionDep, Staff
+from ..deps import Reader, ScopeDep, SessionDep, Staff
 from ..params import Limit, Offset
 from ..scope import page
 
@@ -21,16 +20,13 @@ router = APIRouter(prefix="/api/v1", tags=["inbox"])
 def list_notifications(
     principal: Reader,
     session: SessionDep,
+    scope: ScopeDep,
     limit: Limit = 100,
     offset: Offset = 0,
     tier: Annotated[int | None, Query(ge=1, le=3)] = None,
     recipient: str | None = None,
 ) -> Page[NotificationPublic]:
-    q = (
-        select(Notification)
-        .where(Notification.tenant_id == principal.tenant_id)
-        .order_by(Notification.id.desc())
-    )
+    q = scope.select(Notification).order_by(Notification.id.desc())
     if principal.role == "engineer":
         q = q.where(Notification.recipient == f"engineer:{principal.engineer_id}")
     if tier is not None:
@@ -43,8 +39,8 @@ def list_notifications(
 
 @router.get("/tasks")
 def list_tasks(
-    principal: Staff, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+    principal: Staff, session: SessionDep, scope: ScopeDep, limit: Limit = 100, offset: Offset = 0
 ) -> Page[TaskPublic]:
-    q = select(Task).where(Task.tenant_id == principal.tenant_id).order_by(Task.id.desc())
+    q = scope.select(Task).order_by(Task.id.desc())
     rows, total = page(session, q, limit, offset)
     return Page[TaskPublic](items=rows, total=total, limit=limit, offset=offset)

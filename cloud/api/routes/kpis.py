@@ -8,18 +8,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ...services.kpis import service_kpis
-from ..deps import SessionDep, Staff, StateDep
+from ..deps import ScopeDep, SessionDep, Staff, StateDep
 
 router = APIRouter(prefix="/api/v1", tags=["kpis"])
 
 
 @router.get("/kpis")
 def read_kpis(
-    principal: Staff, session: SessionDep, state: StateDep, days: Annotated[int, Query(ge=1, le=3650)] = 90
+    principal: Staff,
+    session: SessionDep,
+    scope: ScopeDep,
+    state: StateDep,
+    days: Annotated[int, Query(ge=1, le=3650)] = 90,
 ) -> dict[str, Any]:
     """Mean time to repair, SLA compliance, first-time fix, CSAT, alerts per device-day, top
     faults per model and the next 30 days' parts demand, over the last ``days`` days."""
-    kpis = asdict(service_kpis(session, principal.tenant_id, state.clock.now(), days))
+    kpis = asdict(service_kpis(session, scope.tenant_id, state.clock.now(), days))
     kpis["top_faults"] = {
         m: [{"fault_key": f, "alerts": n} for f, n in v] for m, v in kpis["top_faults"].items()
     }

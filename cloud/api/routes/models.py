@@ -11,14 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...db import Agent, AgentRollout, ModelArtifact, Rollout
-from ...errors import NotFound
 from ...schemas.common import Page
 from ...schemas.rollout import AgentModelPublic, AgentRolloutPublic, ModelPublic, RolloutCreate, RolloutPublic
 from ...services import rollouts
 from ...services.auth import Principal
 from ..deps import Admin, Reader, StateDep, require_role
 from ..params import Limit, Offset, PathId
-from ..scope import page
+from ..scope import TenantScope, page
 
 router = APIRouter(tags=["models"])
 
@@ -27,17 +26,11 @@ Name = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
 def _artifact(session: Session, principal: Principal, model_id: int) -> ModelArtifact:
-    row = session.get(ModelArtifact, model_id)
-    if row is None or row.tenant_id != principal.tenant_id:
-        raise NotFound(f"model {model_id} not found")
-    return row
+    return TenantScope(session, principal).get(ModelArtifact, model_id, "model")
 
 
 def _rollout(session: Session, principal: Principal, rollout_id: int) -> Rollout:
-    row = session.get(Rollout, rollout_id)
-    if row is None or row.tenant_id != principal.tenant_id:
-        raise NotFound(f"rollout {rollout_id} not found")
-    return row
+    return TenantScope(session, principal).get(Rollout, rollout_id, "rollout")
 
 
 def _rollout_public(session: Session, rollout: Rollout) -> RolloutPublic:
@@ -82,7 +75,7 @@ def list_models(
     principal: Reader, state: StateDep, limit: Limit = 100, offset: Offset = 0, name: Name = None
 ) -> Page[ModelPublic]:
     with state.sessions() as session:
-        q = select(ModelArtifact).where(ModelArtifact.tenant_id == principal.tenant_id)
+        q = TenantScope(session, principal).select(ModelArtifact)
         if name is not None:
             q = q.where(ModelArtifact.name == name)
         rows, total = page(session, q.order_by(ModelArtifact.id.desc()), limit, offset)
@@ -130,7 +123,7 @@ def list_rollouts(
     principal: Reader, state: StateDep, limit: Limit = 100, offset: Offset = 0
 ) -> Page[RolloutPublic]:
     with state.sessions() as session:
-        q = select(Rollout).where(Rollout.tenant_id == principal.tenant_id).order_by(Rollout.id.desc())
+        q = TenantScope(session, principal).select(Rollout).order_by(Rollout.id.desc())
         rows, total = page(session, q, limit, offset)
         return Page[RolloutPublic](
             items=[_rollout_public(session, r) for r in rows], total=total, limit=limit, offset=offset

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from ...db import Consumable, Reminder
 from ...schemas.common import Page
 from ...schemas.work import ConsumablePublic, ReminderPublic
-from ..deps import Reader, SessionDep
+from ..deps import Reader, ScopeDep, SessionDep
 from ..params import Limit, Offset, PathId, QueryId
-from ..scope import check_device_visible, engineer_device_ids, page
+from ..scope import page
 
 router = APIRouter(prefix="/api/v1", tags=["reminders"])
 
@@ -21,20 +21,17 @@ router = APIRouter(prefix="/api/v1", tags=["reminders"])
 def list_reminders(
     principal: Reader,
     session: SessionDep,
+    scope: ScopeDep,
     limit: Limit = 100,
     offset: Offset = 0,
     device_id: QueryId = None,
     status: Literal["active", "cancelled", "done"] | None = None,
 ) -> Page[ReminderPublic]:
-    q = (
-        select(Reminder)
-        .where(Reminder.tenant_id == principal.tenant_id)
-        .order_by(Reminder.due_at, Reminder.id)
-    )
+    q = scope.select(Reminder).order_by(Reminder.due_at, Reminder.id)
     if principal.role == "engineer":
-        q = q.where(Reminder.device_id.in_(engineer_device_ids(session, principal.engineer_id or -1)))
+        q = q.where(Reminder.device_id.in_(scope.engineer_device_ids()))
     if device_id is not None:
-        check_device_visible(session, principal, device_id)
+        scope.device(device_id)
         q = q.where(Reminder.device_id == device_id)
     if status is not None:
         q = q.where(Reminder.status == status)
@@ -44,9 +41,9 @@ def list_reminders(
 
 @router.get("/devices/{device_id}/consumables")
 def list_device_consumables(
-    device_id: PathId, principal: Reader, session: SessionDep
+    device_id: PathId, principal: Reader, session: SessionDep, scope: ScopeDep
 ) -> list[ConsumablePublic]:
-    device = check_device_visible(session, principal, device_id)
+    device = scope.device(device_id)
     rows = session.scalars(
         select(Consumable).where(Consumable.device_id == device.id).order_by(Consumable.name)
     )

@@ -9,7 +9,7 @@ from ...db.migrate import current_revision, head_revision
 from ...schemas.ops import SchedulerRun, TokenCreate, TokenIssued
 from ...services.auth import issue_token
 from ...services.scheduler import run_due
-from ..deps import Admin, CurrentPrincipal, SessionDep, StateDep
+from ..deps import Admin, CurrentPrincipal, ScopeDep, SessionDep, StateDep
 
 router = APIRouter()
 
@@ -57,10 +57,12 @@ def read_me(principal: CurrentPrincipal) -> dict[str, object]:
 
 
 @router.post("/api/v1/tokens", tags=["auth"], status_code=201)
-def create_token(body: TokenCreate, principal: Admin, session: SessionDep, state: StateDep) -> TokenIssued:
+def create_token(
+    body: TokenCreate, principal: Admin, session: SessionDep, scope: ScopeDep, state: StateDep
+) -> TokenIssued:
     row, plain = issue_token(
         session,
-        principal.tenant_id,
+        scope.tenant_id,
         body.role,
         body.name,
         state.clock.now(),
@@ -72,8 +74,8 @@ def create_token(body: TokenCreate, principal: Admin, session: SessionDep, state
 
 
 @router.post("/api/v1/scheduler/run", tags=["system"])
-def run_scheduler(principal: Admin, session: SessionDep, state: StateDep) -> SchedulerRun:
+def run_scheduler(principal: Admin, session: SessionDep, scope: ScopeDep, state: StateDep) -> SchedulerRun:
     """Run the time-driven rules for this tenant now (the service also runs them on a timer)."""
-    report = run_due(session, state.clock.now(), principal.tenant_id)
+    report = run_due(session, state.clock.now(), scope.tenant_id)
     state.metrics.observe_scheduler(report)
     return SchedulerRun.model_validate(report)

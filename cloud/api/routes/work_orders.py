@@ -28,9 +28,9 @@ from ...services.auth import Principal
 from ...services.dispatch import DispatchResult, dispatch_orders
 from ...services.knowledge import similar_cases
 from ...services.lifecycle import actions_for_role
-from ..deps import EngineerCaller, Reader, SessionDep, Staff, StateDep
+from ..deps import EngineerCaller, Reader, ScopeDep, SessionDep, Staff, StateDep
 from ..params import Limit, Offset, PathId, QueryId
-from ..scope import get_scoped, page, visible_order
+from ..scope import page
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
 StatusName = Literal["open", "assigned", "accepted", "in_progress", "resolved", "closed", "cancelled"]
@@ -57,13 +57,14 @@ def _detail(session: Session, order: WorkOrder, principal: Principal) -> WorkOrd
 def list_work_orders(
     principal: Reader,
     session: SessionDep,
+    scope: ScopeDep,
     limit: Limit = 100,
     offset: Offset = 0,
     status: Annotated[list[StatusName] | None, Query()] = None,
     device_id: QueryId = None,
     assignee_id: QueryId = None,
 ) -> Page[WorkOrderPublic]:
-    q = select(WorkOrder).where(WorkOrder.tenant_id == principal.tenant_id)
+    q = scope.select(WorkOrder)
     if principal.role == "engineer":
         q = q.where(WorkOrder.assignee_id == principal.engineer_id)
     if status:
@@ -80,10 +81,10 @@ def list_work_orders(
 
 @router.post("", status_code=201)
 def create_work_order(
-    body: WorkOrderCreate, principal: Staff, session: SessionDep, state: StateDep
+    body: WorkOrderCreate, principal: Staff, session: SessionDep, scope: ScopeDep, state: StateDep
 ) -> WorkOrderDetail:
     """A work order by hand; deduplicated like automatic ones (same device + fault key)."""
-    device = get_scoped(session, Device, body.device_id, principal, "device")
+    device = scope.get(Device, body.device_id, "device")
     fault_key = body.fault_key or f"manual:{body.category}:{body.title}"
     spec = wo.OrderSpec(
         source="manual",
@@ -101,34 +102,36 @@ def create_work_order(
 
 
 @router.post("/dispatch")
-def dispatch_work_orders(principal: Staff, session: SessionDep, state: StateDep) -> list[dict[str, object]]:
+def dispatch_work_orders(
+    principal: Staff, session: SessionDep, scope: ScopeDep, state: StateDep
+) -> list[dict[str, object]]:
     """Dispatch every open order of the tenant, most urgent first, in one pass."""
-    orders = list(
-        session.scalars(
-            select(WorkOrder).where(WorkOrder.tenant_id == principal.tenant_id, WorkOrder.status == "open")
-        )
-    )
+    orders = list(session.scalars(scope.select(WorkOrder).where(WorkOrder.status == "open")))
     results: list[DispatchResult] = dispatch_orders(session, orders, state.clock.now(), principal.actor)
     return [{"work_order_id": r.order_id, "engineer_id": r.engineer_id, "reason": r.reason} for r in results]
 
 
 @router.get("/{order_id}")
-def read_work_order(order_id: PathId, principal: Reader, session: SessionDep) -> WorkOrderDetail:
-    order, _ = visible_order(session, principal, order_id)
+def read_work_order(
+    order_id: PathId, principal: Reader, session: SessionDep, scope: ScopeDep
+) -> WorkOrderDetail:
+    order, _ = scope.order(order_id)
     return _detail(session, order, principal)
 
 
 @router.get("/{order_id}/similar")
-def list_similar_cases(order_id: PathId, principal: Reader, session: SessionDep) -> list[dict[str, Any]]:
-    order, _ = visible_order(session, principal, order_id)
+def list_similar_cases(
+    order_id: PathId, principal: Reader, session: SessionDep, scope: ScopeDep
+) -> list[dict[str, Any]]:
+    order, _ = scope.order(order_id)
     return similar_cases(session, order)
 
 
 @router.post("/{order_id}/dispatch")
 def dispatch_work_order(
-    order_id: PathId, principal: Staff, session: SessionDep, state: StateDep
+    order_id: PathId, principal: Staff, session: SessionDep, scope: ScopeDep, state: StateDep
 ) -> WorkOrderDetail:
-    order, _ = visible_order(session, principal, order_id)
+    order, _ = scope.order(order_id)
     if order.status != "open":
         raise IllegalTransition("dispatch", order.status)
     dispatch_orders(session, [order], state.clock.now(), principal.actor)
@@ -137,29 +140,39 @@ def dispatch_work_order(
 
 @router.post("/{order_id}/assign")
 def assign_work_order(
-    order_id: PathId, body: AssignBody, principal: Staff, session: SessionDep, state: StateDep
+    order_id: PathId,
+    body: AssignBody,
+    principal: Staff,
+    session: SessionDep,
+    scope: ScopeDep,
+    state: StateDep,
 ) -> WorkOrderDetail:
-    order, device = visible_order(session, principal, order_id)
-    engineer = get_scoped(session, Engineer, body.engineer_id, principal, "engineer")
+    order, device = scope.order(order_id)
+    engineer = scope.get(Engineer, body.engineer_id, "engineer")
     tr.assign(session, device, order, engineer, principal.actor, state.clock.now())
     return _detail(session, order, principal)
 
 
 @router.post("/{order_id}/accept")
 def accept_work_order(
-    order_id: PathId, principal: EngineerCaller, session: SessionDep, state: StateDep
+    order_id: PathId, principal: EngineerCaller, session: SessionDep, scope: ScopeDep, state: StateDep
 ) -> WorkOrderDetail:
-    order, device = visible_order(session, principal, order_id)
+    order, device = scope.order(order_id)
     tr.accept(session, device, order, principal.actor, state.clock.now())
     return _detail(session, order, principal)
 
 
 @router.post("/{order_id}/decline")
 def decline_work_order(
-    order_id: PathId, body: DeclineBody, principal: EngineerCaller, session: SessionDep, state: StateDep
+    order_id: PathId,
+    body: DeclineBody,
+    principal: EngineerCaller,
+    session: SessionDep,
+    scope: ScopeDep,
+    state: StateDep,
 ) -> dict[str, object]:
     """Decline, and the order is dispatched again to the next best engineer (not this one)."""
-    order, device = visible_order(session, principal, order_id)
+    order, device = scope.order(order_id)
     now = state.clock.now()
     tr.decline(session, device, order, principal.actor, now, body.reason)
     results = dispatch_orders(session, [order], now, "system:dispatch")
@@ -172,18 +185,23 @@ def decline_work_order(
 
 @router.post("/{order_id}/start")
 def start_work_order(
-    order_id: PathId, principal: EngineerCaller, session: SessionDep, state: StateDep
+    order_id: PathId, principal: EngineerCaller, session: SessionDep, scope: ScopeDep, state: StateDep
 ) -> WorkOrderDetail:
-    order, device = visible_order(session, principal, order_id)
+    order, device = scope.order(order_id)
     tr.start(session, device, order, principal.actor, state.clock.now())
     return _detail(session, order, principal)
 
 
 @router.post("/{order_id}/resolve")
 def resolve_work_order(
-    order_id: PathId, body: ResolveBody, principal: EngineerCaller, session: SessionDep, state: StateDep
+    order_id: PathId,
+    body: ResolveBody,
+    principal: EngineerCaller,
+    session: SessionDep,
+    scope: ScopeDep,
+    state: StateDep,
 ) -> WorkOrderDetail:
-    order, device = visible_order(session, principal, order_id)
+    order, device = scope.order(order_id)
     parts = [tr.PartUsed(p.part_number, p.name, p.quantity) for p in body.parts]
     tr.resolve(
         session, device, order, principal.actor, state.clock.now(), body.fix, parts, state.verification_window
@@ -193,36 +211,46 @@ def resolve_work_order(
 
 @router.post("/{order_id}/rate")
 def rate_work_order(
-    order_id: PathId, body: RateBody, principal: Staff, session: SessionDep, state: StateDep
+    order_id: PathId, body: RateBody, principal: Staff, session: SessionDep, scope: ScopeDep, state: StateDep
 ) -> WorkOrderDetail:
     """Record the customer's rating; below 3 stars opens a review task."""
-    order, device = visible_order(session, principal, order_id)
+    order, device = scope.order(order_id)
     tr.rate(session, device, order, principal.actor, state.clock.now(), body.stars, body.comment)
     return _detail(session, order, principal)
 
 
 @router.post("/{order_id}/close")
 def close_work_order(
-    order_id: PathId, principal: Staff, session: SessionDep, state: StateDep
+    order_id: PathId, principal: Staff, session: SessionDep, scope: ScopeDep, state: StateDep
 ) -> WorkOrderDetail:
-    order, device = visible_order(session, principal, order_id)
+    order, device = scope.order(order_id)
     tr.close(session, device, order, principal.actor, state.clock.now())
     return _detail(session, order, principal)
 
 
 @router.post("/{order_id}/reopen")
 def reopen_work_order(
-    order_id: PathId, body: ReasonBody, principal: Staff, session: SessionDep, state: StateDep
+    order_id: PathId,
+    body: ReasonBody,
+    principal: Staff,
+    session: SessionDep,
+    scope: ScopeDep,
+    state: StateDep,
 ) -> WorkOrderDetail:
-    order, device = visible_order(session, principal, order_id)
+    order, device = scope.order(order_id)
     tr.reopen(session, device, order, principal.actor, state.clock.now(), body.reason)
     return _detail(session, order, principal)
 
 
 @router.post("/{order_id}/cancel")
 def cancel_work_order(
-    order_id: PathId, body: ReasonBody, principal: Staff, session: SessionDep, state: StateDep
+    order_id: PathId,
+    body: ReasonBody,
+    principal: Staff,
+    session: SessionDep,
+    scope: ScopeDep,
+    state: StateDep,
 ) -> WorkOrderDetail:
-    order, device = visible_order(session, principal, order_id)
+    order, device = scope.order(order_id)
     tr.cancel(session, device, order, principal.actor, state.clock.now(), body.reason)
     return _detail(session, order, principal)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from .services.ingest import IngestResult
 from .services.scheduler import SchedulerReport
@@ -37,6 +37,19 @@ class Metrics:
         self.request_seconds = Histogram(
             "prognos_http_request_seconds", "HTTP request duration", ["route"], registry=r
         )
+        # what the edge agents report in their status (totals since they were installed)
+        self.edge_dropped = Gauge(
+            "prognos_edge_dropped_messages",
+            "Messages an edge agent dropped, by source and reason",
+            ["tenant", "agent", "reason"],
+            registry=r,
+        )
+        self.edge_lost = Gauge(
+            "prognos_edge_lost_messages",
+            "Messages the devices of an edge agent numbered that it never received",
+            ["tenant", "agent"],
+            registry=r,
+        )
 
     def observe_ingest(self, result: IngestResult) -> None:
         self.ingested.labels(result.kind or "unknown", result.outcome).inc()
@@ -46,6 +59,11 @@ class Metrics:
             self.ingest_lag.observe(result.lag_s)
         if result.created_orders:
             self.orders_created.labels(result.kind or "unknown").inc(len(result.created_orders))
+        if result.agent is not None and result.agent_status is not None:
+            tenant, agent = result.agent
+            for reason, n in result.agent_status.dropped.items():
+                self.edge_dropped.labels(tenant, agent, reason).set(n)
+            self.edge_lost.labels(tenant, agent).set(sum(result.agent_status.lost.values()))
 
     def observe_scheduler(self, report: SchedulerReport) -> None:
         if report.escalated:

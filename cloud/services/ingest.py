@@ -78,6 +78,8 @@ class IngestResult:
     summary: TelemetrySummaryMessage | None = None
     quarantined: bool = False  # stored, but the device is unregistered or unassigned: no orders
     message_id: str | None = None  # what the edge calls it (also for most dead letters)
+    agent: tuple[str, str] | None = None  # (tenant, agent) of a status report
+    agent_status: AgentStatus | None = None
 
 
 class _DeadLetter(Exception):
@@ -190,7 +192,7 @@ class Ingestor:
         if tenant is None:
             raise _DeadLetter(f"unknown tenant {tenant_slug!r}")
         on_agent_status(s, tenant, agent_key, status, self.clock.now())
-        return IngestResult("status", kind="status")
+        return IngestResult("status", kind="status", agent=(tenant_slug, agent_key), agent_status=status)
 
     def _model_status(self, s: Session, msg: ModelStatusMessage) -> IngestResult:
         tenant = s.scalar(select(Tenant).where(Tenant.slug == msg.tenant))

@@ -189,6 +189,11 @@ def test_what_an_agent_dropped_and_its_devices_lost_is_visible(
     }
     result = state.ingestor.handle("prognos/v1/acme/edge/edge-1/status", json.dumps(doc).encode())
     assert result.outcome == "status"
+    state.metrics.observe_ingest(result)  # as the ingest worker does
+    metrics = client.get("/metrics").text
+    crc = 'prognos_edge_dropped_messages{agent="edge-1",reason="serial:frame_crc",tenant="acme"} 12.0'
+    assert crc in metrics
+    assert 'prognos_edge_lost_messages{agent="edge-1",tenant="acme"} 656.0' in metrics
     with state.sessions() as s:
         agent = s.scalar(select(Agent).where(Agent.key == "edge-1"))
         assert agent is not None and agent.dropped == doc["dropped"]

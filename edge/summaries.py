@@ -20,8 +20,10 @@ class SummaryWindow:
     health: float | None = None  # the latest in the window
 
     def due(self, t: float, every: float) -> bool:
-        """Whether a sample at ``t`` falls past the open window (so it must be sent first)."""
-        return self.start is not None and t >= self.start + every
+        """Whether a sample at ``t`` falls outside the open window (so it must be sent first):
+        past its end, or before its start (the device clock went back after a jump ahead;
+        without this the window would wait in the future and no summary would go out)."""
+        return self.start is not None and bool(self.channels) and not self.start <= t < self.start + every
 
     def add(self, t: float, values: Mapping[str, float], score: float, health: float, every: float) -> None:
         if self.start is None or not self.channels:

@@ -230,3 +230,16 @@ def test_a_window_cut_short_by_a_restart_and_the_completed_one_are_two_summaries
     assert completed and completed[0].window_start == partial.window_start
     assert completed[0].message_id != partial.message_id
     assert completed[0].channels["vibration_rms"].count > partial.channels["vibration_rms"].count
+
+
+def test_summaries_go_on_after_the_device_clock_jumps_ahead_and_back() -> None:
+    """Issue 15: a clock that jumped forward (less than a day: not clamped by the gate) and
+    came back held the summary window in the future, and no summaries went out after it."""
+    agent = Agent(AgentSettings(summary_every_s=600.0))
+    normal = samples(30)  # minutes 0..29
+    ahead = [Sample(s.device_id, s.timestamp + 6 * 3600, s.seq, s.values) for s in samples(2, start=30)]
+    back = samples(40, start=32)  # the clock is right again: minutes 32..71
+    out = [m for m in run(agent, [*normal, *ahead, *back]) if m.kind == "summary"]
+    starts = [m.window_start - normal[0].timestamp for m in out]
+    assert any(st > 3600 for st in starts)  # the window of the jump went out...
+    assert [st for st in starts if st < 3600][-1] >= 3000  # ...and the windows after it too

@@ -97,6 +97,9 @@ def _alert_rows(t, scores, p, f, s, ring, kind, peak, sev, active):  # type: ign
         if dt > 0:
             prev = f[_F_INTERVAL]
             f[_F_INTERVAL] = dt if math.isnan(prev) else 0.9 * prev + 0.1 * min(dt, 4 * prev)
+        elif dt < 0:  # the device clock went back (after a jump ahead): the cooldown set on the
+            f[_F_COOLDOWN_UNTIL] += dt  # wrong time moves back with it, or the next real
+            f[_F_LAST_CLEAR] += dt  # fault would wait until the clock caught up again
         f[_F_LAST_T] = ti
         hot = 1 if score >= raise_at else 0
         pos = s[_I_POS]

@@ -39,6 +39,19 @@ def test_cooldown_blocks_an_immediate_re_raise() -> None:
     assert trs[2].at >= trs[1].at + 600
 
 
+def test_a_device_clock_that_jumped_ahead_and_back_does_not_hold_the_cooldown() -> None:
+    """Issue 15: an incident that cleared while the clock was 6 h ahead set a cooldown on that
+    clock; back on the right time the next real fault was not alerted for 6 hours."""
+    p = AlertPolicy(k=3, n=5, clear_after=2, cooldown_s=600, cooldown_rows=0)
+    ahead = 6 * 3600.0
+    t = [0.0, 60.0, 120.0, ahead + 180, ahead + 240] + [300.0 + 60 * i for i in range(40)]
+    scores = [HOT, HOT, HOT, COLD, COLD] + [COLD] * 15 + [HOT] * 5 + [COLD] * 20
+    trs = [tr for ti, sc in zip(t, scores, strict=True) if (tr := p.step(ti, sc)) is not None]
+    kinds = [tr.kind for tr in trs]
+    assert kinds[:3] == [TransitionKind.RAISE, TransitionKind.CLEAR, TransitionKind.RAISE]
+    assert trs[2].at < 3600  # the second fault raised on the corrected clock, not 6 h later
+
+
 @pytest.mark.parametrize("step", [1.0, 60.0, 3600.0])
 def test_the_cooldown_is_at_least_thirty_sampling_intervals_at_any_rate(step: float) -> None:
     """The same default holds at 1 s and at 1 h sampling: never re-raised within 30 rows."""

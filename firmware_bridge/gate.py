@@ -6,8 +6,9 @@
   impossible for any sensor we read; that one channel becomes NaN (a dropout) and is
   counted, and the rest of the sample is kept;
 * time: a device clock more than ``future_s`` ahead of the edge's (a clock that jumped to
-  next year) is replaced by the edge's time and counted, so one bad reading cannot hold
-  windows, cooldowns and replay detection in the future.
+  next year), or before :data:`EARLIEST` (a device without a real-time clock counting from
+  1970), is replaced by the edge's time and counted, so one bad reading cannot hold
+  windows, cooldowns and replay detection in the future or the past.
 
 Serial and MQTT readers share one gate type so the edge gets the same guarantees from both.
 """
@@ -23,9 +24,10 @@ from dataclasses import replace
 from .messages import DeviceMessage, Sample
 from .sequence import SequenceTracker, SeqVerdict
 
-__all__ = ["DEFAULT_MAX_ABS_VALUE", "MessageGate"]
+__all__ = ["DEFAULT_MAX_ABS_VALUE", "EARLIEST", "MessageGate"]
 
 DEFAULT_MAX_ABS_VALUE = 1e9
+EARLIEST = 946_684_800.0  # 2000-01-01: no fleet we serve has data from before it
 
 
 class MessageGate:
@@ -52,7 +54,7 @@ class MessageGate:
         replaced by the edge's), or None to drop."""
         now = self.clock()
         at: float | None = msg.timestamp
-        if not msg.timestamp <= now + self.future_s:  # also NaN
+        if not EARLIEST <= msg.timestamp <= now + self.future_s:  # also NaN
             self.clamped_times += 1
             msg, at = replace(msg, timestamp=now), None  # the edge's time says nothing of the device's
         if self.sequence.observe(msg.device_id, msg.seq, at) is SeqVerdict.DUPLICATE:

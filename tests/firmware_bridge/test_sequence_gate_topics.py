@@ -107,10 +107,17 @@ def test_parse_broker() -> None:
 def test_a_device_clock_far_in_the_future_is_replaced_by_the_edges_and_counted() -> None:
     """Issue 15: a clock that jumped forward then back held the alert cooldown and the summary
     window in the future (no summaries after it) and would make every later message look old."""
-    gate = MessageGate(clock=lambda: 1_000_000.0)
-    jumped = gate.admit(Sample("d", 1_000_000.0 + 365 * 86400, 1, {"a": 1.0}))
-    assert jumped is not None and jumped.timestamp == 1_000_000.0 and gate.clamped_times == 1
-    back = gate.admit(Sample("d", 999_990.0, 2, {"a": 1.0}))  # the clock is right again
-    assert back is not None and back.timestamp == 999_990.0
-    assert gate.admit(Sample("d", 999_995.0, 4, {"a": 1.0})) is not None  # a gap, not a replay
+    gate = MessageGate(clock=lambda: 1_800_000_000.0)
+    jumped = gate.admit(Sample("d", 1_800_000_000.0 + 365 * 86400, 1, {"a": 1.0}))
+    assert jumped is not None and jumped.timestamp == 1_800_000_000.0 and gate.clamped_times == 1
+    back = gate.admit(Sample("d", 1_799_999_990.0, 2, {"a": 1.0}))  # the clock is right again
+    assert back is not None and back.timestamp == 1_799_999_990.0
+    assert gate.admit(Sample("d", 1_799_999_995.0, 4, {"a": 1.0})) is not None  # a gap, not a replay
     assert gate.snapshot()["clamped_times"] == 1
+
+
+def test_a_device_without_a_real_time_clock_gets_the_edges_time() -> None:
+    """A device counting from 1970 would put every window and cooldown 56 years back."""
+    gate = MessageGate(clock=lambda: 1_800_000_000.0)
+    msg = gate.admit(Sample("d", 3600.0, 1, {"a": 1.0}))  # an hour after boot, 1970-01-01
+    assert msg is not None and msg.timestamp == 1_800_000_000.0 and gate.clamped_times == 1

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint venv clean
+.PHONY: demo test soak bench lint venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy models edge firmware_bridge mqtt_client
 	$(BIN)/python -m pytest $(ARGS)
+
+soak: $(STAMP)
+	$(BIN)/python -m pytest -m soak $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

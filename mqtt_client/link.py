@@ -101,9 +101,11 @@ class ConnectedClient:
             self.client.username_pw_set(broker.username, broker.password)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
         self.connected = threading.Event()
         self.connects = 0
         self.disconnects = 0
+        self.last_error: str | None = None  # why the last attempt failed or the link dropped
         self.on_connected: list[Callable[[], None]] = []
 
     def connect(
@@ -130,7 +132,9 @@ class ConnectedClient:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
+            self.last_error = f"refused: {reason_code}"
             return
+        self.last_error = None
         self.connects += 1
         for callback in self.on_connected:
             callback()
@@ -139,3 +143,8 @@ class ConnectedClient:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         self.disconnects += 1
         self.connected.clear()
+        if reason_code.is_failure:
+            self.last_error = f"disconnected: {reason_code}"
+
+    def _on_connect_fail(self, client, userdata) -> None:  # type: ignore[no-untyped-def]
+        self.last_error = "cannot connect (nothing listening, or the network is down)"

@@ -137,14 +137,31 @@ def _serve(args: argparse.Namespace) -> int:
     if not args.no_migrate:
         upgrade(settings.db_url)
     app = create_app(settings, start_workers=True)
+    base = f"http://{args.host}:{args.port}"
     print(
-        f"prognos cloud: http://{args.host}:{args.port} (API docs at /docs)\n"
+        f"prognos cloud: pages {base}/ui/  API docs {base}/docs\n"
         f"  database {_safe(settings.db_url)}\n"
-        f"  ingest {'from ' + settings.mqtt_url if settings.mqtt_url else 'off (no --mqtt)'}",
+        f"  ingest {'from ' + settings.mqtt_url if settings.mqtt_url else 'off (no --mqtt)'}\n"
+        "  log in with a token: the file `prognos cloud seed --tokens-out` wrote, or `prognos cloud token`",
         flush=True,
     )
+    if settings.mqtt_url and not _reachable(settings):
+        print(f"prognos cloud: warning: no broker answers at {settings.mqtt_url} yet; ingest keeps trying "
+              "and /readyz says not ready until it does", flush=True)  # fmt: skip
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
+
+
+def _reachable(settings: Any) -> bool:
+    """Whether something accepts TCP connections at the broker's address (a quick look)."""
+    import socket
+
+    host, port, _ = settings.mqtt_broker()
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return True
+    except OSError:
+        return False
 
 
 def _seed(args: argparse.Namespace) -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import RedirectResponse
 from sqlalchemy import text
 
 from ...db.migrate import current_revision, head_revision
@@ -14,6 +15,12 @@ from ..deps import Admin, CurrentPrincipal, ScopeDep, SessionDep, StateDep
 router = APIRouter()
 
 
+@router.get("/", include_in_schema=False)
+def root() -> RedirectResponse:
+    """People who open the service's address want the pages."""
+    return RedirectResponse("/ui/", status_code=307)
+
+
 @router.get("/healthz", tags=["system"])
 def get_liveness() -> dict[str, str]:
     """The process answers. Says nothing about the database (that is /readyz)."""
@@ -21,9 +28,18 @@ def get_liveness() -> dict[str, str]:
 
 
 @router.get("/readyz", tags=["system"], responses={503: {"description": "not ready"}})
-def get_readiness(state: StateDep, response: Response) -> dict[str, object]:
-    """Ready when the database answers and its schema is at the migrations' head."""
+def get_readiness(state: StateDep, request: Request, response: Response) -> dict[str, object]:
+    """Ready when the database answers, its schema is at the migrations' head, and (when the
+    service ingests from MQTT) the broker has accepted the ingest worker's subscription."""
     checks: dict[str, object] = {}
+    workers = getattr(request.app.state, "workers", None)
+    ingest = workers.ingest if workers is not None else None
+    if ingest is not None:
+        link = ingest.link
+        if link.connected.is_set() and ingest.subscribed.is_set():
+            checks["broker"] = "ok"
+        else:
+            checks["broker"] = f"unreachable: {state.settings.mqtt_url} ({link.last_error or 'connecting'})"
     try:
         with state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from firmware_bridge import DeviceMessage, MessageGate
-from firmware_bridge.contract import AgentStatus, model_command_topic
+from firmware_bridge.contract import AgentStatus, AlertMessage, model_command_topic
 from firmware_bridge.mqtt_reader import MqttReader
 from firmware_bridge.serial_reader import SerialReader
 from mqtt_client import parse_broker
@@ -274,6 +274,13 @@ class EdgeRunner:
         the outbox is failing."""
         out = [to_pending(m, self.config.tenant, self.config.agent_id) for m in messages]
         self.counts.update(f"out_{p.kind}" for p in out)
+        for m in messages:
+            if isinstance(m, AlertMessage) and m.transition != "update":
+                log.info(
+                    "alert %s on %s: %s (%s, %s, score %.4f)",
+                    "raised" if m.transition == "raise" else "cleared",
+                    m.device_id, m.fault_key, m.severity, m.cause, m.score,
+                )  # fmt: skip
         waiting = self._unstored + out
         if not waiting:
             return

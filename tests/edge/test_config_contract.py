@@ -129,3 +129,14 @@ def test_times_a_date_cannot_hold_are_refused_as_invalid(bad: float) -> None:
         parse_edge_message(json.dumps(doc))
     doc["predicted_depletion_at"] = 1_900_000_000.0
     assert parse_edge_message(json.dumps(doc)).predicted_depletion_at == 1_900_000_000.0
+
+
+def test_the_example_configuration_in_the_repository_loads() -> None:
+    """docs/examples/edge.toml is what `prognos edge run --help` points people to."""
+    from pathlib import Path
+
+    from edge.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "docs" / "examples" / "edge.toml")
+    assert [s.kind for s in cfg.sources] == ["serial", "mqtt"] and cfg.uplink.confirm_by == "cloud"
+    assert cfg.condition["air_filter"].channel == "filter_dp" and cfg.detector == "surprise"

@@ -77,7 +77,9 @@ class CloudSide:
         self.client.loop_stop()
 
 
-def start_edge(tmp_path: Path, port: Path, broker: MosquittoBroker) -> subprocess.Popen[str]:
+def start_edge(
+    tmp_path: Path, port: Path, broker: MosquittoBroker, quiet: bool = True
+) -> subprocess.Popen[str]:
     conf = tmp_path / "edge.toml"
     conf.write_text(
         f'data_dir = "{tmp_path / "data"}"\ntenant = "demo"\nagent_id = "edge-test"\n'
@@ -87,7 +89,7 @@ def start_edge(tmp_path: Path, port: Path, broker: MosquittoBroker) -> subproces
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "prognos", "edge", "run", "--config", str(conf), "--quiet"],
+        [sys.executable, "-m", "prognos", "edge", "run", "--config", str(conf), *(["--quiet"] * quiet)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -97,10 +99,11 @@ def start_edge(tmp_path: Path, port: Path, broker: MosquittoBroker) -> subproces
     raise AssertionError(f"edge agent exited with {proc.wait()} before it was ready")
 
 
-def stop_edge(proc: subprocess.Popen[str]) -> None:
+def stop_edge(proc: subprocess.Popen[str]) -> str:
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out[-3000:]
+    return out
 
 
 def expected_alert_ids() -> set[str]:
@@ -119,13 +122,13 @@ def test_injected_fault_arrives_as_an_alert_with_evidence(
     cloud = CloudSide(persistent_broker)
     port = tmp_path / "ttyEDGE"
     with PtyLink(port, block_timeout=10) as link:
-        edge = start_edge(tmp_path, port, persistent_broker)
+        edge = start_edge(tmp_path, port, persistent_broker, quiet=False)
         sink = SerialSink(link)
         for msg in fleet_messages(fleet):
             sink.send(msg)
         assert eventually(lambda: len(cloud.edge_messages()) > 0, 30)
         time.sleep(2.0)
-        stop_edge(edge)
+        log = stop_edge(edge)
     time.sleep(0.5)
     cloud.close()
     msgs = cloud.edge_messages()
@@ -147,6 +150,8 @@ def test_injected_fault_arrives_as_an_alert_with_evidence(
     kinds = Counter(m.kind for m in msgs)
     assert kinds["summary"] > 0 and kinds["consumable"] > 0 and kinds["fault"] > 0
     assert {m.message_id for m in msgs if m.kind == "alert"} == expected_alert_ids()
+    raised = sum(1 for m in alerts)  # and each raise was logged as it happened (issue 16)
+    assert log.count("alert raised on ") == raised and "alert cleared on " in log
 
 
 def test_broker_outage_loses_no_alert(tmp_path: Path, persistent_broker: MosquittoBroker) -> None:

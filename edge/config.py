@@ -48,9 +48,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from models.registry import DEFAULT_DETECTOR
+from models.registry import DEFAULT_DETECTOR, detector_problem
+from mqtt_client import parse_broker
 
 from .consumables import Condition
 from .errors import ConfigError
@@ -65,11 +66,21 @@ class SourceConfig(BaseModel):
 
     kind: Literal["serial", "mqtt"]
     port: str | None = None
-    baudrate: int = 115200
+    baudrate: int = Field(115200, gt=0)
     broker: str | None = None
     tenant: str | None = None  # mqtt: only this tenant's devices (default: the agent's tenant)
     username: str | None = None  # mqtt: the agent's broker login (agent.{tenant}.{agent_id})
     password: str | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _has_its_address(self) -> SourceConfig:
+        if self.kind == "serial" and not self.port:
+            raise ValueError("a serial source needs its port (port = \"/dev/ttyUSB0\" or a pyserial URL)")
+        if self.kind == "mqtt":
+            if not self.broker:
+                raise ValueError("an mqtt source needs its broker (broker = \"host:1883\")")
+            parse_broker(self.broker)  # "is not HOST:PORT" said here, not at the first connect
+        return self
 
 
 class UplinkConfig(BaseModel):
@@ -88,6 +99,12 @@ class UplinkConfig(BaseModel):
     # broker's PUBACK ("broker": a broker with no Prognos cloud behind it)
     confirm_by: Literal["cloud", "broker"] = "cloud"
     confirm_timeout_s: float = Field(60.0, gt=0)  # unconfirmed this long after the PUBACK: resent
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_parses(cls, text: str) -> str:
+        parse_broker(text)  # "is not HOST:PORT" at start, not at the first connect
+        return text
 
 
 class CloudConfig(BaseModel):
@@ -121,6 +138,14 @@ class EdgeConfig(BaseModel):
     cloud: CloudConfig | None = None  # model rollouts need it
     rul_model: Path | None = None  # prognos models train-rul output, for devices with its channels
 
+    @field_validator("detector")
+    @classmethod
+    def _detector_exists(cls, name: str) -> str:
+        problem = detector_problem(name)
+        if problem is not None:
+            raise ValueError(problem)
+        return name
+
 
 def load_config(path: Path) -> EdgeConfig:
     try:
@@ -151,10 +176,12 @@ def load_config(path: Path) -> EdgeConfig:
         _resolve_paths(doc["cloud"], ("ca_file",), base)
     try:
         return EdgeConfig.model_validate(doc)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+    except ValidationError as exc:  # every problem at once, one line each
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-")) or "file"
+            lines.append(f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("\n".join(lines)) from None
 
 
 def _resolve_paths(table: dict[str, Any], keys: tuple[str, ...], base: Path) -> None:

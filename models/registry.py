@@ -18,10 +18,22 @@ from .modal_surprise import ModalSurpriseDetector
 from .robust import RobustDetector
 from .surprise import SurpriseDetector
 
-__all__ = ["DEFAULT_DETECTOR", "DETECTORS", "make_detector"]
+__all__ = ["DEFAULT_DETECTOR", "DETECTORS", "detector_problem", "make_detector"]
 
 DEFAULT_DETECTOR = "surprise"
 DETECTORS = ("surprise", "surprise-single", "robust", "robust-single", "hst", "onnx:PATH", "robust+onnx:PATH")
+
+
+def detector_problem(name: str) -> str | None:
+    """Why ``name`` is not a detector this version can build (None when it is), checked
+    without building it: a configuration is judged at start, not when data arrives."""
+    for part in name.split("+") if "+" in name else [name]:
+        if part.startswith("onnx:"):
+            if not Path(part[5:]).is_file():
+                return f"detector {name!r}: no ONNX file at {part[5:]}"
+        elif part not in DETECTORS:
+            return f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}"
+    return None
 
 
 def make_detector(name: str = DEFAULT_DETECTOR, features: list[str] | None = None) -> Detector:

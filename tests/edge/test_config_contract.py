@@ -140,3 +140,24 @@ def test_the_example_configuration_in_the_repository_loads() -> None:
     cfg = load_config(Path(__file__).resolve().parents[2] / "docs" / "examples" / "edge.toml")
     assert [s.kind for s in cfg.sources] == ["serial", "mqtt"] and cfg.uplink.confirm_by == "cloud"
     assert cfg.condition["air_filter"].channel == "filter_dp" and cfg.detector == "surprise"
+
+
+def test_every_configuration_problem_is_reported_at_once(tmp_path: Path) -> None:
+    """Issue 16: three runs to learn three mistakes; a serial source without a port started
+    and then logged "cannot open None" every 5 s; detector = "bogus" failed when data came."""
+    from edge.config import load_config
+    from edge.errors import ConfigError
+
+    bad = tmp_path / "edge.toml"
+    bad.write_text(
+        'data_dir = "d"\ndetector = "bogus"\n\n[[sources]]\nkind = "serial"\n\n'
+        '[[sources]]\nkind = "mqtt"\nbroker = "host:notaport"\n\n[uplink]\nbroker = "also bad:"\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(bad)
+    lines = str(err.value).splitlines()
+    assert len(lines) == 4 and all(line.startswith(f"{bad}: ") for line in lines)
+    assert "detector: unknown detector 'bogus'" in lines[0]
+    assert "sources.0: a serial source needs its port" in lines[1]
+    assert "sources.1: broker address 'host:notaport' is not HOST:PORT" in lines[2]
+    assert "uplink.broker: broker address 'also bad:' is not HOST:PORT" in lines[3]

@@ -98,6 +98,9 @@ def add_parser(sub: Any) -> None:
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+    """The service's settings from the flags and PROGNOS_* variables, with the database URL
+    checked (it parses, its driver is installed, it answers): a mistake is one line, exit 2."""
+    from cloud.db.preflight import database_problem
     from cloud.settings import Settings
 
     overrides = {
@@ -106,9 +109,15 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
         if v is not None
     }
     try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        raise ValueError(exc.errors()[0]["msg"]) from None
+        settings = Settings(**overrides)
+    except ValidationError as exc:  # every problem, one line each
+        raise ValueError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)  # the default SQLite file's folder
+    problem = database_problem(settings.db_url)
+    if problem is not None:
+        raise ValueError(problem)
+    return settings
 
 
 def _migrate(args: argparse.Namespace) -> int:

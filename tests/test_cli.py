@@ -116,3 +116,27 @@ def test_broker_logins_are_issued_written_and_revoked_from_the_command_line(tmp_
         and "no registered device 'ghost-1'" in bad.stderr
         and "Traceback" not in bad.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("nonsense", "does not parse"),
+        ("sqlite:////nonexistent-prognos/dir/x.db", "the folder /nonexistent-prognos/dir does not exist"),
+        ("postgresql+psycopg://u@127.0.0.1:1/db", "cannot connect to postgresql+psycopg://u@127.0.0.1:1/db"),
+        ("mysql+mysqldb://u@h/db", "its driver is not installed"),
+    ],
+)
+def test_a_bad_database_url_is_one_line_and_creates_nothing(url: str, message: str) -> None:
+    """Issue 16: 44-128 lines of traceback; sqlite:////nonexistent/dir/x.db made the folder."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROGNOS_DATABASE_URL": url}
+    run = subprocess.run(
+        [sys.executable, "-m", "prognos", "cloud", "migrate"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert not Path("/nonexistent-prognos").exists()

@@ -26,9 +26,8 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (creating a SQLite file if needed)."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    """Bring the database at ``url`` to ``revision`` (a SQLite file is created in a folder
+    that exists; the service's default data folder is made by whoever chose it)."""
     command.upgrade(alembic_config(url), revision)
 
 

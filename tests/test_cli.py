@@ -46,14 +46,14 @@ def test_sim_file_mode_as_in_the_readme(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (("sim",), "give --out DIR"),
-        (("sim", "--config", "/nonexistent/fleet.toml", "--out", "/tmp/x"), "cannot read fleet config"),
-        (("sim", "--devices", "0", "--out", "/tmp/x"), "must be positive"),
+        (("sim", "--config", "/nonexistent/fleet.toml", "--out", "{tmp}/x"), "cannot read fleet config"),
+        (("sim", "--devices", "0", "--out", "{tmp}/x"), "must be positive"),
         (("cloud", "serve", "--mqtt", "ftp://broker"), "is not mqtt://HOST:PORT"),
         (
             (
                 "cloud",
                 "--data-dir",
-                "/tmp/prognos-cli-none",
+                "{tmp}/none",
                 "token",
                 "--tenant",
                 "nope",
@@ -67,8 +67,8 @@ def test_sim_file_mode_as_in_the_readme(tmp_path: Path) -> None:
         (("edge", "run", "--config", "/nonexistent.toml"), "cannot read"),
     ],
 )
-def test_errors_are_one_clear_line_and_nonzero(args: tuple[str, ...], message: str) -> None:
-    run = prognos(*args)
+def test_errors_are_one_clear_line_and_nonzero(args: tuple[str, ...], message: str, tmp_path: Path) -> None:
+    run = prognos(*(a.replace("{tmp}", str(tmp_path)) for a in args))
     assert run.returncode != 0
     assert message in run.stderr
     assert "Traceback" not in run.stderr

@@ -21,11 +21,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _demo(*args: str) -> subprocess.Popen[str]:
+def _demo(data: Path, *args: str) -> subprocess.Popen[str]:
+    """``prognos demo`` keeping its data in ``data`` (a test leaves nothing in /tmp)."""
     if find_mosquitto() is None:
         engine_missing("mosquitto", "apt-get install mosquitto")
     return subprocess.Popen(
-        [sys.executable, "-m", "prognos", "demo", "--no-browser", *args],
+        [sys.executable, "-m", "prognos", "demo", "--no-browser", "--data-dir", str(data), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -49,6 +50,7 @@ def _group_gone(pgid: int, timeout: float = 10.0) -> bool:
 def test_demo_catches_faults_opens_work_orders_and_exits_clean(tmp_path: Path) -> None:
     target = tmp_path / "s.json"
     proc = _demo(
+        tmp_path / "demo",
         "--devices",
         "6",
         "--days",
@@ -82,8 +84,8 @@ def test_demo_runs_on_the_embedded_broker_without_mosquitto(tmp_path: Path) -> N
     """The zero-set-up default: no mosquitto needed, same system, same kind of result."""
     target = tmp_path / "s.json"
     proc = _demo(
-        "--broker", "embedded", "--devices", "4", "--days", "2", "--speed", "0", "--interval", "60",
-        "--seed", "3", "--summary-json", str(target),
+        tmp_path / "demo", "--broker", "embedded", "--devices", "4", "--days", "2", "--speed", "0",
+        "--interval", "60", "--seed", "3", "--summary-json", str(target),
     )  # fmt: skip
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out
@@ -95,7 +97,7 @@ def test_demo_runs_on_the_embedded_broker_without_mosquitto(tmp_path: Path) -> N
 
 
 def test_ctrl_c_stops_everything_and_still_summarises(tmp_path: Path) -> None:
-    proc = _demo("--devices", "4", "--days", "30", "--speed", "3600")
+    proc = _demo(tmp_path / "demo", "--devices", "4", "--days", "30", "--speed", "3600")
     assert proc.stdout is not None
     url = None
     deadline = time.monotonic() + 60

@@ -38,12 +38,17 @@ __all__ = ["add_parser"]
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("demo", help="run broker, cloud, edge and a simulated fleet together")
-    p.add_argument("--devices", type=int, default=12)
+    p.add_argument(
+        "--devices", type=int, default=12, help="simulated devices, half serial, half MQTT (default 12)"
+    )
     p.add_argument("--days", type=float, default=14.0, help="simulated days (default 14)")
     p.add_argument(
-        "--speed", type=float, default=20_000.0, help="simulated seconds per second (0: as fast as it goes)"
+        "--speed",
+        type=float,
+        default=20_000.0,
+        help="simulated seconds per second (default 20000; 0: as fast as it goes)",
     )
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7, help="the fleet, its faults and its crew (default 7)")
     p.add_argument(
         "--interval",
         type=float,

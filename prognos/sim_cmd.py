@@ -45,7 +45,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--speed", type=float, default=0.0, help="simulated seconds per second (0 = flat out)")
     p.add_argument("--loss", type=float, default=0.0, help="share of messages lost on purpose (gaps)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress, no summary)")
     p.set_defaults(func=run)
 
 
@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
             "rows_per_second": round(report.rows_per_second),
             "out": str(report.out_dir),
         }
-        print(json.dumps(summary))
+        if not args.quiet:
+            print(json.dumps(summary))
         return 0
     return _stream(fleet, args, progress)
 
@@ -100,7 +101,8 @@ def _stream(fleet: FleetSpec, args: argparse.Namespace, progress: Progress) -> i
     if args.serial_link is not None:
         link = PtyLink(args.serial_link)
         by_transport["serial"] = SerialSink(link)
-        print(f"serial line: {link.path} -> {link.port}", flush=True)
+        if not args.quiet:
+            print(f"serial line: {link.path} -> {link.port}", flush=True)
     mqtt_sink = None
     if args.mqtt is not None:
         passwords = _device_passwords(args.logins, fleet.tenant) if args.logins else None
@@ -132,7 +134,8 @@ def _stream(fleet: FleetSpec, args: argparse.Namespace, progress: Progress) -> i
     if mqtt_sink is not None:  # what the broker acknowledged, not what was handed to paho
         acked, missing = mqtt_sink.acknowledged, mqtt_sink.unacknowledged
         delivery = {"mqtt_acknowledged": acked, "mqtt_unacknowledged": missing}
-    print(json.dumps({**result, **delivery, "devices": len(fleet.devices), "truth_records": len(truth)}))
+    if not args.quiet:
+        print(json.dumps({**result, **delivery, "devices": len(fleet.devices), "truth_records": len(truth)}))
     if mqtt_sink is not None and mqtt_sink.unacknowledged:
         print(f"prognos sim: {mqtt_sink.unacknowledged} MQTT messages were not acknowledged by the broker",
               file=sys.stderr)  # fmt: skip

@@ -24,19 +24,29 @@ def add_parser(sub: Any) -> None:
         "--database-url", help="SQLAlchemy URL, e.g. postgresql+psycopg://... (PROGNOS_DATABASE_URL)"
     )
     cs = p.add_subparsers(dest="cloud_command", required=True, metavar="ACTION")
+    # the same two options after the action too (prognos cloud serve --data-dir X)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--database-url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    serve = cs.add_parser("serve", help="migrate, then serve the API with the ingest worker and scheduler")
+    serve = cs.add_parser(
+        "serve", parents=[common], help="migrate, then serve the API with the ingest worker and scheduler"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--mqtt", help="broker to ingest from, mqtt://HOST:PORT (PROGNOS_MQTT_URL)")
     serve.add_argument("--no-migrate", action="store_true", help="refuse to start on an old schema instead")
     serve.set_defaults(func=_serve)
 
-    migrate = cs.add_parser("migrate", help="bring the database schema to the latest revision")
+    migrate = cs.add_parser(
+        "migrate", parents=[common], help="bring the database schema to the latest revision"
+    )
     migrate.set_defaults(func=_migrate)
 
     seed = cs.add_parser(
-        "seed", help="demo data: a tenant, sites and devices of a simulated fleet, engineers, tokens"
+        "seed",
+        parents=[common],
+        help="demo data: a tenant, sites and devices of a simulated fleet, engineers, tokens",
     )
     src = seed.add_mutually_exclusive_group()
     src.add_argument("--fleet", type=Path, help="fleet.json written by `prognos sim`")
@@ -49,7 +59,7 @@ def add_parser(sub: Any) -> None:
     seed.add_argument("--tokens-out", type=Path, help="write the issued tokens here as JSON (mode 600)")
     seed.set_defaults(func=_seed)
 
-    token = cs.add_parser("token", help="issue an API token")
+    token = cs.add_parser("token", parents=[common], help="issue an API token")
     token.add_argument("--tenant", required=True)
     roles = ["admin", "dispatcher", "engineer", "device", "agent", "platform"]
     token.add_argument("--role", required=True, choices=roles)
@@ -60,6 +70,7 @@ def add_parser(sub: Any) -> None:
 
     login = cs.add_parser(
         "broker-login",
+        parents=[common],
         help="issue (or --revoke) a broker login for a device, agent, bridge or cloud worker",
         description="Prints USERNAME PASSWORD once; only a hash is kept. Issuing again rotates it. "
         "With PROGNOS_BROKER_AUTH_DIR set the broker's password file and ACL are rewritten.",
@@ -72,6 +83,7 @@ def add_parser(sub: Any) -> None:
 
     logins = cs.add_parser(
         "broker-logins",
+        parents=[common],
         help="issue the logins of a whole site: the cloud worker, agents, bridges, every device",
     )
     logins.add_argument("--tenant", required=True)
@@ -80,13 +92,16 @@ def add_parser(sub: Any) -> None:
     logins.add_argument("--out", type=Path, required=True, help="JSON file username -> password (mode 600)")
     logins.set_defaults(func=_broker_logins)
 
-    files = cs.add_parser("broker-files", help="write mosquitto's password file and ACL from the registry")
+    files = cs.add_parser(
+        "broker-files", parents=[common], help="write mosquitto's password file and ACL from the registry"
+    )
     files.add_argument("--out", type=Path, required=True, help="folder for passwd and acl")
     files.add_argument("--pid-file", type=Path, help="mosquitto's pid file: signal it to reload")
     files.set_defaults(func=_broker_files)
 
     ca = cs.add_parser(
         "broker-ca",
+        parents=[common],
         help="create a CA and a TLS certificate for the broker (for a site or a test)",
         description="Writes ca.pem (every client's ca_file), ca.key (keep it offline), server.pem and "
         "server.key (mosquitto's certfile and keyfile) with OpenSSL.",

@@ -140,3 +140,10 @@ def test_a_bad_database_url_is_one_line_and_creates_nothing(url: str, message: s
     assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert not Path("/nonexistent-prognos").exists()
+
+
+
+def test_the_data_folder_may_follow_the_action(tmp_path: Path) -> None:
+    """Issue 16: `--data-dir` worked only before the action."""
+    run = prognos("cloud", "migrate", "--data-dir", str(tmp_path / "after"))
+    assert run.returncode == 0 and (tmp_path / "after" / "prognos.db").is_file()

@@ -30,6 +30,7 @@ from .api.routes import (
     system,
     work_orders,
 )
+from .api_docs import install_api_docs
 from .clock import Clock
 from .logs import configure_logging
 from .settings import Settings
@@ -71,7 +72,10 @@ def create_app(
         summary="Alerts in, preventive work orders out: ingest, dispatch, SLAs, reminders.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # /docs and /redoc from installed files (cloud/api_docs.py), not a CDN
+        redoc_url=None,
     )
+    install_api_docs(app)
     app.state.cloud = state
     app.state.workers = workers
     install_error_handlers(app)

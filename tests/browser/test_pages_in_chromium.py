@@ -139,3 +139,18 @@ def test_what_a_role_may_not_do_is_refused(page: Page, live: LiveService) -> Non
     expect(page.locator("#error-message")).to_contain_text("service desk")
     page.goto(f"{live.url}/ui/work-orders/{live.order_id}")
     expect(page.locator("h1")).to_have_text("Not found")  # Frida's order, not Paul's
+
+
+def test_the_api_docs_render_with_nothing_from_the_internet(page: Page, live: LiveService) -> None:
+    """Issue 16: /docs loaded Swagger UI from a CDN, so it was blank offline. Its scripts,
+    styles and the OpenAPI document now come from the service itself."""
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{live.url}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Prognos cloud")
+    expect(page.locator(".opblock-tag").first).to_be_visible()
+    page.goto(f"{live.url}/redoc")
+    expect(page.locator("h1").first).to_contain_text("Prognos cloud")
+    outside = {u for u in requests if not u.startswith((live.url, "blob:", "data:"))}
+    # ReDoc's "powered by" footer links its logo from its CDN: decoration, the page works without it
+    assert requests and outside <= {"https://cdn.redoc.ly/redoc/logo-mini.svg"}, outside

@@ -48,8 +48,9 @@ def get_state(request: Request) -> CloudState:
 StateDep = Annotated[CloudState, Depends(get_state)]
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
+def get_session(state: StateDep, request: Request) -> Iterator[Session]:
     with state.sessions() as session, session.begin():
+        request.state.session = session  # the request's one session (a page reads through it too)
         yield session
 
 

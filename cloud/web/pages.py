@@ -9,21 +9,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..api.deps import SessionDep, StateDep
 from ..api.params import PathId
 from ..db import (
     Alert,
     Consumable,
-    Device,
     Engineer,
     ModelArtifact,
     Rollout,
     Site,
     TelemetrySummary,
     WorkOrder,
-    WorkOrderEvent,
 )
 from ..errors import Forbidden
 from ..services import rollouts
@@ -35,6 +33,7 @@ from .charts import Marker, Series, time_chart
 from .fleet_view import SORTS, fleet_choices, fleet_rows
 from .render import countdown, deadline_of, page
 from .session import PagePrincipal, PageScope
+from .versions import content_version
 
 __all__ = ["router"]
 
@@ -242,17 +241,6 @@ def models_page(
 
 
 @router.get("/changes")
-def changes(
-    principal: PagePrincipal, session: SessionDep, scope: PageScope, state: StateDep
-) -> dict[str, str]:
-    """A version string that changes whenever something a page shows may have changed; the
-    pages poll it and reload their content when it moves. It includes the service clock's
-    minute, so countdowns move on even when no data arrives."""
-    parts = [
-        session.scalar(scope.where(select(func.max(WorkOrderEvent.id)), WorkOrderEvent)),
-        session.scalar(scope.where(select(func.max(Alert.last_at)), Alert)),
-        session.scalar(scope.where(select(func.max(TelemetrySummary.id)), TelemetrySummary)),
-        session.scalar(scope.where(select(func.max(Device.last_seen_at)), Device)),
-        state.clock.now().replace(second=0, microsecond=0),
-    ]
-    return {"version": "|".join(str(p) for p in parts)}
+def changes(scope: PageScope, state: StateDep) -> dict[str, str]:
+    """What the pages poll to know when to reload their content (see cloud/web/versions.py)."""
+    return {"version": content_version(scope, state.clock.now())}

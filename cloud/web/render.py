@@ -15,8 +15,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from ..api.scope import TenantScope
 from ..db import WorkOrder
 from ..services.auth import Principal
+from .versions import content_version
 
 __all__ = ["countdown", "deadline_of", "page", "templates", "when"]
 
@@ -73,9 +75,13 @@ def page(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
+    version = ""
+    session = getattr(request.state, "session", None)  # the request's own (one transaction)
+    if principal is not None and session is not None:  # what the page shows, for live updates
+        version = content_version(TenantScope(session, principal), request.app.state.cloud.clock.now())
     return templates.TemplateResponse(
         request,
         name,
-        {"me": principal, "now": now, **context},
+        {"me": principal, "now": now, "version": version, **context},
         status_code=status_code,
     )

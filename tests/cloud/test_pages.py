@@ -154,6 +154,10 @@ def test_change_feed_moves_when_data_arrives(client: TestClient, world: World, s
     assert client.get("/ui/changes").json()["version"] == before
     state.ingestor.handle(*wire(summary("ac-1", NOW)))
     assert client.get("/ui/changes").json()["version"] != before
+    # a page carries the version it was rendered with, so its script compares against what it
+    # shows: a change between the render and the first poll is not missed (a flaky browser test)
+    page = client.get("/ui/fleet").text
+    assert f'data-version="{client.get("/ui/changes").json()["version"]}"' in page
 
 
 def test_a_channel_that_dropped_out_in_the_evidence_is_a_gap_not_an_error(

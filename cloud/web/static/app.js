@@ -7,7 +7,7 @@
 "use strict";
 
 const POLL_MS = 4000;
-let version = null;
+let version = document.body.dataset.version || null; // what this page was rendered with
 
 function toast(text, bad) {
   const el = document.getElementById("toast");

@@ -102,9 +102,9 @@ def run_detect(python: list[str], cwd: Path, case: Case, out_dir: Path, tag: str
 def zscore(case: Case) -> Output:
     """Rolling z-score over the previous ZSCORE_WINDOW rows of each channel."""
     if case.X is None:  # a corpus written by another program: read it the way detect does
-        from edge.table import read_table
+        from edge.table import LABEL_COLUMNS, read_table
 
-        case.X = read_table(case.csv).X
+        case.X = read_table(case.csv, ignore=LABEL_COLUMNS).X  # what detect reads too
     X = case.X
     n, _ = X.shape
     csum = np.vstack([np.zeros((1, X.shape[1])), np.nancumsum(X, axis=0)])

@@ -22,7 +22,11 @@ from numpy.typing import NDArray
 
 from .errors import EdgeError
 
-__all__ = ["Table", "TableError", "iter_line_chunks", "iter_rows", "read_table"]
+__all__ = ["LABEL_COLUMNS", "Table", "TableError", "iter_line_chunks", "iter_rows", "read_table"]
+
+#: Columns that label rows (ground truth), never features: ``prognos detect`` leaves them
+#: out of what it learns, and ``prognos models train-anomaly`` keeps labelled rows out.
+LABEL_COLUMNS = ("anomaly", "changepoint", "label", "is_anomaly")
 
 TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts", "date_time", "time_stamp")
 _OTHER_TIME_FORMATS = (

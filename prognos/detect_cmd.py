@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge.pipeline import DevicePipeline
-from edge.table import Table, TableError, iter_line_chunks, iter_rows, read_table
+from edge.table import LABEL_COLUMNS, Table, TableError, iter_line_chunks, iter_rows, read_table
 from models.base import Detector, TimedDetector
 from models.registry import DEFAULT_DETECTOR, DETECTORS, make_detector
 
@@ -61,7 +61,11 @@ def add_parser(sub: Any) -> None:
         help=f"one of {', '.join(DETECTORS)} (default {DEFAULT_DETECTOR})",
     )
     p.add_argument("--timestamp-col", default="timestamp", help="name of the time column (default timestamp)")
-    p.add_argument("--ignore-cols", default="", help="comma-separated columns not to use as features")
+    p.add_argument(
+        "--ignore-cols",
+        default="",
+        help="comma-separated columns not to use as features (label columns, e.g. anomaly, never are)",
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
@@ -73,8 +77,9 @@ def detect_file(
     ignore: tuple[str, ...] = (),
     progress: Progress | None = None,
 ) -> Detected:
-    """Score every row of ``path`` through a fresh pipeline."""
-    table = read_table(path, timestamp_col, ignore)
+    """Score every row of ``path`` through a fresh pipeline; label columns (``anomaly``, ...)
+    are ground truth, never features, and the output keeps them as they were."""
+    table = read_table(path, timestamp_col, ignore + LABEL_COLUMNS)
     pipe = DevicePipeline(make_detector(detector, list(table.features)))
     n = table.n_rows
     out = Detected(table, np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.ones(n))

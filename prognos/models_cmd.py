@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.table import TableError, read_table
+from edge.table import LABEL_COLUMNS, TableError, read_table
 from models.anomaly_train import KINDS, Segment, train_anomaly
 from models.onnx_export import export_onnx, training_hash, verify_export
 
@@ -29,7 +30,6 @@ from .progress import Progress
 
 __all__ = ["add_parser", "load_segments"]
 
-LABEL_COLUMNS = ("anomaly", "changepoint", "label", "is_anomaly")
 
 
 def add_parser(sub: Any) -> None:
@@ -44,6 +44,7 @@ def add_parser(sub: Any) -> None:
         "--kind", choices=("auto", *KINDS), default="auto", help="model kind (default: best on holdout)"
     )
     t.add_argument("--label-col", default="anomaly", help="rows with a non-zero value here are not learned")
+    t.add_argument("--only", help="only the CSV files whose name matches this glob (one kind of device)")
     t.add_argument("--ignore-cols", default="", help="comma-separated columns not to use as features")
     t.add_argument(
         "--name", default=None, help="model name in the registry (default: the output file's stem)"
@@ -57,31 +58,45 @@ def add_parser(sub: Any) -> None:
 
 
 def load_segments(
-    data: Path, label_col: str = "anomaly", ignore: tuple[str, ...] = ()
+    data: Path, label_col: str = "anomaly", ignore: tuple[str, ...] = (), only: str | None = None
 ) -> tuple[list[str], list[Segment]]:
-    """Every CSV under ``data`` as a segment; features are the first file's numeric columns."""
+    """Every CSV under ``data`` (those whose name matches ``only``, a glob) as a segment. They
+    must be one kind of device (the same channels): a folder that mixes kinds is refused with
+    the kinds it holds and how to train one model for each."""
     files = sorted(data.rglob("*.csv")) if data.is_dir() else [data]
+    if only:
+        files = [f for f in files if fnmatch.fnmatch(f.name, only)]
     if not files:
-        raise ValueError(f"no CSV files under {data}")
-    features: list[str] | None = None
-    segments = []
+        raise ValueError(f"no CSV files under {data}" + (f" match {only!r}" if only else ""))
+    tables = []
     for path in files:
         try:
             table = read_table(path, None, ignore)
         except TableError as exc:
             raise ValueError(str(exc)) from None
+        usable = [f for f in table.features if f not in LABEL_COLUMNS and f != label_col]
+        tables.append((path, table, usable))
+    kinds: dict[tuple[str, ...], list[Path]] = {}
+    for path, _, usable in tables:
+        kinds.setdefault(tuple(sorted(usable)), []).append(path)
+    if len(kinds) > 1:
+        described = "; ".join(
+            f"{len(paths)} like {paths[0].name} ({len(cols)} channels)" for cols, paths in kinds.items()
+        )
+        example = next(iter(kinds.values()))[0].name.split("-")[0]
+        raise ValueError(
+            f"{data} mixes {len(kinds)} kinds of device: {described}. A model learns one kind: "
+            f"train one per kind, e.g. --only '{example}-*'"
+        )
+    features = tables[0][2]
+    segments = []
+    for path, table, _ in tables:
         labels = None
         if label_col in table.features:
             labels = np.nan_to_num(table.X[:, table.features.index(label_col)]) > 0.5
-        usable = [f for f in table.features if f not in LABEL_COLUMNS and f != label_col]
-        if features is None:
-            features = usable
-        missing = [f for f in features if f not in table.features]
-        if missing:
-            raise ValueError(f"{path}: lacks the columns {missing} that {files[0].name} has")
         X = table.X[:, [table.features.index(f) for f in features]]
         segments.append(Segment(X, labels, str(path.relative_to(data) if data.is_dir() else path.name)))
-    return list(features or []), segments
+    return list(features), segments
 
 
 def _train_anomaly(args: argparse.Namespace) -> int:
@@ -90,7 +105,7 @@ def _train_anomaly(args: argparse.Namespace) -> int:
     ignore = tuple(c.strip() for c in args.ignore_cols.split(",") if c.strip())
     if not args.data.exists():
         raise ValueError(f"{args.data}: no such file or folder")
-    features, segments = load_segments(args.data, args.label_col, ignore)
+    features, segments = load_segments(args.data, args.label_col, ignore, args.only)
     rows = sum(len(s.X) for s in segments)
     progress.update(
         f"{len(segments)} file(s), {rows:,} rows, {len(features)} channels: {', '.join(features)}", force=True

@@ -1,4 +1,5 @@
-"""File mode: one CSV per device, ``truth.jsonl`` and a ``fleet.json`` manifest.
+"""File mode: one CSV per device (its channels and an ``anomaly`` label from the truth),
+``truth.jsonl`` and a ``fleet.json`` manifest.
 
 Devices are independent, so they are generated in parallel worker processes; each
 worker writes its own CSV a simulated day at a time (memory stays flat for long runs).
@@ -38,11 +39,15 @@ class FileRunReport:
         return self.rows / self.seconds if self.seconds else float("inf")
 
 
-def format_rows(t: NDArray[np.float64], columns: list[NDArray[np.float64]]) -> str:
-    """CSV lines: ISO-8601 UTC timestamp with milliseconds, then values; NaN -> empty field."""
+def format_rows(
+    t: NDArray[np.float64], columns: list[NDArray[np.float64]], label: NDArray[np.bool_] | None = None
+) -> str:
+    """CSV lines: ISO-8601 UTC timestamp with milliseconds, then values (NaN -> empty field),
+    then, when given, the 0/1 ``anomaly`` label."""
     stamps = np.datetime_as_string(np.round(t * 1000).astype("datetime64[ms]"), unit="ms").tolist()
-    row = "%sZ" + ",%.4f" * len(columns) + "\n"
-    table = np.column_stack(columns).tolist() if columns else [[] for _ in stamps]
+    row = "%sZ" + ",%.4f" * len(columns) + ("" if label is None else ",%d") + "\n"
+    cols = columns + ([label.astype(np.float64)] if label is not None else [])
+    table = np.column_stack(cols).tolist() if cols else [[] for _ in stamps]
     text = "".join(map(row.__mod__, ((ts, *vals) for ts, vals in zip(stamps, table, strict=True))))
     return text.replace("nan", "")
 
@@ -54,9 +59,14 @@ def _write_device(fleet: FleetSpec, index: int, out_dir: Path) -> tuple[int, int
     rows = 0
     truth: list[TruthRecord] = []
     with open(out_dir / f"{spec.device_id}.csv", "w", encoding="ascii", newline="") as fh:
-        fh.write(",".join(["timestamp", *channels]) + "\n")
+        # the last column labels each row from the truth: 1 once a fault has begun (the machine
+        # is degrading or broken; no crew repairs it in file mode), so training keeps it out
+        fh.write(",".join(["timestamp", *channels, "anomaly"]) + "\n")
         for chunk in sim.chunks():
-            fh.write(format_rows(chunk.t, [chunk.values[c] for c in channels]))
+            label = np.zeros(len(chunk.t), dtype=bool)
+            for fault in spec.faults:
+                label |= chunk.t >= fault.onset
+            fh.write(format_rows(chunk.t, [chunk.values[c] for c in channels], label))
             rows += len(chunk.t)
             truth += chunk.truth
     return rows, rows * len(channels), truth

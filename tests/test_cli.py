@@ -142,8 +142,37 @@ def test_a_bad_database_url_is_one_line_and_creates_nothing(url: str, message: s
     assert not Path("/nonexistent-prognos").exists()
 
 
-
 def test_the_data_folder_may_follow_the_action(tmp_path: Path) -> None:
     """Issue 16: `--data-dir` worked only before the action."""
     run = prognos("cloud", "migrate", "--data-dir", str(tmp_path / "after"))
     assert run.returncode == 0 and (tmp_path / "after" / "prognos.db").is_file()
+
+
+def test_train_anomaly_on_a_simulator_folder_says_how_to_train_one_model_per_kind(tmp_path: Path) -> None:
+    """Issue 16: it failed on a `prognos sim` folder (mixed device types) without saying how."""
+    sim = tmp_path / "sim"
+    assert (
+        prognos(
+            "sim", "--devices", "3", "--days", "2", "--seed", "2", "--out", str(sim), "--quiet"
+        ).returncode
+        == 0
+    )
+    mixed = prognos("models", "train-anomaly", "--data", str(sim), "--out", str(tmp_path / "m.onnx"))
+    assert (
+        mixed.returncode == 2
+        and "mixes 3 kinds of device" in mixed.stderr
+        and "--only 'ac-*'" in mixed.stderr
+    )
+    one = prognos(
+        "models",
+        "train-anomaly",
+        "--data",
+        str(sim),
+        "--only",
+        "ac-*",
+        "--out",
+        str(tmp_path / "ac.onnx"),
+        "--quiet",
+    )
+    assert one.returncode == 0, one.stderr
+    assert (tmp_path / "ac.onnx").is_file()

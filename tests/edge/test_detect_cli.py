@@ -176,3 +176,16 @@ def test_a_row_with_more_fields_than_the_header_is_refused_by_the_fast_reader_to
     src.write_text("timestamp,v\n2026-01-01T00:00:00,1\n2026-01-01T00:01:00,2,3\n2026-01-01T00:02:00,4\n")
     with pytest.raises(TableError, match="row 3 has 3 fields"):
         read_table(src)
+
+
+def test_a_label_column_is_never_a_feature_and_is_kept_in_the_output(tmp_path: Path) -> None:
+    """A file with its ground truth (SKAB's `anomaly`, the simulator's) is scored on its
+    channels only: learning the label would be scoring the answer."""
+    from prognos.detect_cmd import detect_file
+
+    v = series()
+    rows = [[1767225600 + 60 * i, v[i], int(i >= 600)] for i in range(len(v))]
+    src = write(tmp_path / "l.csv", ["timestamp", "vibration_rms", "anomaly"], rows)
+    assert detect_file(src).table.features == ["vibration_rms"]
+    out = detect(tmp_path, src)
+    assert [r["anomaly"] for r in out[598:602]] == ["0", "0", "1", "1"]

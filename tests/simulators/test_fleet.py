@@ -54,7 +54,7 @@ def test_file_mode_is_deterministic_and_writes_every_output(tmp_path: Path) -> N
     assert (tmp_path / "one" / "truth.jsonl").read_bytes() == (tmp_path / "two" / "truth.jsonl").read_bytes()
     with open(tmp_path / "one" / f"{fleet.devices[0].device_id}.csv") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["timestamp", *ARCHETYPES[fleet.devices[0].archetype].channels]
+    assert rows[0] == ["timestamp", *ARCHETYPES[fleet.devices[0].archetype].channels, "anomaly"]
     assert rows[1][0].endswith("Z") and "T" in rows[1][0]
     assert len(rows) - 1 <= 2 * 1440  # a few rows may be missing: the device was offline
 
@@ -219,3 +219,17 @@ def test_fleet_config_errors_say_what_is_wrong(tmp_path: Path, text: str, messag
     conf.write_text(text)
     with pytest.raises(ValueError, match=message.replace("[", r"\[")):
         load_fleet_config(conf)
+
+
+def test_each_csv_labels_its_rows_from_the_truth(tmp_path: Path) -> None:
+    """Issue 16: simulator CSVs had no label column, so training could not keep fault rows out."""
+    from edge.table import read_table
+
+    fleet = plan_fleet(3, 4.0, seed=2, fault_rate=1.0)
+    write_fleet_files(fleet, tmp_path, workers=1)
+    for spec in fleet.devices:
+        table = read_table(tmp_path / f"{spec.device_id}.csv")
+        assert table.features[-1] == "anomaly"
+        label = table.X[:, -1] > 0.5
+        onset = min((f.onset for f in spec.faults), default=float("inf"))
+        assert (label == (table.time >= onset - 0.5)).mean() > 0.999  # to the row (times are rounded)

@@ -45,7 +45,9 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--speed", type=float, default=0.0, help="simulated seconds per second (0 = flat out)")
     p.add_argument("--loss", type=float, default=0.0, help="share of messages lost on purpose (gaps)")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress, no summary)")
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress or notes: only the JSON summary (stdout) and errors"
+    )
     p.set_defaults(func=run)
 
 
@@ -87,8 +89,7 @@ def run(args: argparse.Namespace) -> int:
             "rows_per_second": round(report.rows_per_second),
             "out": str(report.out_dir),
         }
-        if not args.quiet:
-            print(json.dumps(summary))
+        print(json.dumps(summary))
         return 0
     return _stream(fleet, args, progress)
 
@@ -108,7 +109,11 @@ def _stream(fleet: FleetSpec, args: argparse.Namespace, progress: Progress) -> i
         passwords = _device_passwords(args.logins, fleet.tenant) if args.logins else None
         mqtt_sink = MqttSink(parse_broker(args.mqtt), fleet.tenant, binary=args.binary, passwords=passwords)
         if not mqtt_sink.start():
-            print(f"warning: broker {args.mqtt} not reachable yet; publishes are queued", flush=True)
+            print(
+                f"warning: broker {args.mqtt} not reachable yet; publishes are queued",
+                file=sys.stderr,
+                flush=True,
+            )
         by_transport["mqtt"] = mqtt_sink
     sinks = route_by_transport(fleet, by_transport)
     truth: list[dict[str, Any]] = []
@@ -134,8 +139,7 @@ def _stream(fleet: FleetSpec, args: argparse.Namespace, progress: Progress) -> i
     if mqtt_sink is not None:  # what the broker acknowledged, not what was handed to paho
         acked, missing = mqtt_sink.acknowledged, mqtt_sink.unacknowledged
         delivery = {"mqtt_acknowledged": acked, "mqtt_unacknowledged": missing}
-    if not args.quiet:
-        print(json.dumps({**result, **delivery, "devices": len(fleet.devices), "truth_records": len(truth)}))
+    print(json.dumps({**result, **delivery, "devices": len(fleet.devices), "truth_records": len(truth)}))
     if mqtt_sink is not None and mqtt_sink.unacknowledged:
         print(f"prognos sim: {mqtt_sink.unacknowledged} MQTT messages were not acknowledged by the broker",
               file=sys.stderr)  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -31,10 +32,12 @@ from .consumables import CONDITION, RATED_LIFE
 from .model_rollout import CloudLink, ModelRollout
 from .outbox import Outbox
 from .pending import PendingMessage, to_pending
+from .status_file import write_status
 from .uplink_mqtt import MqttUplink
 
 __all__ = ["EdgeRunner"]
 
+STATUS_FILE_EVERY_S = 2.0  # how fresh `prognos edge status` is
 MAX_UNSTORED = 50_000  # messages held in memory while the outbox cannot be written
 
 
@@ -119,6 +122,7 @@ class EdgeRunner:
         self._unstored: list[PendingMessage] = []  # produced while the outbox could not be written
         self._lost_to_disk: Counter[str] = Counter()
         self._store_failed_at = 0.0
+        self._seen: dict[str, list[float]] = {}  # device -> [messages, last seen (wall), device time]
 
     def _start_sources(self) -> None:
         for src in self.config.sources:
@@ -194,6 +198,46 @@ class EdgeRunner:
         me, now, lost = self.config.agent_id, time.time(), self.lost()
         self.uplink.report(AgentStatus(agent_id=me, state="online", at=now, dropped=dropped, lost=lost))
 
+    def status(self, running: bool = True) -> dict[str, Any]:
+        """What ``prognos edge status`` shows: the agent, its uplink, what it dropped, and per
+        device what it hears, its model, whether an alert is open and its health."""
+        devices = {}
+        for device_id, state in self.agent.devices.items():
+            count, wall, device_time = self._seen.get(device_id, [0, float("nan"), float("nan")])
+            pipe = state.pipeline
+            devices[device_id] = {
+                "messages": int(count),
+                "last_seen_at": None if wall != wall else round(wall, 3),
+                "device_time": None if device_time != device_time else round(device_time, 3),
+                "model": f"{pipe.name} {pipe.version}" if pipe.version != pipe.name else pipe.name,
+                "alert_open": bool(pipe.policy.active),
+                "trend_alert_open": bool(pipe.trend.active),
+                "lost": self.lost().get(device_id, 0),
+            }
+        return {
+            "agent": self.config.agent_id,
+            "tenant": self.config.tenant,
+            "pid": os.getpid(),
+            "running": running,
+            "at": round(time.time(), 3),
+            "uplink": {
+                "connected": self.uplink.connected.is_set(),
+                "outbox": self.outbox.size(),
+                "awaiting_confirmation": self.outbox.awaiting(),
+                "confirmed": self.uplink.confirmed,
+                "resent": self.uplink.resent,
+                "outbox_failing": bool(self._unstored),
+            },
+            "dropped": self.dropped(),
+            "devices": devices,
+        }
+
+    def _write_status(self, running: bool) -> None:
+        try:
+            write_status(self.config.data_dir, self.status(running))
+        except OSError as exc:  # a full disk: the status waits, the agent goes on
+            log.debug("status file not written: %s", exc)
+
     def _checkpoint(self, only_dirty: bool = True) -> dict[str, bytes]:
         """The agent's (dirty) states and the sources' sequence state, stored atomically with
         the messages they produced."""
@@ -219,7 +263,7 @@ class EdgeRunner:
         """Run until :meth:`stop`; ``on_ready`` fires once every source is open and subscribed."""
         self.uplink.start()
         self._start_sources()
-        last_checkpoint = last_report = time.monotonic()
+        last_checkpoint = last_report = last_status_file = time.monotonic()
         last_progress = 0.0
         ready = False
         try:
@@ -231,6 +275,10 @@ class EdgeRunner:
                 batch = self._take(timeout=0.2)
                 if batch:
                     self.counts.update(type(msg).__name__ for msg in batch)
+                    now = time.time()
+                    for msg in batch:
+                        seen = self._seen.setdefault(msg.device_id, [0, now, msg.timestamp])
+                        seen[0], seen[1], seen[2] = seen[0] + 1, now, msg.timestamp
                     self._store(self.agent.handle_many(batch))
                 self._store(self.rollout.poll())  # also retries what a full disk held back
                 if time.monotonic() - last_checkpoint >= self.config.checkpoint_every_s:
@@ -239,6 +287,9 @@ class EdgeRunner:
                     except sqlite3.Error as exc:  # a full disk: the states go with the next write
                         log.warning("checkpoint not written: %s", exc)
                     last_checkpoint = time.monotonic()
+                if time.monotonic() - last_status_file >= STATUS_FILE_EVERY_S:
+                    self._write_status(running=True)
+                    last_status_file = time.monotonic()
                 if time.monotonic() - last_report >= self.config.status_every_s:
                     self._report()
                     last_report = time.monotonic()
@@ -310,6 +361,7 @@ class EdgeRunner:
         final = [to_pending(m, self.config.tenant, self.config.agent_id) for m in self.agent.flush()]
         self.outbox.add(final, self._checkpoint(only_dirty=False))
         self._report()  # the last counts go out with the offline status
+        self._write_status(running=False)
         self.uplink.stop()
         for mqtt_reader in self._mqtt:
             mqtt_reader.stop()

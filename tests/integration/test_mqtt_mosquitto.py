@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -240,3 +241,46 @@ def test_a_replay_after_the_edge_restarts_is_still_a_replay(mosquitto: Mosquitto
         watcher.disconnect()
     status = json.loads(retained[-1])
     assert status["state"] == "offline" and status["dropped"] == {"mqtt:duplicate": 2}
+
+
+def test_edge_status_shows_what_a_running_agent_hears(mosquitto: MosquittoBroker, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16: there was no way to ask a running agent what it is doing."""
+    import threading
+
+    from prognos.cli import main
+
+    broker = f"{mosquitto.host}:{mosquitto.port}"
+    conf = tmp_path / "edge.toml"
+    conf.write_text(
+        f'data_dir = "{tmp_path / "edge"}"\ntenant = "acme"\nagent_id = "e7"\n\n'
+        f'[[sources]]\nkind = "mqtt"\nbroker = "{broker}"\n\n'
+        f'[uplink]\nbroker = "{broker}"\nconfirm_by = "broker"\n'
+    )
+    assert main(["edge", "status", "--config", str(conf)]) == 1  # never ran there
+    assert "no agent has run" in capsys.readouterr().err
+    from edge.config import load_config
+    from edge.runner import EdgeRunner
+
+    runner = EdgeRunner(load_config(conf))
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        assert eventually(runner.sources_ready, 10)
+        device = Publisher(BrokerAddress(mosquitto.host, mosquitto.port))
+        for seq in range(1, 6):
+            device.send(TOPIC, telemetry(seq))
+        device.send(TOPIC, b"{not json")
+        device.close()
+        assert eventually(lambda: runner._mqtt[0].gate.accepted == 5, 10)
+        time.sleep(2.5)  # the status file is rewritten every 2 s
+        assert main(["edge", "status", "--config", str(conf)]) == 0
+        out = capsys.readouterr().out
+        assert "edge agent e7 (tenant acme): running" in out and "ac-0001" in out
+        assert "dropped: mqtt:" in out  # the payload that was not JSON, by reason
+        row = next(line for line in out.splitlines() if "ac-0001" in line)
+        assert " 5 " in row
+    finally:
+        runner.stop()
+        thread.join(10)
+    assert main(["edge", "status", "--config", str(conf)]) == 1
+    assert "not running" in capsys.readouterr().out

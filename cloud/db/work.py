@@ -72,6 +72,7 @@ class WorkOrder(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     verify_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # paces the next escalation
     overdue_notified: Mapped[bool] = mapped_column(default=False)
     predicted_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     model_version: Mapped[str | None] = mapped_column(String(64))

@@ -14,7 +14,7 @@ Each rule is one query over the due rows, so a pass costs what is due, not the f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,6 +42,9 @@ class SchedulerReport:
         return len(self.escalated) + len(self.overdue)
 
 
+ESCALATE_EVERY = timedelta(hours=1)  # while an order waits past its response deadline
+
+
 def run_due(session: Session, now: datetime, tenant_id: int | None = None) -> SchedulerReport:
     report = SchedulerReport()
 
@@ -56,6 +59,10 @@ def run_due(session: Session, now: datetime, tenant_id: int | None = None) -> Sc
             )
         )
     ):
+        # once when the response deadline passes, then once per ESCALATE_EVERY while nobody
+        # accepts; the deadline itself never moves, so the order shows how late it is
+        if order.escalated_at is not None and now < order.escalated_at + ESCALATE_EVERY:
+            continue
         transitions.escalate(session, _device(session, order), order, ACTOR, now)
         report.escalated.append(order.id)
 

@@ -53,8 +53,10 @@ def set_priority(order: WorkOrder, priority: int, now: datetime) -> None:
 def escalate(session: Session, device: Device, order: WorkOrder, actor: str, now: datetime) -> None:
     before = order.priority
     order.escalation_level += 1
+    order.escalated_at = now
     set_priority(order, raise_priority(order.priority), now)
-    order.response_due_at = max(order.response_due_at, now + timedelta(hours=1))  # a fresh chance
+    # the missed deadline stays where it was (the pages show it overdue); the scheduler paces
+    # further escalations by the level instead (see scheduler.ESCALATE_EVERY)
     record(
         session,
         device,

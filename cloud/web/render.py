@@ -51,6 +51,21 @@ def countdown(due: datetime | None, now: datetime) -> dict[str, Any]:
     return {"text": text, "overdue": left < 0, "seconds": left}
 
 
+def sla_outcome(order: WorkOrder) -> str | None:
+    """For an order past its live states: whether it met its SLA (response: accepted by the
+    response deadline; resolution: resolved by the resolution deadline). None while live."""
+    if order.status not in ("resolved", "closed", "cancelled"):
+        return None
+    if order.status == "cancelled" and order.resolved_at is None:
+        return "cancelled"
+    responded = order.accepted_at is not None and order.accepted_at <= order.response_due_at
+    resolved = order.resolved_at is not None and order.resolved_at <= order.resolution_due_at
+    if responded and resolved:
+        return "met"
+    missed = [name for name, ok in (("response", responded), ("resolution", resolved)) if not ok]
+    return "missed (" + " and ".join(missed) + ")"
+
+
 def deadline_of(order: WorkOrder) -> datetime | None:
     """The deadline that matters now: response until someone accepts, then resolution."""
     if order.status in ("open", "assigned"):
@@ -64,7 +79,7 @@ def percent(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.0f}%"
 
 
-templates.env.filters.update(when=when, percent=percent, duration=duration)
+templates.env.filters.update(when=when, percent=percent, duration=duration, sla_outcome=sla_outcome)
 
 
 def page(

@@ -13,6 +13,7 @@ from cloud.state import CloudState
 
 from .conftest import NOW
 from .messages import alert, wire
+from .test_pages import login
 from .world import World
 
 
@@ -241,3 +242,39 @@ def test_request_limits_and_auth_errors(client: TestClient, world: World) -> Non
         headers={**world.auth("admin"), "content-type": "application/json"},
     )
     assert streamed.status_code == 413
+
+
+def test_a_missed_deadline_stays_missed_through_every_escalation(
+    client: TestClient, state: CloudState, world: World, clock: ManualClock
+) -> None:
+    """Issue 16: each escalation pushed the response deadline an hour out, so an order at
+    escalation level 46 still said "SLA in 1h 0m" with its resolve-by 12 days past."""
+    order = _raise(state, "pump-1", fault_key="vibration_rms", severity="warning")  # P4: 24 h to respond
+    due = client.get(f"/api/v1/work-orders/{order}", headers=world.auth("admin")).json()["response_due_at"]
+    levels = []
+    for _ in range(6):
+        clock.advance(timedelta(minutes=30) if levels else timedelta(hours=25))
+        client.post("/api/v1/scheduler/run", headers=world.auth("admin"))
+        got = client.get(f"/api/v1/work-orders/{order}", headers=world.auth("admin")).json()
+        assert got["response_due_at"] <= due  # never moved out (a raised priority may pull it in)
+        levels.append(got["escalation_level"])
+    assert levels == [1, 1, 2, 2, 3, 3]  # once when missed, then once an hour while nobody accepts
+    login(client, world.token["dispatcher"])
+    page = client.get(f"/ui/work-orders/{order}").text
+    assert 'id="order-sla">overdue by' in page
+
+
+def test_a_finished_order_says_whether_it_met_its_sla(
+    client: TestClient, state: CloudState, world: World, clock: ManualClock
+) -> None:
+    order = _raise(state)
+    for action, body in (("accept", None), ("start", None), ("resolve", {"fix": "cleaned the coil"})):
+        _do(client, world, "frida", order, action, body)
+    login(client, world.token["dispatcher"])
+    assert 'id="order-sla">met<' in client.get(f"/ui/work-orders/{order}").text
+    late = _raise(state, "pump-1", fault_key="vibration_rms", severity="warning")
+    _do(client, world, "admin", late, "assign", {"engineer_id": world.engineer["paul"]})
+    clock.advance(timedelta(days=3))  # accepted long after its 24 h response deadline
+    for action, body in (("accept", None), ("start", None), ("resolve", {"fix": "new bearing"})):
+        _do(client, world, "paul", late, action, body)
+    assert "missed (response" in client.get(f"/ui/work-orders/{late}").text

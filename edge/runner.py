@@ -88,11 +88,9 @@ class EdgeRunner:
         try:
             self.uplink = MqttUplink(
                 self.outbox,
-                parse_broker(up.broker),
+                parse_broker(up.broker).login(up.username, up.password),
                 tenant=config.tenant,
                 agent_id=config.agent_id,
-                username=up.username,
-                password=up.password,
                 tls=up.tls,
                 ca_file=up.ca_file,
                 client_cert=up.client_cert,
@@ -202,6 +200,7 @@ class EdgeRunner:
         """What ``prognos edge status`` shows: the agent, its uplink, what it dropped, and per
         device what it hears, its model, whether an alert is open and its health."""
         devices = {}
+        lost = self.lost()  # once: it walks every source's sequence tracker
         for device_id, state in self.agent.devices.items():
             count, wall, device_time = self._seen.get(device_id, [0, float("nan"), float("nan")])
             pipe = state.pipeline
@@ -212,7 +211,7 @@ class EdgeRunner:
                 "model": f"{pipe.name} {pipe.version}" if pipe.version != pipe.name else pipe.name,
                 "alert_open": bool(pipe.policy.active),
                 "trend_alert_open": bool(pipe.trend.active),
-                "lost": self.lost().get(device_id, 0),
+                "lost": lost.get(device_id, 0),
             }
         return {
             "agent": self.config.agent_id,

@@ -44,8 +44,6 @@ class MqttUplink:
         *,
         tenant: str,
         agent_id: str,
-        username: str | None = None,
-        password: str | None = None,
         tls: bool = False,
         ca_file: Path | None = None,
         client_cert: Path | None = None,
@@ -72,8 +70,8 @@ class MqttUplink:
         try:
             secure_client(
                 self.client,
-                username=username,
-                password=password,
+                username=broker.username,  # the login travels with the address, as for every client
+                password=broker.password,
                 tls=tls,
                 ca_file=ca_file,
                 client_cert=client_cert,

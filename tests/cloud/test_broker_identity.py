@@ -251,7 +251,7 @@ def test_secrets_never_reach_logs_or_reprs(  # type: ignore[no-untyped-def]
 
     from cloud.settings import Settings
     from edge.config import SourceConfig, UplinkConfig
-    from mqtt_client import BrokerAddress, ConnectedClient
+    from mqtt_client import ConnectedClient
 
     caplog.set_level(logging.DEBUG)
     state.settings.broker_auth_dir = broker.auth_dir

@@ -69,11 +69,9 @@ def _tls_uplink(
     """The uplink as edge-7 over TLS; ``ca=None`` trusts only the system store."""
     return MqttUplink(
         outbox,
-        BrokerAddress(broker.host, broker.port),
+        BrokerAddress(broker.host, broker.port).login("edge-7", password),
         tenant="acme",
         agent_id="edge-7",
-        username="edge-7",
-        password=password,
         tls=True,
         ca_file=ca,
         client_id=client_id,

@@ -259,6 +259,7 @@ class Ingestor:
         device.last_seen_at, device.last_agent = now, msg.agent_id
         return device
 
+
 def _claimed_id(payload: bytes) -> str | None:
     """The message id a refused payload claims, if it has a usable one: the edge is told its
     message was refused for good and stops sending it."""

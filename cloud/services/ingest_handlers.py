@@ -124,12 +124,14 @@ def on_alert(s: Session, device: Device, msg: AlertMessage, ctx: Context) -> Tou
         transitions.note_alert_cleared(s, device, order, alert.key, ACTOR, now)
     return [(order, created)]
 
+
 def _cleared(s: Session, device: Device, alert: Alert, now: datetime) -> Touched:
     """Record the clear on the order; before anyone acted on it, say so (never delete)."""
     order = s.get(WorkOrder, alert.work_order_id) if alert.work_order_id is not None else None
     if order is not None:
         transitions.note_alert_cleared(s, device, order, alert.key, ACTOR, now)
     return []
+
 
 def on_fault(s: Session, device: Device, msg: FaultEventMessage, ctx: Context) -> Touched:
     """A fault code: protective trips and severe faults open a corrective order."""
@@ -154,6 +156,7 @@ def on_fault(s: Session, device: Device, msg: FaultEventMessage, ctx: Context) -
     )
     order, created = work_orders.open_order(s, device, spec, ACTOR, now)
     return [(order, created)]
+
 
 def on_summary(s: Session, device: Device, msg: TelemetrySummaryMessage, ctx: Context) -> Touched:
     """A window of telemetry: kept for the health view; the device shows its health."""

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import CloudError
-from . import board, pages, session
+from . import board, order_list, pages, session
 from .render import page
 
 __all__ = ["install"]
@@ -22,7 +22,7 @@ __all__ = ["install"]
 
 def install(app: FastAPI) -> None:
     app.mount("/ui/static", StaticFiles(directory=Path(__file__).parent / "static"), name="ui-static")
-    for module in (session, pages, board):
+    for module in (session, pages, order_list, board):  # the list before /work-orders/{id}
         app.include_router(module.router)
     api_handler = app.exception_handlers[CloudError]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..api.deps import SessionDep, StateDep
 from ..api.params import PathId
@@ -21,15 +21,18 @@ from ..api.scope import TenantScope
 from ..db import Device, Engineer, WorkOrder, WorkOrderEvent, WorkOrderPart
 from ..services.knowledge import similar_cases
 from ..services.lifecycle import actions_for_role
+from ..services.order_search import order_by_urgency
+from ..services.sla import deadline_of, overdue_clause
 from .charts import Marker, Series, time_chart
-from .render import countdown, deadline_of, page
+from .order_list import list_url
+from .render import countdown, page
 from .session import PagePrincipal, PageScope
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 COLUMNS = ("open", "assigned", "accepted", "in_progress", "resolved", "closed")
-DONE_SHOWN = 12  # closed orders kept on the board, newest first
+CARDS_SHOWN = 12  # cards per column; its count and link cover all of them
 
 
 def _evidence_charts(order: WorkOrder, channels: int = 4) -> list[Any]:
@@ -83,30 +86,31 @@ def board_page(
 ) -> HTMLResponse:
     now = state.clock.now()
     base = scope.orders()
-    live = list(
-        session.scalars(
-            base.where(WorkOrder.status.in_(COLUMNS[:-1])).order_by(WorkOrder.priority, WorkOrder.id)
-        )
-    )
-    closed = list(
-        session.scalars(
-            base.where(WorkOrder.status == "closed").order_by(WorkOrder.closed_at.desc()).limit(DONE_SHOWN)
-        )
-    )
-    orders = live + closed
+    by_status = scope.orders(select(WorkOrder.status, func.count())).group_by(WorkOrder.status)
+    counts: dict[str, int] = {status: n for status, n in session.execute(by_status)}
+    columns: dict[str, list[WorkOrder]] = {}
+    for status in COLUMNS:  # the most urgent (for closed: the latest) few; the list has all
+        newest_first = status == "closed"
+        query = base.where(WorkOrder.status == status)
+        query = query.order_by(WorkOrder.closed_at.desc()) if newest_first else order_by_urgency(query)
+        columns[status] = list(session.scalars(query.limit(CARDS_SHOWN)))
+    orders = [o for column in columns.values() for o in column]
     devices = {
         d.id: d for d in session.scalars(select(Device).where(Device.id.in_({o.device_id for o in orders})))
     }
     engineers = _engineers(scope)
-    columns: dict[str, list[WorkOrder]] = {c: [] for c in COLUMNS}
-    for o in orders:
-        columns[o.status].append(o)
     return page(
         request,
         "board.html",
         principal,
         now,
         columns=columns,
+        counts={c: counts.get(c, 0) for c in COLUMNS},
+        cancelled=counts.get("cancelled", 0),
+        overdue=session.scalar(scope.orders(select(func.count())).where(overdue_clause(now))) or 0,
+        column_url={c: list_url(status=c) for c in COLUMNS},
+        overdue_url=list_url(overdue="yes"),
+        cancelled_url=list_url(status="cancelled"),
         devices=devices,
         engineers=engineers,
         due={o.id: countdown(deadline_of(o), now) for o in orders},

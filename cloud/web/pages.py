@@ -29,9 +29,10 @@ from ..services.knowledge import similar_cases
 from ..services.kpis import service_kpis
 from ..services.lifecycle import actions_for_role
 from ..services.route import plan_route
+from ..services.sla import deadline_of
 from .charts import Marker, Series, time_chart
 from .fleet_view import SORTS, fleet_choices, fleet_rows
-from .render import countdown, deadline_of, page
+from .render import countdown, page
 from .session import PagePrincipal, PageScope
 from .versions import content_version
 

@@ -16,11 +16,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from ..api.scope import TenantScope
-from ..db import WorkOrder
 from ..services.auth import Principal
+from ..services.sla import sla_outcome
 from .versions import content_version
 
-__all__ = ["countdown", "deadline_of", "page", "templates", "when"]
+__all__ = ["countdown", "page", "templates", "when"]
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -49,30 +49,6 @@ def countdown(due: datetime | None, now: datetime) -> dict[str, Any]:
     left = (due - now).total_seconds()
     text = f"in {duration(left)}" if left >= 0 else f"overdue by {duration(left)}"
     return {"text": text, "overdue": left < 0, "seconds": left}
-
-
-def sla_outcome(order: WorkOrder) -> str | None:
-    """For an order past its live states: whether it met its SLA (response: accepted by the
-    response deadline; resolution: resolved by the resolution deadline). None while live."""
-    if order.status not in ("resolved", "closed", "cancelled"):
-        return None
-    if order.status == "cancelled" and order.resolved_at is None:
-        return "cancelled"
-    responded = order.accepted_at is not None and order.accepted_at <= order.response_due_at
-    resolved = order.resolved_at is not None and order.resolved_at <= order.resolution_due_at
-    if responded and resolved:
-        return "met"
-    missed = [name for name, ok in (("response", responded), ("resolution", resolved)) if not ok]
-    return "missed (" + " and ".join(missed) + ")"
-
-
-def deadline_of(order: WorkOrder) -> datetime | None:
-    """The deadline that matters now: response until someone accepts, then resolution."""
-    if order.status in ("open", "assigned"):
-        return order.response_due_at
-    if order.status in ("accepted", "in_progress"):
-        return order.resolution_due_at
-    return None
 
 
 def percent(x: float | None) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from ...services.auth import Principal
 from ...services.dispatch import DispatchResult, dispatch_orders
 from ...services.knowledge import similar_cases
 from ...services.lifecycle import actions_for_role
+from ...services.order_search import OrderFilter, filter_orders, order_by_urgency
 from ..deps import EngineerCaller, Reader, ScopeDep, SessionDep, Staff, StateDep
 from ..params import Limit, Offset, PathId, QueryId
 from ..scope import page
@@ -58,24 +60,32 @@ def list_work_orders(
     principal: Reader,
     session: SessionDep,
     scope: ScopeDep,
+    state: StateDep,
     limit: Limit = 100,
     offset: Offset = 0,
     status: Annotated[list[StatusName] | None, Query()] = None,
+    priority: Annotated[list[Annotated[int, Field(ge=1, le=4)]] | None, Query()] = None,
     device_id: QueryId = None,
+    site_id: QueryId = None,
     assignee_id: QueryId = None,
+    overdue: bool | None = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="text in title, fault, fix or device key")
+    ] = None,
 ) -> Page[WorkOrderPublic]:
-    q = scope.select(WorkOrder)
-    if principal.role == "engineer":
-        q = q.where(WorkOrder.assignee_id == principal.engineer_id)
-    if status:
-        q = q.where(WorkOrder.status.in_(status))
-    if device_id is not None:
-        q = q.where(WorkOrder.device_id == device_id)
-    if assignee_id is not None:
-        q = q.where(WorkOrder.assignee_id == assignee_id)
-    rows, total = page(
-        session, q.order_by(WorkOrder.priority, WorkOrder.created_at, WorkOrder.id), limit, offset
+    """Orders the caller may see, most urgent first, narrowed by the filters (the pages' order
+    list runs the same query: ``services/order_search.py``)."""
+    wanted = OrderFilter(
+        status=status or (),
+        priority=priority or (),
+        device_id=device_id,
+        site_id=site_id,
+        assignee_id=assignee_id,
+        overdue=overdue,
+        text=q,
     )
+    query = order_by_urgency(filter_orders(scope.orders(), wanted, state.clock.now()))
+    rows, total = page(session, query, limit, offset)
     return Page[WorkOrderPublic](items=rows, total=total, limit=limit, offset=offset)
 
 

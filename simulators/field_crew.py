@@ -30,7 +30,7 @@ import numpy as np
 from .fleet import FleetSpec
 from .workshop import ServiceVisit, Workshop
 
-__all__ = ["FAULT_REPAIRS", "CrewStats", "FieldCrew", "Finding"]
+__all__ = ["FAULT_REPAIRS", "CrewStats", "FieldCrew", "Finding", "rating"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,26 @@ FAULT_REPAIRS: dict[str, tuple[str, list[tuple[str, str, int]]]] = {
 
 _CONSUMABLE_FIX = "replaced the worn consumable"
 _NOTHING_FOUND = "inspected on site, readings within tolerance; no fault found"
+
+
+def rating(order: dict[str, Any], mood: int) -> tuple[int, str]:
+    """The customer's stars and comment, true to the order's own history: a late or reopened
+    order is never called quick, and costs stars (``mood`` is the customer's 2..5 draw)."""
+    late = [
+        what
+        for what, done, due in (
+            ("response", order.get("accepted_at"), order.get("response_due_at")),
+            ("repair", order.get("resolved_at"), order.get("resolution_due_at")),
+        )
+        if done and due and _ts(done) > _ts(due)
+    ]
+    reopened = int(order.get("reopened") or 0)
+    if not late and not reopened:
+        return mood, "on time and fixed first go" if mood >= 4 else "on time, but the visit was rough"
+    notes = [f"{' and '.join(late)} late"] if late else []
+    if reopened:
+        notes.append(f"came back {reopened} time{'s' if reopened > 1 else ''}")
+    return min(mood, 3), ", ".join(notes)
 
 
 @dataclass
@@ -209,9 +229,9 @@ class FieldCrew:
         status = order["status"]
         if status == "resolved":
             if order["rating"] is None and now >= since["resolved_at"] + timing.rate_after * HOUR:
-                comment = "quick and clean" if timing.stars >= 4 else "took long, came back twice"
+                stars, comment = rating(order, timing.stars)
                 if self._act(
-                    order["id"], "rate", self.dispatcher_token, {"stars": timing.stars, "comment": comment}
+                    order["id"], "rate", self.dispatcher_token, {"stars": stars, "comment": comment}
                 ):
                     self.stats.rated += 1
             return

@@ -24,6 +24,7 @@ from .transitions import reopen, set_priority
 __all__ = ["OrderSpec", "dedup_key", "live_order", "open_order"]
 
 MAX_EVIDENCE = 20  # entries kept on an order; the alerts table keeps them all
+WINDOWS_KEPT = 3  # ... and however old, the latest entries that carry sample windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +110,21 @@ def open_order(
     return order, True
 
 
+def kept_evidence(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The latest MAX_EVIDENCE entries plus the latest WINDOWS_KEPT with samples, in order:
+    repeats that carry only scores must not push the samples the engineer wants to see out."""
+    windows = [i for i, e in enumerate(entries) if e.get("window")][-WINDOWS_KEPT:]
+    first_recent = max(0, len(entries) - MAX_EVIDENCE)
+    keep = sorted({*windows, *range(first_recent, len(entries))})
+    return [entries[i] for i in keep]
+
+
 def _attach(
     session: Session, device: Device, order: WorkOrder, spec: OrderSpec, actor: str, now: datetime
 ) -> None:
     """A repeat of a live order's fault: keep the evidence, maybe raise the priority or reopen."""
     if spec.evidence:
-        order.evidence = [*order.evidence, spec.evidence][-MAX_EVIDENCE:]
+        order.evidence = kept_evidence([*order.evidence, spec.evidence])
     data: dict[str, Any] = {"source": spec.source, "severity": spec.severity}
     order.severity = worse_severity(order.severity, spec.severity)
     if spec.predicted_failure_at and (

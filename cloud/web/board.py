@@ -8,9 +8,6 @@ enforces). The buttons call the REST API; the page only offers what the API woul
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
@@ -23,8 +20,8 @@ from ..services.knowledge import similar_cases
 from ..services.lifecycle import actions_for_role
 from ..services.order_search import order_by_urgency
 from ..services.sla import deadline_of, overdue_clause
-from .charts import Marker, Series, time_chart
 from .order_list import list_url
+from .order_view import evidence_windows, history_lines
 from .render import countdown, page
 from .session import PagePrincipal, PageScope
 
@@ -33,46 +30,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/ui", include_in_schema=False)
 COLUMNS = ("open", "assigned", "accepted", "in_progress", "resolved", "closed")
 CARDS_SHOWN = 12  # cards per column; its count and link cover all of them
-
-
-def _evidence_charts(order: WorkOrder, channels: int = 4) -> list[Any]:
-    """The window of samples that triggered the alert: a chart per channel (up to
-    ``channels``) and one of the anomaly score."""
-    first = next((e for e in order.evidence if e.get("window")), None)
-    if first is None:
-        return []
-    window = first["window"]
-    at = datetime.fromisoformat(first["at"]) if first.get("at") else None
-    points = [(datetime.fromtimestamp(p["t"], tz=UTC), p) for p in window if "t" in p]
-    markers = [Marker(at, "alert raised")] if at else []
-    names = sorted({c for _, p in points for c in p.get("values", {})})
-    charts = [
-        time_chart(
-            # a channel that dropped out in a sample (None) is a gap in its line, not a point
-            [Series(c, [(t, v) for t, p in points if (v := p.get("values", {}).get(c)) is not None])],
-            markers=markers,
-            title=f"{c}: the samples that triggered the alert",
-            css_class="chart small",
-        )
-        for c in names[:channels]
-    ]
-    if any(p.get("score") is not None for _, p in points):
-        charts.append(
-            time_chart(
-                [
-                    Series(
-                        "score",
-                        [(t, p["score"]) for t, p in points if p.get("score") is not None],
-                        color="#dc2626",
-                    )
-                ],
-                markers=markers,
-                title="anomaly score over the same window",
-                y_range=(0.0, 1.0),
-                css_class="chart small",
-            )
-        )
-    return charts
 
 
 def _engineers(scope: TenantScope) -> dict[int, Engineer]:
@@ -115,7 +72,9 @@ def board_page(
         engineers=engineers,
         due={o.id: countdown(deadline_of(o), now) for o in orders},
         actions={o.id: actions_for_role(o.status, o.rating is not None, principal.role) for o in orders},
-        evidence={o.id: _evidence_charts(o, channels=1) if o.status != "closed" else [] for o in orders},
+        evidence={
+            o.id: evidence_windows(o, windows=1, channels=1) if o.status != "closed" else [] for o in orders
+        },
     )
 
 
@@ -142,11 +101,12 @@ def order_page(
         now,
         o=order,
         device=device,
-        events=events,
+        history=history_lines(events, engineers),
         parts=parts,
         engineers=engineers,
         due=countdown(deadline_of(order), now),
         actions=actions_for_role(order.status, order.rating is not None, principal.role),
-        evidence=_evidence_charts(order),
+        evidence=evidence_windows(order),
+        evidence_entries=len(order.evidence),
         similar=similar_cases(session, order),
     )

@@ -16,7 +16,7 @@ from cloud.db.migrate import upgrade
 from cloud.seed import seed_fleet
 from cloud.settings import Settings
 from cloud.state import CloudState
-from simulators.field_crew import FAULT_REPAIRS, FieldCrew
+from simulators.field_crew import FAULT_REPAIRS, FieldCrew, rating
 from simulators.fleet import FleetSpec, plan_fleet
 from simulators.workshop import Workshop
 from tests.cloud.messages import alert, wire
@@ -113,3 +113,13 @@ def test_orders_of_engineers_the_crew_does_not_play_are_left_alone(crewed: Crewe
     crew = FieldCrew(crewed.url, {}, crewed.dispatcher, crewed.fleet)
     crew.step(crewed.at(30))
     assert crewed.order(order_id).status == "assigned" and crew.stats.accepted == 0
+
+
+def test_a_rating_comment_agrees_with_the_history_it_rates() -> None:
+    """Issue 16: 'quick and clean' was written on orders that were late and reopened."""
+    due = {"response_due_at": "2026-03-02T10:00:00+00:00", "resolution_due_at": "2026-03-02T17:00:00+00:00"}
+    on_time = {**due, "accepted_at": "2026-03-02T09:30:00+00:00", "resolved_at": "2026-03-02T12:00:00+00:00"}
+    assert rating({**on_time, "reopened": 0}, 5) == (5, "on time and fixed first go")
+    late = {**on_time, "resolved_at": "2026-03-03T09:00:00+00:00", "reopened": 2}
+    stars, comment = rating(late, 5)
+    assert stars <= 3 and comment == "repair late, came back 2 times"

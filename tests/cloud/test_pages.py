@@ -175,3 +175,30 @@ def test_a_channel_that_dropped_out_in_the_evidence_is_a_gap_not_an_error(
     assert client.get("/ui/work-orders").status_code == 200
     page = client.get(f"/ui/work-orders/{order_id}")
     assert page.status_code == 200 and "suction_pressure: the samples that triggered the alert" in page.text
+
+
+def test_order_page_folds_repeated_evidence_keeps_the_samples_and_gives_reasons(
+    client: TestClient, world: World, state: CloudState
+) -> None:
+    """Issue 16: an order's history had 166 'evidence attached' lines while its Evidence section
+    said 'No sample window attached' (score-only repeats had pushed the samples out), charts had
+    no visible titles, and a cancellation showed no reason."""
+    order_id = _seed(state)
+    for i in range(40):  # repeats of the same fault, with scores but no samples
+        repeat = alert("ac-1", "raise", NOW + timedelta(minutes=i + 1), alert_id=f"r{i}")
+        state.ingestor.handle(*wire(repeat.model_copy(update={"evidence": []})))
+    login(client, world.token["dispatcher"])
+    page = client.get(f"/ui/work-orders/{order_id}").text
+    history = page[page.index('id="history"') : page.index("Similar past cases")]
+    assert history.count('data-kind="evidence attached"') == 1 and "×40" in history
+    evidence = page[page.index('id="evidence"') : page.index('id="history"')]
+    assert "<figcaption>suction pressure</figcaption>" in evidence, "a visible title per chart"
+    assert "<figcaption>anomaly score</figcaption>" in evidence and "alert a1 raise" in evidence
+    r = client.post(
+        f"/api/v1/work-orders/{order_id}/cancel",
+        json={"reason": "customer replaced the unit"},
+        headers=world.auth("dispatcher"),
+    )
+    assert r.status_code == 200, r.text
+    page = client.get(f"/ui/work-orders/{order_id}").text
+    assert "reason: customer replaced the unit" in page

@@ -250,7 +250,10 @@ class FieldCrew:
                 self.stats.started += 1
         elif status == "in_progress" and now >= since["started_at"] + timing.repair * HOUR:
             found = self.finding(order, now)
-            if self._act(order["id"], "resolve", token, {"fix": found.fix, "parts": found.parts}):
+            body: dict[str, Any] = {"fix": found.fix, "parts": found.parts}
+            if found.replaced is None:  # what was wrong, in the catalog's words: later alerts learn it
+                body["finding"] = found.fault or "no_fault_found"
+            if self._act(order["id"], "resolve", token, body):
                 self.stats.resolved += 1
                 self._serviced(order, now, found)
 

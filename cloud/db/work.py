@@ -26,6 +26,10 @@ class Alert(Base):
     key: Mapped[str] = mapped_column(String(64))  # the edge's alert_id
     fault_key: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(32))
+    # what fault this is, in words people use (services/fault_names.py), and how it was named:
+    # "fault code" | "signature" | "resolved cases" | "engineer" | "none"
+    fault_name: Mapped[str | None] = mapped_column(String(64), index=True)
+    fault_source: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | cleared
     severity: Mapped[str] = mapped_column(String(16))
     score: Mapped[float] = mapped_column(Float)
@@ -81,6 +85,9 @@ class WorkOrder(Base):
     declined_by: Mapped[list[int]] = mapped_column(JsonDoc, default=list)
     description: Mapped[str] = mapped_column(Text, default="")
     fix: Mapped[str | None] = mapped_column(Text)
+    fault_name: Mapped[str | None] = mapped_column(String(64))  # as on its alert (or code) when opened
+    fault_source: Mapped[str | None] = mapped_column(String(32))
+    finding: Mapped[str | None] = mapped_column(String(64))  # the fault the engineer found on site
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     reopened: Mapped[int] = mapped_column(Integer, default=0)

@@ -36,6 +36,8 @@ class AlertPublic(Public):
     key: str
     fault_key: str
     category: str
+    fault_name: str | None
+    fault_source: str | None
     status: str
     severity: str
     score: float
@@ -74,6 +76,9 @@ class WorkOrderPublic(Public):
     title: str
     fault_key: str
     category: str
+    fault_name: str | None  # services/fault_names.py
+    fault_source: str | None
+    finding: str | None  # what the engineer found on site
     status: str
     priority: int
     severity: str
@@ -136,6 +141,17 @@ class PartBody(Strict):
 class ResolveBody(Strict):
     fix: str = Field(min_length=1, max_length=5000)
     parts: list[PartBody] = Field(default_factory=list, max_length=100)
+    # what was found on site: a fault mode of the model (``GET /api/v1/fault-modes``),
+    # "no_fault_found", or a new name in the same spelling; later alerts learn from it
+    finding: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class FaultModePublic(Public):
+    key: str
+    label: str
+    category: str
+    signature: dict[str, float]
+    code: int | None
 
 
 class RateBody(Strict):

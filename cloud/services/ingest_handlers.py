@@ -25,10 +25,12 @@ from firmware_bridge.contract import (
     TelemetrySummaryMessage,
 )
 
-from ..catalog import category_for_alert, category_for_fault_code
+from ..catalog import category_for_alert, category_for_fault_code, family_of
 from ..clock import from_epoch
 from ..db import Agent, Alert, Device, TelemetrySummary, Tenant, WorkOrder
+from ..fault_catalog import label_of
 from . import transitions, work_orders
+from .fault_names import name_alert, name_by_code
 from .priority import SEVERITY_RANK, worse_severity
 from .reminders import ReminderPolicy, on_consumable_status
 
@@ -56,12 +58,15 @@ def on_alert(s: Session, device: Device, msg: AlertMessage, ctx: Context) -> Tou
     alert = s.scalar(select(Alert).where(Alert.device_id == device.id, Alert.key == msg.alert_id))
     worse = False
     if alert is None:
+        named = name_alert(s, device.tenant_id, device.model, msg.fault_key)
         alert = Alert(
             tenant_id=device.tenant_id,
             device_id=device.id,
             key=msg.alert_id,
             fault_key=msg.fault_key,
-            category=category_for_alert(device.model, msg.fault_key),
+            category=named.category or category_for_alert(device.model, msg.fault_key),
+            fault_name=named.key,
+            fault_source=named.source,
             status="active",
             severity=msg.severity,
             score=msg.score,
@@ -97,9 +102,11 @@ def on_alert(s: Session, device: Device, msg: AlertMessage, ctx: Context) -> Tou
     spec = work_orders.OrderSpec(
         source="alert",
         kind="preventive",
-        title=f"{alert.category} anomaly on {device.key} ({msg.fault_key})",
+        title=_alert_title(device, alert),
         fault_key=msg.fault_key,
         category=alert.category,
+        fault_name=alert.fault_name,
+        fault_source=alert.fault_source,
         severity=msg.severity,
         predicted_failure_at=from_epoch(msg.predicted_failure_at),
         model_version=msg.model_version,
@@ -133,6 +140,14 @@ def _cleared(s: Session, device: Device, alert: Alert, now: datetime) -> Touched
     return []
 
 
+def _alert_title(device: Device, alert: Alert) -> str:
+    """ "Refrigerant leak suspected on ac-3" when the fault is named, else what moved."""
+    label = label_of(family_of(device.model), alert.fault_name or "unrecognised")
+    if alert.fault_source in ("signature", "resolved cases"):
+        return f"{label[:1].upper()}{label[1:]} suspected on {device.key}"
+    return f"{label[:1].upper()}{label[1:]} on {device.key} ({alert.fault_key})"
+
+
 def on_fault(s: Session, device: Device, msg: FaultEventMessage, ctx: Context) -> Touched:
     """A fault code: protective trips and severe faults open a corrective order."""
     if not ctx.trusted:
@@ -144,13 +159,17 @@ def on_fault(s: Session, device: Device, msg: FaultEventMessage, ctx: Context) -
     severity = "critical" if trip or msg.severity >= 200 else "major"
     at = from_epoch(msg.at)
     assert at is not None
-    category = category_for_fault_code(device.model, msg.code)
+    named = name_by_code(device.model, msg.code)
+    category = named.category if named and named.category else category_for_fault_code(device.model, msg.code)
+    what = f"{named.label}: " if named else ""
     spec = work_orders.OrderSpec(
         source="fault",
         kind="corrective",
-        title=f"fault {msg.name} (0x{msg.code:04x}) on {device.key}",
+        title=f"{what}fault {msg.name} (0x{msg.code:04x}) on {device.key}",
         fault_key=f"code:0x{msg.code:04x}",
         category=category,
+        fault_name=named.key if named else None,
+        fault_source=named.source if named else None,
         severity=severity,
         evidence={"code": msg.code, "name": msg.name, "severity": msg.severity, "at": at.isoformat()},
     )

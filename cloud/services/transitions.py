@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..db import Device, Engineer, Task, WorkOrder, WorkOrderPart
 from ..errors import Conflict, InvalidRequest
+from .fault_names import learn_finding
 from .lifecycle import LIVE, Action, Status, next_status
 from .notify import KEY_STEP, notify
 from .order_log import customer_recipient, record
@@ -161,11 +162,16 @@ def resolve(
     fix: str,
     parts: list[PartUsed],
     verification: timedelta,
+    finding: str | None = None,
 ) -> None:
+    """Resolved with the fix, the parts used and, when the engineer says what they found
+    (a fault mode key or ``no_fault_found``), the finding that names later alerts like it."""
     if not fix.strip():
         raise InvalidRequest("a resolution needs a description of the fix")
     _move(order, Action.RESOLVE)
     order.resolved_at, order.fix = now, fix
+    if finding:
+        learn_finding(session, order, finding)
     order.verify_until = now + verification
     for p in parts:
         session.add(
@@ -180,6 +186,7 @@ def resolve(
         now,
         {
             "fix": fix,
+            "finding": finding,
             "parts": [[p.part_number, p.quantity] for p in parts],
             "verify_until": order.verify_until.isoformat(),
         },
@@ -254,7 +261,7 @@ def reopen(
 ) -> None:
     _move(order, Action.REOPEN)
     order.reopened += 1
-    order.resolved_at = order.verify_until = order.fix = None
+    order.resolved_at = order.verify_until = order.fix = order.finding = None
     order.rating = order.rating_comment = None
     order.assignee_id = order.assigned_at = order.accepted_at = order.started_at = None
     respond_by, resolve_by = deadlines_for(order.priority, now)

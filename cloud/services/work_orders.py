@@ -40,6 +40,8 @@ class OrderSpec:
     evidence: dict[str, Any] | None = None
     description: str = ""
     parts: tuple[tuple[str, str, int], ...] = ()  # (part number, name, quantity) to bring
+    fault_name: str | None = None  # services/fault_names.py: what the fault is called
+    fault_source: str | None = None
 
 
 def dedup_key(device_id: int, fault_key: str) -> str:
@@ -70,6 +72,8 @@ def open_order(
         title=spec.title,
         fault_key=spec.fault_key,
         category=spec.category,
+        fault_name=spec.fault_name,
+        fault_source=spec.fault_source,
         status=Status.OPEN.value,
         priority=priority,
         severity=spec.severity,

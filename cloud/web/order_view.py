@@ -15,13 +15,64 @@ from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
-from ..db import Engineer, WorkOrder, WorkOrderEvent
+from ..catalog import family_of
+from ..db import Device, Engineer, WorkOrder, WorkOrderEvent
+from ..fault_catalog import label_of
+from ..services.fault_names import name_alert, name_by_signature, resolved_cases, usual_parts
 from .charts import Marker, Series, time_chart
 
-__all__ = ["EvidenceWindow", "HistoryLine", "evidence_windows", "history_lines"]
+__all__ = [
+    "EvidenceWindow",
+    "FaultView",
+    "HistoryLine",
+    "describe_fault",
+    "evidence_windows",
+    "history_lines",
+]
 
 REPEATED = "evidence_attached"
+
+
+@dataclass(frozen=True, slots=True)
+class FaultView:
+    label: str  # "condenser coil fouling"
+    explanation: str  # why it is called that
+    channels: list[str]  # what moved: the detail behind the name
+    parts: list[dict[str, Any]]  # what earlier cases of this fault on this model took
+    finding: str | None  # what the engineer found, in words
+
+
+def describe_fault(session: Session, order: WorkOrder, device: Device) -> FaultView | None:
+    """The order's fault as the page shows it: its name, why, the channels and usual parts,
+    judged on the cases resolved so far (not counting this order's own finding). None for
+    orders that are not about a fault (a consumable's replacement, a task by hand)."""
+    if order.source not in ("alert", "fault"):
+        return None
+    family = family_of(device.model)
+    key = order.fault_name or "unrecognised"
+    explanation = "named before fault names existed" if order.fault_name is None else ""
+    if order.fault_source == "resolved cases":
+        explanation = name_alert(
+            session, order.tenant_id, device.model, order.fault_key, order.id
+        ).explanation
+    elif order.fault_source == "signature":
+        explanation = name_by_signature(device.model, order.fault_key).explanation
+    elif order.fault_source == "fault code":
+        explanation = "the device's own trip code"
+    elif order.fault_source == "none":
+        explanation = "no known fault of this model has these channels"
+    same = [
+        o.id for o in resolved_cases(session, order.tenant_id, device.model, order.id) if o.finding == key
+    ]
+    return FaultView(
+        label_of(family, key),
+        explanation,
+        [] if order.fault_key.startswith("code:") else order.fault_key.split("+"),
+        usual_parts(session, same),
+        label_of(family, order.finding) if order.finding else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

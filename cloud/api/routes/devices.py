@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from ...catalog import family_of
 from ...db import Device, Site, WorkOrderEvent
 from ...errors import Conflict, NotFound
+from ...fault_catalog import FAULT_MODES
 from ...schemas.common import Page
 from ...schemas.fleet import DeviceAssign, DeviceCreate, DevicePublic
 from ...schemas.ops import DeviceHealth
-from ...schemas.work import ChainReportPublic, EventPublic
+from ...schemas.work import ChainReportPublic, EventPublic, FaultModePublic
 from ...services.health import device_health
 from ...services.history import verify_chain
 from ..deps import Admin, Reader, ScopeDep, SessionDep, StateDep
@@ -40,6 +44,16 @@ def list_devices(
         q = q.where(Device.registered.is_(registered))
     rows, total = page(session, q, limit, offset)
     return Page[DevicePublic](items=rows, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{device_id}/fault-modes")
+def list_fault_modes(device_id: PathId, principal: Reader, scope: ScopeDep) -> list[FaultModePublic]:
+    """How this device's product family is known to fail (``cloud/fault_catalog.py``): the
+    names alerts are given, and what a resolution's ``finding`` may name besides
+    ``no_fault_found`` or a new fault."""
+    device = scope.device(device_id)
+    modes = FAULT_MODES.get(family_of(device.model) or "", ())
+    return [FaultModePublic.model_validate({**asdict(m), "signature": dict(m.signature)}) for m in modes]
 
 
 @router.post("", status_code=201)

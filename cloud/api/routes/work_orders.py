@@ -214,7 +214,15 @@ def resolve_work_order(
     order, device = scope.order(order_id)
     parts = [tr.PartUsed(p.part_number, p.name, p.quantity) for p in body.parts]
     tr.resolve(
-        session, device, order, principal.actor, state.clock.now(), body.fix, parts, state.verification_window
+        session,
+        device,
+        order,
+        principal.actor,
+        state.clock.now(),
+        body.fix,
+        parts,
+        state.verification_window,
+        finding=body.finding,
     )
     return _detail(session, order, principal)
 

@@ -26,6 +26,9 @@ class Consumable(Base):
     usage: Mapped[float] = mapped_column(Float)
     remaining_fraction: Mapped[float] = mapped_column(Float)
     predicted_depletion_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # the edge's 90 % interval around it (edge/consumables.py): what a parts forecast's odds use
+    depletion_lo: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    depletion_hi: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime)  # device time of the status
     replaced_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

@@ -8,8 +8,12 @@
 - alerts per device-day: alerts raised in the period over the device-days in it, each
   device counted from when it first reported;
 - top faults per product model: the list R&D asks for;
+- top faults per product model: alerts by fault name (``services/fault_names.py``), each
+  with the channel sets behind it;
+- overdue now: live orders past the deadline that matters (``services/sla.py``);
 - demand for the next 30 days: consumables predicted to run out, plus the spare parts the
-  period used, scaled to 30 days.
+  period used, scaled to 30 days, as whole units with the chance that many are enough
+  (``services/parts_forecast.py``).
 """
 
 from __future__ import annotations
@@ -19,13 +23,16 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ..catalog import CONSUMABLE_PARTS
+from ..catalog import CONSUMABLE_PARTS, family_of
 from ..db import Alert, Consumable, Device, WorkOrder, WorkOrderPart
+from ..fault_catalog import label_of
+from .parts_forecast import depletion_probability, stock_for, stock_for_rate
+from .sla import overdue_clause
 
-__all__ = ["Demand", "Kpis", "service_kpis"]
+__all__ = ["Demand", "Kpis", "TopFault", "service_kpis"]
 
 FORECAST = timedelta(days=30)
 
@@ -34,8 +41,18 @@ FORECAST = timedelta(days=30)
 class Demand:
     part_number: str
     name: str
-    quantity: float
+    quantity: int  # whole units to have on hand
+    covers: float  # the chance that ``quantity`` is enough for the next 30 days
+    expected: float  # the mean demand
     source: str  # "consumable forecast" | "repair history"
+
+
+@dataclass(frozen=True, slots=True)
+class TopFault:
+    fault_name: str  # key; "" for alerts from before fault names
+    label: str
+    alerts: int
+    channels: list[tuple[str, int]]  # the fault keys behind it, most alerts first
 
 
 @dataclass(slots=True)
@@ -54,7 +71,8 @@ class Kpis:
     ratings: int
     alerts: int
     alerts_per_device_day: float | None
-    top_faults: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    overdue: int = 0  # live orders past their deadline now
+    top_faults: dict[str, list[TopFault]] = field(default_factory=dict)
     demand: list[Demand] = field(default_factory=list)
 
 
@@ -92,13 +110,18 @@ def service_kpis(session: Session, tenant_id: int, now: datetime, days: float = 
     seen = list(session.scalars(select(Device.first_seen_at).where(Device.tenant_id == tenant_id)))
     device_days = sum(max(0.0, (now - max(since, t)).total_seconds() / 86400) for t in seen if t is not None)
     alert_rows = session.execute(
-        select(Device.model, Alert.fault_key)
+        select(Device.model, Alert.fault_name, Alert.fault_key)
         .join(Device, Device.id == Alert.device_id)
         .where(Alert.tenant_id == tenant_id, Alert.raised_at >= since, Alert.raised_at <= now)
     ).all()
-    per_model: dict[str, Counter[str]] = defaultdict(Counter)
-    for model, fault_key in alert_rows:
-        per_model[model or "unknown"][fault_key] += 1
+    per_model: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for model, fault_name, fault_key in alert_rows:
+        per_model[model or "unknown"][fault_name or ""][fault_key] += 1
+    overdue = session.scalar(
+        select(func.count())
+        .select_from(WorkOrder)
+        .where(WorkOrder.tenant_id == tenant_id, overdue_clause(now))
+    )
     return Kpis(
         since=since,
         until=now,
@@ -114,26 +137,47 @@ def service_kpis(session: Session, tenant_id: int, now: datetime, days: float = 
         ratings=len(ratings),
         alerts=len(alert_rows),
         alerts_per_device_day=len(alert_rows) / device_days if device_days else None,
-        top_faults={m: c.most_common(5) for m, c in sorted(per_model.items())},
+        overdue=overdue or 0,
+        top_faults={m: _top(m, names) for m, names in sorted(per_model.items())},
         demand=_demand(session, tenant_id, now, [o.id for o in resolved], days),
     )
+
+
+def _top(model: str, names: dict[str, Counter[str]], limit: int = 5) -> list[TopFault]:
+    family = family_of(model)
+    faults = [
+        TopFault(
+            name,
+            label_of(family, name) if name else "unnamed (before fault names)",
+            sum(keys.values()),
+            keys.most_common(),
+        )
+        for name, keys in names.items()
+    ]
+    faults.sort(key=lambda f: (-f.alerts, f.label))
+    return faults[:limit]
 
 
 def _demand(
     session: Session, tenant_id: int, now: datetime, resolved_ids: list[int], days: float
 ) -> list[Demand]:
-    due = Counter(
-        session.scalars(
-            select(Consumable.name).where(
-                Consumable.tenant_id == tenant_id,
-                Consumable.predicted_depletion_at <= now + FORECAST,
-            )
+    horizon = now + FORECAST
+    odds: dict[str, list[float]] = defaultdict(list)
+    for c in session.scalars(
+        select(Consumable).where(
+            Consumable.tenant_id == tenant_id,
+            or_(Consumable.predicted_depletion_at <= horizon, Consumable.depletion_lo <= horizon),
         )
-    )
-    out = [
-        Demand(*CONSUMABLE_PARTS.get(name, (name, name.replace("_", " "))), float(n), "consumable forecast")
-        for name, n in sorted(due.items())
-    ]
+    ):
+        assert c.predicted_depletion_at is not None
+        odds[c.name].append(
+            depletion_probability(c.predicted_depletion_at, c.depletion_lo, c.depletion_hi, horizon)
+        )
+    out = []
+    for name, ps in sorted(odds.items()):
+        quantity, covers = stock_for(ps)
+        number, label = CONSUMABLE_PARTS.get(name, (name, name.replace("_", " ")))
+        out.append(Demand(number, label, quantity, covers, round(sum(ps), 2), "consumable forecast"))
     used: Counter[tuple[str, str]] = Counter()
     if resolved_ids:
         for part in session.scalars(
@@ -141,8 +185,7 @@ def _demand(
         ):
             used[(part.part_number, part.name)] += part.quantity
     scale = FORECAST.total_seconds() / timedelta(days=days).total_seconds()
-    out += [
-        Demand(number, name, round(qty * scale, 1), "repair history")
-        for (number, name), qty in sorted(used.items())
-    ]
+    for (number, name), qty in sorted(used.items()):
+        quantity, covers = stock_for_rate(qty * scale)
+        out.append(Demand(number, name, quantity, covers, round(qty * scale, 2), "repair history"))
     return out

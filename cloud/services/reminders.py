@@ -59,6 +59,8 @@ def _consumable(
         return row, False  # delivered late: a newer status already describes it
     row.unit, row.usage, row.remaining_fraction = msg.unit, msg.usage, msg.remaining_fraction
     row.predicted_depletion_at = from_epoch(msg.predicted_depletion_at)
+    ci = msg.predicted_depletion_ci
+    row.depletion_lo, row.depletion_hi = (from_epoch(ci[0]), from_epoch(ci[1])) if ci else (None, None)
     row.reported_at = at
     return row, True
 

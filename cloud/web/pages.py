@@ -210,13 +210,16 @@ def kpis_page(
         raise Forbidden("the KPIs are for the service desk")
     now = state.clock.now()
     days = min(max(days, 1), 3650)
+    k = service_kpis(session, scope.tenant_id, now, days)
     return page(
         request,
         "kpis.html",
         principal,
         now,
-        k=service_kpis(session, scope.tenant_id, now, days),
+        k=k,
         days=days,
+        # one scale for every bar of the chart, whatever model group it is in
+        top_scale=max((f.alerts for faults in k.top_faults.values() for f in faults), default=1),
     )
 
 

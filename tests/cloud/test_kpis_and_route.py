@@ -42,11 +42,24 @@ def test_kpis_from_a_known_history(
     assert k.first_time_fix == 1.0 and k.csat == 4.0 and k.ratings == 1
     assert k.devices == 3 and k.device_days == pytest.approx(2 * 30 / 24), "ro-1 has never reported"
     assert k.alerts == 2 and k.alerts_per_device_day == pytest.approx(2 / 2.5)
-    assert k.top_faults == {"AC-3500": [("suction_pressure", 1)], "CP-200": [("vibration_rms", 1)]}
+    assert {m: [(f.fault_name, f.alerts, f.channels) for f in v] for m, v in k.top_faults.items()} == {
+        "AC-3500": [("refrigerant_leak", 1, [("suction_pressure", 1)])],
+        "CP-200": [("bearing_wear", 1, [("vibration_rms", 1)])],
+    }
+    assert k.overdue == 1, "the pump order nobody accepted"
     (history,) = [d for d in k.demand if d.source == "repair history"]
-    assert (history.part_number, history.quantity) == ("SV-1", 1.0), "3 used in 90 days is 1 per 30"
+    # 3 used in 90 days is 1 expected per 30; stocking 2 covers a Poisson(1) month 92 % of the time
+    assert (history.part_number, history.quantity, history.expected) == ("SV-1", 2, 1.0)
+    assert history.covers == pytest.approx(0.9197, abs=1e-4)
     api = client.get("/api/v1/kpis?days=90", headers=world.auth("dispatcher"))
     assert api.status_code == 200 and api.json()["sla_response"] == 0.5
+    top = api.json()["top_faults"]["AC-3500"][0]
+    assert top == {
+        "fault_name": "refrigerant_leak",
+        "label": "refrigerant leak",
+        "alerts": 1,
+        "channels": [{"fault_key": "suction_pressure", "alerts": 1}],
+    }
     assert client.get("/api/v1/kpis", headers=world.auth("frida")).status_code == 403
 
 
@@ -83,3 +96,24 @@ def test_route_starts_with_work_in_progress_then_goes_nearest_first(
     assert (
         replacement.parts == [("SF-10", "sediment filter cartridge", 1)] and replacement.parts_from == "order"
     )
+
+
+def test_consumable_demand_counts_whole_units_with_the_odds_from_the_edge_interval(
+    state: CloudState, world: World
+) -> None:
+    """Our air filter runs out surely within 30 days; the pump's grease is forecast right at the
+    horizon with a wide interval (a coin toss, 0.5 expected): one of each covers it. Another
+    tenant's filter is not in our forecast."""
+    sure = consumable("ac-1", "air_filter", NOW, 0.1, NOW + timedelta(days=5))
+    toss = consumable("gx-1", "air_filter", NOW, 0.5, NOW + timedelta(days=30), tenant="globex")
+    edge = consumable("pump-1", "bearing_grease", NOW, 0.4, NOW + timedelta(days=30))
+    wide = (NOW + timedelta(days=20)).timestamp(), (NOW + timedelta(days=40)).timestamp()
+    state.ingestor.handle(*wire(sure))
+    state.ingestor.handle(*wire(toss.model_copy(update={"predicted_depletion_ci": wide})))
+    state.ingestor.handle(*wire(edge.model_copy(update={"predicted_depletion_ci": wide})))
+    with state.sessions() as s:
+        k = service_kpis(s, world.tenant_id, NOW, days=30)
+    demand = {d.part_number: d for d in k.demand if d.source == "consumable forecast"}
+    assert (demand["AF-200"].quantity, demand["AF-200"].expected) == (1, 1.0), "globex's filter is not ours"
+    grease = demand["BG-1"]
+    assert (grease.quantity, grease.expected) == (1, 0.5) and grease.covers == 1.0

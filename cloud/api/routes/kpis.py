@@ -21,10 +21,12 @@ def read_kpis(
     state: StateDep,
     days: Annotated[int, Query(ge=1, le=3650)] = 90,
 ) -> dict[str, Any]:
-    """Mean time to repair, SLA compliance, first-time fix, CSAT, alerts per device-day, top
-    faults per model and the next 30 days' parts demand, over the last ``days`` days."""
+    """Mean time to repair, SLA compliance, first-time fix, CSAT, alerts per device-day, orders
+    overdue now, top faults per model by fault name (with the channel sets behind each) and
+    the next 30 days' parts demand in whole units with the chance each is enough, over the
+    last ``days`` days."""
     kpis = asdict(service_kpis(session, scope.tenant_id, state.clock.now(), days))
-    kpis["top_faults"] = {
-        m: [{"fault_key": f, "alerts": n} for f, n in v] for m, v in kpis["top_faults"].items()
-    }
+    for faults in kpis["top_faults"].values():
+        for fault in faults:
+            fault["channels"] = [{"fault_key": k, "alerts": n} for k, n in fault["channels"]]
     return kpis

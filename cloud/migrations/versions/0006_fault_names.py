@@ -1,5 +1,6 @@
 """fault names: alerts and work orders carry a fault name people recognise and how it was
-named; a resolved order carries the engineer's finding
+named; a resolved order carries the engineer's finding; a consumable keeps the 90 % interval
+of its depletion forecast
 
 Revision ID: 0006
 Revises: 0005
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+import cloud.db.base
 
 revision = "0006"
 down_revision = "0005"
@@ -26,9 +29,15 @@ def upgrade() -> None:
         batch.add_column(sa.Column("fault_name", sa.String(64), nullable=True))
         batch.add_column(sa.Column("fault_source", sa.String(32), nullable=True))
         batch.add_column(sa.Column("finding", sa.String(64), nullable=True))
+    with op.batch_alter_table("consumables") as batch:
+        batch.add_column(sa.Column("depletion_lo", cloud.db.base.UtcDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("depletion_hi", cloud.db.base.UtcDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("consumables") as batch:
+        batch.drop_column("depletion_hi")
+        batch.drop_column("depletion_lo")
     with op.batch_alter_table("work_orders") as batch:
         batch.drop_column("finding")
         batch.drop_column("fault_source")

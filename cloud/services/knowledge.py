@@ -72,6 +72,7 @@ def similar_cases(session: Session, order: WorkOrder, limit: int = 5) -> list[di
             "work_order_id": case.id,
             "similarity": sim,
             "fault_key": case.fault_key,
+            "finding": case.finding,
             "severity": case.severity,
             "fix": case.fix,
             "parts": parts.get(case.id, []),

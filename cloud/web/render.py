@@ -16,6 +16,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from ..api.scope import TenantScope
+from ..catalog import family_of
+from ..fault_catalog import FAULT_MODES, label_of
 from ..services.auth import Principal
 from ..services.sla import sla_outcome
 from .versions import content_version
@@ -55,7 +57,19 @@ def percent(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.0f}%"
 
 
+def finding_choices(model: str | None) -> list[tuple[str, str]]:
+    """What an engineer may say they found on a device of ``model``: its family's fault modes
+    (``cloud/fault_catalog.py``) and "no fault found"."""
+    modes = FAULT_MODES.get(family_of(model) or "", ())
+    return [(m.key, m.label) for m in modes] + [("no_fault_found", label_of(None, "no_fault_found"))]
+
+
 templates.env.filters.update(when=when, percent=percent, duration=duration, sla_outcome=sla_outcome)
+def fault_label(model: str | None, fault_name: str | None) -> str:
+    return label_of(family_of(model), fault_name) if fault_name else "unnamed"
+
+
+templates.env.globals.update(finding_choices=finding_choices, fault_label=fault_label)
 
 
 def page(

@@ -59,6 +59,7 @@ function body(action, form) {
     case "assign": return { engineer_id: Number(data.get("engineer_id")) };
     case "resolve": {
       const out = { fix: data.get("fix"), parts: [] };
+      if (data.get("finding")) out.finding = data.get("finding");
       if (data.get("part_number")) {
         out.parts.push({ part_number: data.get("part_number"), name: data.get("part_name") || data.get("part_number"),
                          quantity: Number(data.get("quantity") || 1) });

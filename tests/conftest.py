@@ -60,3 +60,22 @@ def datasets() -> Path:
     if not DATASETS.is_dir():
         pytest.skip(f"datasets folder {DATASETS} is absent")
     return DATASETS
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Leave nothing in /tmp: pytest removes a passing session's folder itself (pyproject's
+    ``tmp_path_retention_policy``); this removes the per-user folder it lived in once that
+    holds nothing but a dangling "current" link."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = getattr(factory, "_basetemp", None)
+    if base is None or session.testsfailed or base.exists():
+        return
+    parent = base.parent
+    try:
+        for entry in parent.iterdir():
+            if entry.is_symlink() and not entry.exists():
+                entry.unlink()
+        parent.rmdir()  # only when empty: another session's folders stay
+    except OSError:
+        pass

@@ -7,11 +7,14 @@ browser Playwright would download is never used. Screenshots go to
 
 from __future__ import annotations
 
+import json
 import shutil
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,9 +55,19 @@ class LiveService:
     clock: ManualClock
     order_id: int
 
+    def api(self, who: str, path: str) -> Any:
+        """GET an API path as one of the world's people (what the page should agree with)."""
+        request = urllib.request.Request(self.url + path, headers=self.world.auth(who))
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
 
-def _seed(state: CloudState) -> int:
-    """A day of summaries for ac-1 drifting towards an alert, a filter wearing out, the alert."""
+
+def _seed(state: CloudState, clock: ManualClock) -> int:
+    """An order left waiting since yesterday (overdue now), a day of summaries for ac-1
+    drifting towards an alert, a filter wearing out, the alert."""
+    early = NOW - timedelta(hours=30)
+    state.ingestor.handle(*wire(alert("pump-1", "raise", early, alert_id="old", fault_key="bearing_temp")))
+    clock.advance(NOW - early)
     for i in range(288):
         at = NOW - timedelta(minutes=5 * (288 - i))
         state.ingestor.handle(*wire(summary("ac-1", at, score=min(0.99, 0.1 + (i / 288) ** 4))))
@@ -69,10 +82,10 @@ def _seed(state: CloudState) -> int:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'cloud.db'}"
     upgrade(url)
-    clock = ManualClock(NOW)
+    clock = ManualClock(NOW - timedelta(hours=30))
     state = CloudState.build(Settings(database_url=url, log_level="WARNING"), clock)
     world = build_world(state)
-    order_id = _seed(state)
+    order_id = _seed(state, clock)
     clock.advance(timedelta(minutes=10))
     with serve(state) as url:
         yield LiveService(url, state, world, clock, order_id)

@@ -4,7 +4,9 @@ at laptop and phone widths, and see a page update itself when new data arrives."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -92,8 +94,29 @@ def test_a_work_order_is_clicked_through_accept_start_resolve_rate(page: Page, l
         )
 
 
+_TOO_WIDE = """() => {
+  const width = document.documentElement.clientWidth, out = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;  // not shown (a closed <details>)
+    if (r.right > width + 1 || r.left < -1)
+      out.push(`${el.tagName.toLowerCase()}.${el.className || ""}#${el.id || ""} `
+               + `${Math.round(r.left)}..${Math.round(r.right)}`);
+  }
+  return out.slice(0, 8);
+}"""
+
+
+def fits(page: Page, name: str) -> None:
+    """Issue 16: the board clipped its last column at 1280 px. No element may reach past the
+    viewport, and the page may not scroll sideways."""
+    assert page.evaluate(_TOO_WIDE) == [], f"{name}: elements wider than the viewport"
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"{name}: the page scrolls sideways"
+
+
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
-def test_every_page_shows_its_content_at_laptop_and_phone_widths(
+def test_every_page_shows_its_content_and_fits_at_laptop_and_phone_widths(
     page: Page, live: LiveService, viewport: dict[str, int]
 ) -> None:
     page.set_viewport_size(viewport)
@@ -102,27 +125,69 @@ def test_every_page_shows_its_content_at_laptop_and_phone_widths(
     expect(page).to_have_url(f"{live.url}/ui/fleet")
     expect(page.locator('tr[data-device="ac-1"]')).to_have_attribute("data-status", "major")
     expect(page.locator('tr[data-device="ac-1"]')).to_contain_text("air filter 20%")
+    fits(page, "fleet")
     shot(page, f"fleet{suffix}")
     page.locator('tr[data-device="ac-1"] a').first.click()
     expect(page.locator("#score-chart svg")).to_be_visible()
     expect(page.locator('#score-chart svg line.marker[data-alert="a1"]')).to_have_count(1)
     expect(page.locator("#consumables")).to_contain_text("air filter")
+    fits(page, "device")
     shot(page, f"device{suffix}")
     page.get_by_role("link", name="Work orders").click()
     expect(page.locator('section.column[data-column="open"]')).to_be_visible()
     expect(page.locator("article.card").first).to_be_visible()
+    fits(page, "board")
     shot(page, f"board{suffix}")
+    page.get_by_role("link", name="All work orders and search").click()
+    expect(page.locator("#orders tbody tr[data-order]").first).to_be_visible()
+    page.fill("#order-filters input[name=q]", "ac-1")
+    page.locator("#order-filters").get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"q=ac-1"))
+    expect(page.locator("#orders tbody tr[data-order]")).to_have_count(1)
+    fits(page, "order list")
+    shot(page, f"orders{suffix}")
+    page.goto(f"{live.url}/ui/work-orders/{live.order_id}")
+    expect(page.locator("#order-fault")).to_contain_text("refrigerant leak")
+    expect(page.locator("#evidence figcaption").first).to_be_visible()
+    fits(page, "order")
+    shot(page, f"order{suffix}")
     page.get_by_role("link", name="KPIs").click()
     expect(page.locator('[data-kpi="mttr"]')).to_be_visible()
+    expect(page.locator("#top-faults")).to_contain_text("refrigerant leak")
+    page.locator("#top-faults summary", has_text="refrigerant leak").click()
     expect(page.locator("#top-faults")).to_contain_text("suction_pressure")
+    fits(page, "kpis")
     shot(page, f"kpis{suffix}")
+    page.get_by_role("link", name="Models").click()
+    expect(page.locator("h1")).to_be_visible()
+    fits(page, "models")
     log_in(page, live, "paul")
     expect(page).to_have_url(f"{live.url}/ui/me")
     expect(page.locator("li.stop").first).to_contain_text("km")
     expect(page.get_by_role("link", name="KPIs")).to_have_count(0)  # not offered to an engineer
+    fits(page, "engineer")
     shot(page, f"engineer{suffix}")
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 1, "the page must not scroll sideways at this width"
+
+
+def test_every_countdown_on_the_board_agrees_with_the_api(page: Page, live: LiveService) -> None:
+    """Issue 16: cards said "respond in 1h 0m" on orders whose deadline had long passed."""
+    log_in(page, live, "dispatcher", "/ui/work-orders")
+    now = live.clock.now()
+    cards = page.locator("article.card .sla[data-seconds]")
+    expect(cards.first).to_be_visible()
+    seen = 0
+    for i in range(cards.count()):
+        sla = cards.nth(i)
+        order_id = sla.evaluate("el => el.closest('article').dataset.order")
+        o = live.api("dispatcher", f"/api/v1/work-orders/{order_id}")
+        due = o["response_due_at"] if o["status"] in ("open", "assigned") else o["resolution_due_at"]
+        expected = (datetime.fromisoformat(due) - now).total_seconds()
+        assert abs(float(sla.get_attribute("data-seconds") or "nan") - expected) <= 1, order_id
+        text = sla.inner_text()
+        assert ("overdue" in text) == (expected < 0), (order_id, text, expected)
+        assert text.startswith("respond" if o["status"] in ("open", "assigned") else "resolve")
+        seen += 1
+    assert seen >= 2
 
 
 def test_a_page_updates_itself_when_new_data_arrives(page: Page, live: LiveService) -> None:

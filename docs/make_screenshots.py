@@ -85,7 +85,13 @@ def main() -> int:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             _login(page, stack.url, stack.seed.tokens["dispatcher"])
-            shots = {"fleet": "/ui/fleet", "board": "/ui/work-orders", "kpis": "/ui/kpis"}
+            shots = {
+                "fleet": "/ui/fleet",
+                "board": "/ui/work-orders",
+                "work-orders": "/ui/work-orders/list",
+                "kpis": "/ui/kpis",
+                "models": "/ui/models",
+            }
             if sick is not None:
                 shots["device"] = f"/ui/devices/{sick.id}"
             if order is not None:
@@ -99,6 +105,9 @@ def main() -> int:
             phone = browser.new_page(viewport={"width": 390, "height": 844})
             _login(phone, stack.url, stack.seed.tokens["dispatcher"])
             phone.screenshot(path=str(OUT / "fleet-phone.png"))
+            phone.goto(stack.url + "/ui/work-orders")
+            phone.wait_for_load_state("networkidle")
+            phone.screenshot(path=str(OUT / "board-phone.png"))
             browser.close()
     finally:
         stack.stop()

@@ -119,7 +119,7 @@ def resolved_cases(
                 WorkOrder.status.in_(("resolved", "closed")),
                 Device.model == model if model is not None else Device.model.is_(None),
             )
-            .order_by(WorkOrder.resolved_at.desc())
+            .order_by(WorkOrder.resolved_at.desc(), WorkOrder.id.desc())
             .limit(CASES_LOOKED_AT)
         )
     )
@@ -149,7 +149,7 @@ def name_alert(
         o for o in resolved_cases(session, tenant_id, model, exclude) if signature_of(o.fault_key) == mine
     ]
     if cases:
-        findings = Counter(o.finding for o in cases if o.finding)
+        findings = Counter(o.finding for o in cases if o.finding)  # latest first: wins a tie
         key, agree = findings.most_common(1)[0]
         mode = fault_mode(family, key)
         return FaultName(

@@ -143,6 +143,8 @@ def _cleared(s: Session, device: Device, alert: Alert, now: datetime) -> Touched
 def _alert_title(device: Device, alert: Alert) -> str:
     """ "Refrigerant leak suspected on ac-3" when the fault is named, else what moved."""
     label = label_of(family_of(device.model), alert.fault_name or "unrecognised")
+    if alert.fault_name == "no_fault_found":  # what engineers found on these channels before
+        return f"Possible false alarm on {device.key} ({alert.fault_key}): no fault found before"
     if alert.fault_source in ("signature", "resolved cases"):
         return f"{label[:1].upper()}{label[1:]} suspected on {device.key}"
     return f"{label[:1].upper()}{label[1:]} on {device.key} ({alert.fault_key})"

@@ -125,8 +125,9 @@ def test_alerts_and_orders_are_named_and_learn_from_what_engineers_found(
     named = client.get(
         f"/api/v1/work-orders/{third.created_orders[0]}", headers=world.auth("dispatcher")
     ).json()
-    assert named["fault_name"] in ("condenser_fouling", "no_fault_found")  # one case each: a tie
+    assert named["fault_name"] == "no_fault_found", "one case each: the latest finding wins the tie"
     assert named["fault_source"] == "resolved cases"
+    assert named["title"] == "Possible false alarm on ac-1 (filter_dp+outdoor_temp): no fault found before"
 
     # another tenant's cases teach nothing here, and findings are checked
     r = client.post(

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from ..db import Device, WorkOrder
+from ..db import AnySelect, Device, WorkOrder
 from ..errors import NotFound
 from ..services.auth import Principal
 
@@ -36,11 +36,11 @@ class TenantScope:
     def _engineer(self) -> bool:
         return self.principal.role == "engineer"
 
-    def select(self, model: type[M]) -> Select[tuple[M]]:
+    def select(self, model: type[M]) -> Select[M]:
         """``SELECT model`` narrowed to the caller's tenant."""
         return self.where(select(model), model)
 
-    def where(self, query: Select[Any], model: type[Any]) -> Select[Any]:
+    def where(self, query: AnySelect, model: type[Any]) -> AnySelect:
         """Any query (an aggregate, a join) narrowed to the caller's tenant's rows of ``model``."""
         return query.where(model.tenant_id == self.tenant_id)
 
@@ -63,7 +63,7 @@ class TenantScope:
             s for s in self.session.scalars(select(Device.site_id).where(Device.id.in_(ids))) if s is not None
         }
 
-    def devices(self, query: Select[Any] | None = None) -> Select[Any]:
+    def devices(self, query: AnySelect | None = None) -> AnySelect:
         """Narrow a query over Device (default: all of them) to what the caller may see."""
         query = (select(Device) if query is None else query).where(Device.tenant_id == self.tenant_id)
         if self._engineer:
@@ -76,7 +76,7 @@ class TenantScope:
             raise NotFound(f"device {device_id} not found")
         return device
 
-    def orders(self, query: Select[Any] | None = None) -> Select[Any]:
+    def orders(self, query: AnySelect | None = None) -> AnySelect:
         """Narrow a query over WorkOrder to the tenant's, and an engineer's to theirs."""
         query = (select(WorkOrder) if query is None else query).where(WorkOrder.tenant_id == self.tenant_id)
         if self._engineer:
@@ -94,6 +94,6 @@ class TenantScope:
         return order, device
 
 
-def page(session: Session, query: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
+def page(session: Session, query: AnySelect, limit: int, offset: int) -> tuple[list[Any], int]:
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     return list(session.scalars(query.limit(limit).offset(offset))), total

@@ -3,7 +3,7 @@ the only way the schema changes; ``Base.metadata`` is what they are checked agai
 
 from __future__ import annotations
 
-from .base import Base, JsonDoc, UtcDateTime, make_engine, make_session_factory, utc
+from .base import AnySelect, Base, JsonDoc, UtcDateTime, make_engine, make_session_factory, utc
 from .fleet import Consumable, DeadLetter, InboxMessage, Reminder, TelemetrySummary
 from .rollout import AgentRollout, ModelArtifact, Rollout
 from .tenancy import GENESIS_HASH, Agent, ApiToken, Customer, Device, Engineer, MqttCredential, Site, Tenant
@@ -11,6 +11,7 @@ from .work import Alert, Notification, Task, WorkOrder, WorkOrderEvent, WorkOrde
 
 __all__ = [
     "GENESIS_HASH",
+    "AnySelect",
     "Agent",
     "AgentRollout",
     "Alert",

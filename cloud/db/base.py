@@ -9,14 +9,20 @@ so that the API and the ingest worker queue for the write lock instead of failin
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Select, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "JsonDoc", "UtcDateTime", "make_engine", "make_session_factory", "utc"]
+#: a query with any columns (SQLAlchemy 2.1's ``Select`` is generic in each column's type)
+if TYPE_CHECKING:
+    AnySelect: TypeAlias = Select[*tuple[Any, ...]]
+else:
+    AnySelect = Select
+
+__all__ = ["AnySelect", "Base", "JsonDoc", "UtcDateTime", "make_engine", "make_session_factory", "utc"]
 
 # Stable constraint names, so Alembic migrations can refer to them on both engines.
 NAMING = {

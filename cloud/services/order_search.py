@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, not_, or_, select
+from sqlalchemy import not_, or_, select
 
-from ..db import Device, WorkOrder
+from ..db import AnySelect, Device, WorkOrder
 from .sla import overdue_clause
 
 __all__ = ["ORDER_STATUSES", "OrderFilter", "filter_orders", "order_by_urgency"]
@@ -38,7 +37,7 @@ class OrderFilter:
         return self == OrderFilter()
 
 
-def filter_orders(query: Select[Any], f: OrderFilter, now: datetime) -> Select[Any]:
+def filter_orders(query: AnySelect, f: OrderFilter, now: datetime) -> AnySelect:
     """Narrow a query over WorkOrder (already scoped to the caller) by ``f``."""
     if f.status:
         query = query.where(WorkOrder.status.in_(list(f.status)))
@@ -65,6 +64,6 @@ def filter_orders(query: Select[Any], f: OrderFilter, now: datetime) -> Select[A
     return query
 
 
-def order_by_urgency(query: Select[Any]) -> Select[Any]:
+def order_by_urgency(query: AnySelect) -> AnySelect:
     """Most urgent first (priority, then oldest), the id breaking ties so pages are stable."""
     return query.order_by(WorkOrder.priority, WorkOrder.created_at, WorkOrder.id)

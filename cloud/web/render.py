@@ -65,6 +65,8 @@ def finding_choices(model: str | None) -> list[tuple[str, str]]:
 
 
 templates.env.filters.update(when=when, percent=percent, duration=duration, sla_outcome=sla_outcome)
+
+
 def fault_label(model: str | None, fault_name: str | None) -> str:
     return label_of(family_of(model), fault_name) if fault_name else "unnamed"
 

@@ -33,9 +33,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy.exc import OperationalError
 
-from firmware_bridge.contract import ContractError, StoredConfirmation, parse_edge_topic, stored_topic
+from firmware_bridge.contract import StoredConfirmation, stored_topic
 from mqtt_client import BrokerAddress, ConnectedClient, secure_client
 
+from .confirmations import confirmations
 from .metrics import Metrics
 from .services.ingest import Ingestor, IngestResult
 from .settings import Settings
@@ -180,23 +181,10 @@ class MqttIngestWorker:
 
     def _confirm(self, batch: list[_Delivery], results: list[IngestResult]) -> None:
         """One :class:`StoredConfirmation` per agent in the batch, after its commit."""
-        by_agent: dict[tuple[str, str], tuple[list[str], dict[str, str]]] = {}
-        for delivery, result in zip(batch, results, strict=True):
-            if result.message_id is None:
-                continue
-            try:
-                tenant, agent, _ = parse_edge_topic(delivery.topic)
-            except ContractError:
-                continue
-            stored, refused = by_agent.setdefault((tenant, agent), ([], {}))
-            if result.outcome == "dead_letter":
-                refused[result.message_id] = (result.reason or "refused")[:500]
-            else:
-                stored.append(result.message_id)
-        for (tenant, agent), (stored, refused) in by_agent.items():
-            note = StoredConfirmation(stored=stored, refused=refused, at=time.time())
+        notes = confirmations([d.topic for d in batch], results)
+        for (tenant, agent), note in notes.items():
             self.link.client.publish(stored_topic(tenant, agent), note.model_dump_json(), qos=1)
-        self.confirmed += sum(len(a) + len(b) for a, b in by_agent.values())
+        self.confirmed += sum(len(n.stored) + len(n.refused) for n in notes.values())
 
     def wait_idle(self, timeout: float, quiet: float = 0.5) -> bool:
         """True once every message received is handled and acked and nothing new arrived

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # queued, up to ingest_batch_max messages, in one transaction and then acks them
     mqtt_receive_maximum: int = Field(default=200, ge=1, le=65535)
     ingest_batch_max: int = Field(default=100, ge=1)
+    # summaries of a batch written in one multi-row insert (services/summary_bulk.py);
+    # false: one savepoint each, like every other message (kept to measure the difference)
+    ingest_bulk_summaries: bool = True
 
     # telemetry history beyond what the device-health page needs
     influx_url: str | None = None

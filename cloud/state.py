@@ -40,6 +40,7 @@ class CloudState:
         clock = clock or SystemClock()
         options = IngestOptions(
             auto_dispatch=settings.auto_dispatch,
+            bulk_summaries=settings.ingest_bulk_summaries,
             reminders=ReminderPolicy(
                 reminder_lead=timedelta(days=settings.reminder_lead_days),
                 replacement_lead=timedelta(days=settings.replacement_lead_days),

@@ -31,7 +31,6 @@ from .progress import Progress
 __all__ = ["add_parser", "load_segments"]
 
 
-
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("models", help="train and export models (anomaly, remaining useful life)")
     models_sub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")

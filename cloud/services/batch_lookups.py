@@ -52,6 +52,11 @@ class BatchLookups:
         ids = sorted({mid for _, _, mid in wanted})
         self._stored = set(s.scalars(select(InboxMessage.message_id).where(InboxMessage.message_id.in_(ids))))
 
+    @property
+    def trusted(self) -> bool:
+        """Whether the answers still hold (no conflicting writer seen in this batch)."""
+        return self._trusted
+
     def tenant(self, slug: str) -> Tenant | None:
         return self._tenants.get(slug)  # tenants are not created by ingest
 

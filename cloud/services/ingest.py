@@ -55,6 +55,7 @@ from .dispatch import dispatch_orders
 from .ingest_handlers import ACTOR, HANDLERS, Context, on_agent_status
 from .reminders import ReminderPolicy
 from .rollouts import on_model_status
+from .summary_bulk import SummaryBatch
 
 __all__ = ["IngestOptions", "IngestResult", "Ingestor"]
 
@@ -65,6 +66,7 @@ _RETRIES = 4
 @dataclass(frozen=True, slots=True)
 class IngestOptions:
     auto_dispatch: bool = True
+    bulk_summaries: bool = True  # see summary_bulk.py
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
 
 
@@ -124,16 +126,52 @@ class Ingestor:
         valid = [m for m in parsed if not isinstance(m, (str, AgentStatus, ModelStatusMessage))]
         with self.sessions() as s, s.begin():
             lookups = BatchLookups(s, [(m.tenant, m.device_id, m.message_id) for m in valid])
-            results = [
-                self._one(s, lookups, topic, payload, message, from_device)
-                for (topic, payload), message in zip(deliveries, parsed, strict=True)
-            ]
+            bulk = SummaryBatch(self.clock.now(), enabled=self.options.bulk_summaries)
+            results: list[IngestResult] = []
+            for (topic, payload), message in zip(deliveries, parsed, strict=True):
+                if isinstance(message, TelemetrySummaryMessage) and bulk.holds(message.message_id):
+                    results.append(IngestResult("duplicate", kind="summary"))  # redelivered in the batch
+                elif self._set_aside(bulk, len(results), lookups, message, from_device):
+                    results.append(IngestResult("duplicate", kind="summary"))  # until written
+                else:
+                    results.append(self._one(s, lookups, topic, payload, message, from_device))
+
+            def stored(slot: int, msg: TelemetrySummaryMessage, trusted: bool) -> None:
+                lag = max(0.0, bulk.now.timestamp() - msg.created_at)
+                results[slot] = IngestResult(
+                    "stored", kind=msg.kind, lag_s=lag, summary=msg, quarantined=not trusted
+                )
+
+            def one_by_one(slot: int, msg: TelemetrySummaryMessage) -> None:
+                topic, payload = deliveries[slot]
+                results[slot] = self._one(s, lookups, topic, payload, msg, from_device)
+
+            bulk.write(s, stored, lambda slot, msg: None, one_by_one)
         for result, (_, payload), message in zip(results, deliveries, parsed, strict=True):
             ids = _claimed_id(payload) if isinstance(message, str) else getattr(message, "message_id", None)
             result.message_id = ids  # what the edge is told was stored, or refused
         return results
 
     # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _set_aside(
+        bulk: SummaryBatch, slot: int, lookups: BatchLookups, message: _Parsed | str, from_device: bool
+    ) -> bool:
+        """A summary for a known device, through its own agent, not stored yet: bulk path
+        (``summary_bulk.py``). Everything else, and any doubt, takes the per-message path."""
+        if not isinstance(message, TelemetrySummaryMessage) or not lookups.trusted:
+            return False
+        if not bulk.enabled:
+            return False
+        tenant = lookups.tenant(message.tenant)
+        device = lookups.device(tenant.id, message.device_id) if tenant is not None else None
+        if device is None or (not from_device and device.agent_key not in (None, message.agent_id)):
+            return False
+        if lookups.already_stored(message.message_id):
+            return False  # the per-message path says "duplicate" as it always has
+        trusted = device.registered and (from_device or device.agent_key is not None)
+        return bulk.add(slot, message, device, trusted)
 
     @staticmethod
     def _parse(topic: str, payload: bytes) -> _Parsed | str:

@@ -122,7 +122,7 @@ class StreamIngestWorker:
             while not self._stop.is_set():
                 try:
                     msgs = await sub.fetch(self.batch_max, timeout=0.5)
-                except (FetchTimeout, asyncio.TimeoutError):  # nothing waiting
+                except (TimeoutError, FetchTimeout):  # nothing waiting
                     continue
                 except Exception as exc:  # noqa: BLE001 - a node went away: the cluster is electing
                     if not failing:  # once per outage, not five times a second

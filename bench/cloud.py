@@ -52,6 +52,7 @@ from prognos.postgres import PostgresServer, find_pg_bin  # noqa: E402
 from simulators.fleet import plan_fleet  # noqa: E402
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+AGENT = "edge-1"  # the agent seed_fleet assigns the devices to: any other is refused as impersonation
 
 
 def _cloud(
@@ -70,7 +71,7 @@ def _summary(device: str, i: int) -> tuple[str, bytes]:
     msg = TelemetrySummaryMessage(
         message_id=message_id(device, "summary", i),
         tenant="demo",
-        agent_id="bench",
+        agent_id=AGENT,
         device_id=device,
         created_at=time.time(),
         window_start=t,
@@ -81,7 +82,7 @@ def _summary(device: str, i: int) -> tuple[str, bytes]:
             "motor_current": ChannelStats(min=8.0, mean=8.4, max=9.1, count=5),
         },
     )
-    return edge_topic("demo", "bench", "summary"), msg.model_dump_json().encode()
+    return edge_topic("demo", AGENT, "summary"), msg.model_dump_json().encode()
 
 
 def _alert(device: str, i: int) -> tuple[str, bytes]:
@@ -89,7 +90,7 @@ def _alert(device: str, i: int) -> tuple[str, bytes]:
     msg = AlertMessage(
         message_id=message_id(device, "alert", i, t),
         tenant="demo",
-        agent_id="bench",
+        agent_id=AGENT,
         device_id=device,
         created_at=t,
         alert_id=f"bench-{i}",
@@ -102,7 +103,7 @@ def _alert(device: str, i: int) -> tuple[str, bytes]:
         detector="robust",
         model_version="bench",
     )
-    return edge_topic("demo", "bench", "alert"), msg.model_dump_json().encode()
+    return edge_topic("demo", AGENT, "alert"), msg.model_dump_json().encode()
 
 
 def _publisher(broker: MosquittoBroker) -> mqtt.Client:

@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from cloud.db import Device, InboxMessage, TelemetrySummary
 from cloud.services import summary_bulk
@@ -15,12 +15,8 @@ from cloud.state import CloudState
 
 from .conftest import NOW
 from .messages import alert, summary, wire
+from .test_ingest import _count
 from .world import World
-
-
-def _count(state: CloudState, model: type) -> int:
-    with state.sessions() as s:
-        return s.scalar(select(func.count()).select_from(model)) or 0
 
 
 def test_a_batch_of_summaries_is_stored_once_each_with_the_per_message_outcomes(

@@ -86,7 +86,8 @@ class StreamIngestWorker:
         self.ack_wait = ack_wait
         self.sink = sink
         self.handled = 0
-        self.ready = threading.Event()
+        self.ready = threading.Event()  # the stream and its consumer exist and are bound
+        self.problem: str | None = "connecting"  # why the stream is unavailable now, if it is
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cloud-stream-ingest", daemon=True)
 
@@ -102,9 +103,23 @@ class StreamIngestWorker:
         asyncio.run(self._main())
 
     async def _main(self) -> None:
-        nc = await nats.connect(
-            servers=self.servers, max_reconnect_attempts=-1, reconnect_time_wait=0.2, connect_timeout=2
-        )
+        nc = None
+        while nc is None and not self._stop.is_set():
+            try:  # the first connection too: the service may start before the cluster
+                nc = await nats.connect(
+                    servers=self.servers,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.2,
+                    connect_timeout=2,
+                    error_cb=self._client_error,
+                )
+            except Exception as exc:  # noqa: BLE001 - no server answers yet: try again
+                if self.problem == "connecting":
+                    log.warning("no NATS server answers at %s (%r); retrying", ",".join(self.servers), exc)
+                self.problem = f"no server answers: {exc!r}"[:300]
+                await asyncio.sleep(1.0)
+        if nc is None:
+            return
         try:
             js = nc.jetstream(timeout=5)
             while not self._stop.is_set():
@@ -114,29 +129,35 @@ class StreamIngestWorker:
                     break
                 except Exception as exc:  # noqa: BLE001 - the cluster may be electing: try again
                     log.warning("stream not ready: %s", exc)
+                    self.problem = repr(exc)
                     await asyncio.sleep(0.5)
             else:
                 return
             self.ready.set()
-            failing = False
+            self.problem = None
             while not self._stop.is_set():
                 try:
                     msgs = await sub.fetch(self.batch_max, timeout=0.5)
                 except (TimeoutError, FetchTimeout):  # nothing waiting
                     continue
                 except Exception as exc:  # noqa: BLE001 - a node went away: the cluster is electing
-                    if not failing:  # once per outage, not five times a second
+                    if self.problem is None:  # once per outage, not five times a second
                         log.warning("stream unavailable (%r); retrying until it is back", exc)
-                    failing = True
+                    self.problem = repr(exc)
                     await asyncio.sleep(0.2)
                     continue
-                if failing:
+                if self.problem is not None:
                     log.warning("stream available again")
-                    failing = False
+                    self.problem = None
                 if msgs:
                     await self._handle(nc, msgs)
         finally:
             await nc.close()
+
+    async def _client_error(self, exc: Exception) -> None:
+        """The client's own reports (a node refusing, reconnecting): the fetch loop says what
+        matters once per outage, so these stay at debug instead of a traceback each."""
+        log.debug("NATS client: %r", exc)
 
     async def _handle(self, nc: Any, msgs: list[Any]) -> None:
         deliveries = [(topic_of(m.subject), bytes(m.data)) for m in msgs]

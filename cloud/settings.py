@@ -15,11 +15,24 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_SECRET", "Settings", "split_mqtt_url"]
+__all__ = ["DEFAULT_SECRET", "Settings", "split_mqtt_url", "stream_servers"]
 
 #: Placeholder accepted only when ``environment == "local"``; anywhere else it is refused,
 #: because API tokens are stored as HMACs keyed by this secret.
 DEFAULT_SECRET = "local-development-only"
+
+
+def stream_servers(value: str) -> list[str]:
+    """The NATS server URLs of a comma-separated PROGNOS_STREAM_URL, each checked."""
+    servers = [u.strip() for u in value.split(",") if u.strip()]
+    if not servers:
+        raise ValueError("PROGNOS_STREAM_URL names no server")
+    for url in servers:
+        scheme, _, rest = url.partition("://")
+        host, _, port = rest.rpartition(":")
+        if scheme not in ("nats", "tls") or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"PROGNOS_STREAM_URL: {url!r} is not nats://HOST:PORT")
+    return servers
 
 
 def split_mqtt_url(url: str) -> tuple[str, int, bool]:
@@ -45,6 +58,10 @@ class Settings(BaseSettings):
 
     # MQTT ingest: a URL such as mqtt://127.0.0.1:1883 (mqtts:// for TLS); None = no worker
     mqtt_url: str | None = None
+    # the clustered tier (docs/scale.md): NATS servers to ingest the edge stream from,
+    # "nats://h1:4222,nats://h2:4222"; the stream keeps stream_replicas copies
+    stream_url: str | None = None
+    stream_replicas: int = Field(default=3, ge=1, le=5)
     mqtt_username: str | None = None
     mqtt_password: str | None = Field(default=None, repr=False)
     mqtt_ca_file: Path | None = None
@@ -98,6 +115,17 @@ class Settings(BaseSettings):
         if value is not None:
             split_mqtt_url(value)
         return value
+
+    @field_validator("stream_url")
+    @classmethod
+    def _stream_url_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            stream_servers(value)
+        return value
+
+    def stream_servers(self) -> list[str]:
+        assert self.stream_url, "no PROGNOS_STREAM_URL"
+        return stream_servers(self.stream_url)
 
     def mqtt_client_name(self) -> str:
         """The MQTT client id of this process's ingest worker (its downlink adds a suffix)."""

@@ -1,5 +1,6 @@
-"""The service's background work: the scheduler timer, the MQTT ingest worker, the rollout
-downlink and the telemetry sink, started and stopped together with the app."""
+"""The service's background work: the scheduler timer, the MQTT ingest worker, the stream
+ingest worker (the clustered tier), the rollout downlink and the telemetry sink, started and
+stopped together with the app."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 
 from .downlink import Downlink
 from .ingest_mqtt import MqttIngestWorker
+from .ingest_stream import StreamIngestWorker
 from .services.scheduler import run_due
 from .state import CloudState
 from .telemetry_sink import InfluxSink
@@ -21,6 +23,7 @@ class Workers:
     def __init__(self, state: CloudState) -> None:
         self.state = state
         self.ingest: MqttIngestWorker | None = None
+        self.stream: StreamIngestWorker | None = None
         self._stop = threading.Event()
         self._scheduler: threading.Thread | None = None
 
@@ -34,6 +37,14 @@ class Workers:
             if self.state.downlink is None:
                 self.state.downlink = Downlink(self.state, settings.downlink_interval_s)
                 self.state.downlink.start()
+        if settings.stream_url:
+            self.stream = StreamIngestWorker(
+                settings.stream_servers(),
+                self.state.ingestor,
+                batch_max=settings.ingest_batch_max,
+                replicas=settings.stream_replicas,
+                sink=self.state.sink,
+            ).start()
         self._scheduler = threading.Thread(target=self._tick, name="cloud-scheduler", daemon=True)
         self._scheduler.start()
 
@@ -65,6 +76,8 @@ class Workers:
             self._scheduler.join(10)
         if self.ingest is not None:
             self.ingest.stop()
+        if self.stream is not None:
+            self.stream.stop()
         if self.state.downlink is not None:
             self.state.downlink.stop()
             self.state.downlink = None

@@ -35,6 +35,11 @@ def add_parser(sub: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--mqtt", help="broker to ingest from, mqtt://HOST:PORT (PROGNOS_MQTT_URL)")
+    serve.add_argument(
+        "--stream",
+        help="NATS cluster to ingest the edge stream from, nats://H1:4222,nats://H2:4222 "
+        "(PROGNOS_STREAM_URL; docs/scale.md)",
+    )
     serve.add_argument("--no-migrate", action="store_true", help="refuse to start on an old schema instead")
     serve.set_defaults(func=_serve)
 
@@ -157,7 +162,7 @@ def _serve(args: argparse.Namespace) -> int:
     from cloud.app import create_app
     from cloud.db.migrate import upgrade
 
-    settings = _settings(args, mqtt_url=args.mqtt)
+    settings = _settings(args, mqtt_url=args.mqtt, stream_url=args.stream)
     if not args.no_migrate:
         upgrade(settings.db_url)
     app = create_app(settings, start_workers=True)
@@ -165,7 +170,8 @@ def _serve(args: argparse.Namespace) -> int:
     print(
         f"prognos cloud: pages {base}/ui/  API docs {base}/docs\n"
         f"  database {_safe(settings.db_url)}\n"
-        f"  ingest {'from ' + settings.mqtt_url if settings.mqtt_url else 'off (no --mqtt)'}\n"
+        f"  ingest {'from ' + settings.mqtt_url if settings.mqtt_url else 'off (no --mqtt)'}"
+        f"{'; stream ' + settings.stream_url if settings.stream_url else ''}\n"
         "  log in with a token: the file `prognos cloud seed --tokens-out` wrote, or `prognos cloud token`",
         flush=True,
     )

@@ -49,6 +49,7 @@ def test_sim_file_mode_as_in_the_readme(tmp_path: Path) -> None:
         (("sim", "--config", "/nonexistent/fleet.toml", "--out", "{tmp}/x"), "cannot read fleet config"),
         (("sim", "--devices", "0", "--out", "{tmp}/x"), "must be positive"),
         (("cloud", "serve", "--mqtt", "ftp://broker"), "is not mqtt://HOST:PORT"),
+        (("cloud", "serve", "--stream", "nats://a:1,redis://b"), "'redis://b' is not nats://HOST:PORT"),
         (
             (
                 "cloud",

@@ -191,3 +191,28 @@ def test_a_worker_that_dies_holding_a_batch_loses_nothing(
     finally:
         for w in workers:
             w.stop()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_service_ingests_from_the_stream_and_says_when_it_cannot(
+    cluster: NatsCluster, state: CloudState, world: World
+) -> None:
+    """``prognos cloud serve --stream`` (PROGNOS_STREAM_URL): the app's workers consume the
+    stream; /readyz names the stream while it is unreachable."""
+    from fastapi.testclient import TestClient
+
+    from cloud.app import create_app
+    from prognos.nats_cluster import free_ports
+    from tests.support.threads import eventually
+
+    state.settings.stream_url = f"nats://127.0.0.1:{free_ports(1)[0]}"  # nothing listens there
+    with TestClient(create_app(state.settings, start_workers=True, state=state)) as client:
+        r = client.get("/readyz")
+        assert r.status_code == 503 and r.json()["checks"]["stream"].startswith("unavailable: nats://")
+    state.settings.stream_url = ",".join(cluster.urls)
+    with TestClient(create_app(state.settings, start_workers=True, state=state)) as client:
+        assert eventually(lambda: client.get("/readyz").status_code == 200, 30)
+        messages = _messages(60)
+        _mqtt_publish(cluster.nodes[0].mqtt_port, messages)
+        _wait_stored(state, len(messages))
+        assert _stored(state) == len(messages)

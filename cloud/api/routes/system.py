@@ -30,7 +30,8 @@ def get_liveness() -> dict[str, str]:
 @router.get("/readyz", tags=["system"], responses={503: {"description": "not ready"}})
 def get_readiness(state: StateDep, request: Request, response: Response) -> dict[str, object]:
     """Ready when the database answers, its schema is at the migrations' head, and (when the
-    service ingests from MQTT) the broker has accepted the ingest worker's subscription."""
+    service ingests from MQTT) the broker has accepted the ingest worker's subscription, and
+    (when it ingests from the clustered tier) the stream answers."""
     checks: dict[str, object] = {}
     workers = getattr(request.app.state, "workers", None)
     ingest = workers.ingest if workers is not None else None
@@ -40,6 +41,10 @@ def get_readiness(state: StateDep, request: Request, response: Response) -> dict
             checks["broker"] = "ok"
         else:
             checks["broker"] = f"unreachable: {state.settings.mqtt_url} ({link.last_error or 'connecting'})"
+    stream = workers.stream if workers is not None else None
+    if stream is not None:
+        ok = stream.ready.is_set() and stream.problem is None
+        checks["stream"] = "ok" if ok else f"unavailable: {state.settings.stream_url} ({stream.problem})"
     try:
         with state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))

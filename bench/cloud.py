@@ -169,6 +169,46 @@ def ingest_rate(
     }
 
 
+def ingest_drain(url: str, broker: MosquittoBroker, n: int, workers: int = 2) -> dict[str, Any]:
+    """The workers' own rate, without the publisher in the way: their sessions subscribe,
+    go away, ``n`` summaries queue up in the broker, then the workers come back and drain it.
+    (On one machine the single publishing client, not ingest, limits :func:`ingest_rate`.)"""
+    state, devices, _ = _cloud(url, 50, 5)
+    states = [state] + [
+        CloudState.build(Settings(database_url=url, log_level="ERROR")) for _ in range(workers - 1)
+    ]
+    for i, st in enumerate(states):  # make the persistent sessions, then leave
+        _worker(st, broker, f"bench-drain-{i}").stop()
+    pub = _publisher(broker)
+    infos = [pub.publish(*_summary(devices[i % len(devices)], i), qos=1) for i in range(n)]
+    for info in infos:
+        info.wait_for_publish(120)
+    pub.disconnect()
+    pub.loop_stop()
+    t0 = time.perf_counter()
+    pool = [_worker(st, broker, f"bench-drain-{i}") for i, st in enumerate(states)]
+    deadline = time.monotonic() + 600
+    while sum(w.handled for w in pool) < n and time.monotonic() < deadline:
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - t0
+    handled = sum(w.handled for w in pool)
+    for w in pool:
+        w.stop()
+    with state.sessions() as s:
+        stored = s.scalar(select(func.count()).select_from(TelemetrySummary)) or 0
+    for st in states:
+        st.close()
+    return {
+        "messages": n,
+        "workers": workers,
+        "handled": handled,
+        "stored_once": stored,
+        "per_worker": [w.handled for w in pool],
+        "seconds": round(elapsed, 3),
+        "messages_per_s": round(handled / elapsed, 1),
+    }
+
+
 def alert_latency(url: str, broker: MosquittoBroker, n: int) -> dict[str, Any]:
     state, devices, tokens = _cloud(url, 50, 10)
     worker = _worker(state, broker)
@@ -238,7 +278,7 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=5000)
     ap.add_argument("--engines", default="sqlite,postgresql")
     ap.add_argument("--workers", type=int, default=2, help="ingest workers sharing the subscription")
-    ap.add_argument("--only", default="ingest,latency,dispatch", help="which parts to run")
+    ap.add_argument("--only", default="ingest,drain,latency,dispatch", help="which parts to run")
     args = ap.parse_args()
     out: dict[str, Any] = {"bench": "cloud"}
     if find_mosquitto() is None:
@@ -277,6 +317,10 @@ def main() -> None:
                     result["ingest_bulk_speedup"] = round(
                         result["ingest"]["messages_per_s"] / result["ingest_per_message"]["messages_per_s"], 2
                     )
+                if "drain" in args.only:
+                    print(f"[{engine}] drain {args.messages} queued messages, {args.workers} workers ...",
+                          file=sys.stderr, flush=True)  # fmt: skip
+                    result["ingest_drain"] = ingest_drain(fresh("drain"), broker, args.messages, args.workers)
                 if "latency" in args.only:
                     print(
                         f"[{engine}] alert -> work order latency x{args.alerts} ...",

@@ -364,3 +364,40 @@ def test_a_message_that_fails_midway_rolls_back_alone(
     assert [d.payload for d in _dead(state)] == [bad[1]]
     monkeypatch.undo()
     assert state.ingestor.handle(*bad).outcome == "stored"  # nothing was kept of it: a retry goes through
+
+
+def test_the_same_incidents_through_two_workers_at_once_make_one_order_each(
+    state: CloudState, world: World
+) -> None:
+    """Issue 17: N workers on one database. Two workers store the raise and the updates of the
+    same alerts at the same moment (a redelivery to the other member of the group, or the
+    edge resending): one alert row and one work order per incident, by the database's unique
+    keys (alert per device + key, one live order per device + fault), not by luck."""
+    import threading
+
+    incidents = [("ac-1", "suction_pressure"), ("pump-1", "vibration_rms"), ("ro-1", "tds_out")]
+    batch = [
+        wire(alert(device, "raise", NOW + timedelta(seconds=i), alert_id=f"{device}-a", fault_key=key))
+        for i in range(4)
+        for device, key in incidents
+    ]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def worker(order: list[tuple[str, bytes]]) -> None:
+        try:
+            start.wait(10)
+            for item in order:
+                state.ingestor.handle_batch([item])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(o,)) for o in (batch, batch[::-1])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and _dead(state) == []
+    assert _count(state, Alert) == len(incidents)
+    assert sorted(o.fault_key for o in _orders(state)) == sorted(k for _, k in incidents)
+    assert _count(state, InboxMessage) == len(batch), "each message stored once"

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # "nats://h1:4222,nats://h2:4222"; the stream keeps stream_replicas copies
     stream_url: str | None = None
     stream_replicas: int = Field(default=3, ge=1, le=5)
+    # partitions of the stream, by agent: each is read by one worker at a time, so at most
+    # this many workers share the load; fixed when the stream is created
+    stream_partitions: int = Field(default=8, ge=1, le=1024)
     mqtt_username: str | None = None
     mqtt_password: str | None = Field(default=None, repr=False)
     mqtt_ca_file: Path | None = None

@@ -43,6 +43,7 @@ class Workers:
                 self.state.ingestor,
                 batch_max=settings.ingest_batch_max,
                 replicas=settings.stream_replicas,
+                partitions=settings.stream_partitions,
                 sink=self.state.sink,
             ).start()
         self._scheduler = threading.Thread(target=self._tick, name="cloud-scheduler", daemon=True)

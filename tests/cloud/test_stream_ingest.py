@@ -1,7 +1,9 @@
 """Issue 17: the clustered message tier. A 3-node NATS JetStream cluster on loopback; cloud
-workers consume the replicated stream. An edge's MQTT 3.1.1 messages to a node's MQTT listener
-reach the stream; a node SIGKILLed mid-stream (the stream's leader) or a worker that dies
-holding a batch loses nothing, stores nothing twice, and keeps each device's order.
+workers consume the replicated stream, partitioned by agent, each partition read by one
+worker at a time. An edge's MQTT 3.1.1 messages to a node's MQTT listener reach the stream; a
+node SIGKILLed mid-stream (the stream's leader), a worker that dies holding a batch, or
+workers joining and leaving mid-stream lose nothing, store nothing twice, and keep each
+device's order.
 
 (Under a node kill the edge here publishes to JetStream itself, with the message id as the
 stream's de-duplication id and a retry until the stream acknowledges: over NATS's MQTT
@@ -25,10 +27,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
 from cloud.db import Device, InboxMessage, TelemetrySummary
-from cloud.ingest_stream import CONSUMER, STREAM, StreamIngestWorker, ensure_stream
+from cloud.ingest_stream import STREAM, StreamIngestWorker, consumer_name, ensure_stream
 from cloud.state import CloudState
+from cloud.stream_partitions import partition_of_subject
 from prognos.nats_cluster import NatsCluster, find_nats_server
 from tests.support.engines import engine_missing
+from tests.support.threads import eventually
 
 from .conftest import NOW
 from .messages import summary, wire
@@ -104,6 +108,46 @@ def _messages(n: int) -> list[tuple[str, bytes]]:
     return [wire(summary(DEVICES[i % 3], NOW + timedelta(minutes=5 * (i // 3)))) for i in range(n)]
 
 
+def _fleet(state: CloudState, world: World, agents: int = 6, per_agent: int = 2) -> list[tuple[str, str]]:
+    """More agents than the world has, so that the stream's partitions all have work:
+    (agent, device) pairs, the devices registered to their agents."""
+    pairs = [(f"edge-{a + 2}", f"pump-{a + 2}-{d}") for a in range(agents) for d in range(per_agent)]
+    with state.sessions.begin() as s:
+        for agent, key in pairs:
+            s.add(
+                Device(
+                    tenant_id=world.tenant_id, key=key, model="CP-200", serial=key,
+                    site_id=world.site["south"], registered=True, agent_key=agent,
+                )
+            )  # fmt: skip
+    return pairs
+
+
+def _fleet_messages(pairs: list[tuple[str, str]], rounds: int) -> list[tuple[str, bytes]]:
+    out = []
+    for r in range(rounds):
+        for agent, key in pairs:
+            msg = summary(key, NOW + timedelta(minutes=5 * r)).model_copy(update={"agent_id": agent})
+            out.append(wire(msg))
+    return out
+
+
+def _assert_each_devices_order(state: CloudState, keys: list[str], per_device: int) -> None:
+    with state.sessions() as s:
+        for key in keys:
+            device = s.scalar(select(Device).where(Device.key == key))
+            assert device is not None
+            windows = list(
+                s.scalars(
+                    select(TelemetrySummary.window_start)
+                    .where(TelemetrySummary.device_id == device.id)
+                    .order_by(TelemetrySummary.id)
+                )
+            )
+            assert len(windows) == per_device, key
+            assert windows == sorted(windows), f"{key}'s windows stored out of order"
+
+
 def _wait_stored(state: CloudState, n: int, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while _stored(state) < n and time.monotonic() < deadline:
@@ -128,17 +172,7 @@ def test_killing_the_stream_leader_mid_stream_loses_nothing_and_keeps_each_devic
         assert _stored(state) == len(messages), "every message stored"
         with state.sessions() as s:
             assert s.scalar(select(func.count()).select_from(TelemetrySummary)) == len(messages), "none twice"
-            for key in DEVICES:
-                device = s.scalar(select(Device).where(Device.key == key))
-                assert device is not None
-                windows = list(
-                    s.scalars(
-                        select(TelemetrySummary.window_start)
-                        .where(TelemetrySummary.device_id == device.id)
-                        .order_by(TelemetrySummary.id)
-                    )
-                )
-                assert windows == sorted(windows) and len(windows) == len(messages) // 3, key
+        _assert_each_devices_order(state, list(DEVICES), len(messages) // 3)
         cluster.restart(leader)
     finally:
         worker.stop()
@@ -160,25 +194,32 @@ def test_an_edges_mqtt_messages_reach_the_stream_and_are_stored(
         worker.stop()
 
 
-def test_a_worker_that_dies_holding_a_batch_loses_nothing(
+def test_a_worker_that_dies_holding_a_batch_loses_nothing_and_keeps_the_order(
     cluster: NatsCluster, state: CloudState, world: World
 ) -> None:
-    """A 'worker' fetches a batch and dies without acking; after ack_wait the living worker
-    gets it. Two live workers share the rest; each message is stored once."""
-    messages = _messages(300)
+    """A 'worker' fetches a batch of one partition and dies without acking; the living worker
+    that takes that partition over waits out ack_wait, gets the batch again first, and stores
+    it before what came after. Two live workers share the partitions; each message is stored
+    once, in each device's order."""
+    pairs = _fleet(state, world)
+    messages = _fleet_messages(pairs, 25)
 
     async def dead_worker() -> int:
         nc = await nats.connect(servers=cluster.urls)
         js = nc.jetstream()
         await ensure_stream(js, 3, ack_wait=2.0)
         for topic, payload in messages:
-            await js.publish(topic.replace("/", "."), payload)
-        sub = await js.pull_subscribe_bind(CONSUMER, stream=STREAM)
-        held = await sub.fetch(40, timeout=5)
+            ack = await js.publish(topic.replace("/", "."), payload)
+            assert ack.stream == STREAM
+        stored = await js.get_msg(STREAM, 1)
+        partition = partition_of_subject(stored.subject)
+        assert partition is not None, stored.subject
+        sub = await js.pull_subscribe_bind(consumer_name(partition), stream=STREAM)
+        held = await sub.fetch(10, timeout=5)
         await nc.close()  # gone, nothing acked
         return len(held)
 
-    assert asyncio.run(dead_worker()) == 40
+    assert asyncio.run(dead_worker()) == 10
     workers = [
         StreamIngestWorker(cluster.urls, state.ingestor, batch_max=30, ack_wait=2.0).start() for _ in range(2)
     ]
@@ -187,10 +228,57 @@ def test_a_worker_that_dies_holding_a_batch_loses_nothing(
         assert _stored(state) == len(messages)
         with state.sessions() as s:
             assert s.scalar(select(func.count()).select_from(TelemetrySummary)) == len(messages)
-        assert all(w.handled > 0 for w in workers), "both workers took a share"
+        _assert_each_devices_order(state, [key for _, key in pairs], 25)
+        assert eventually(lambda: all(len(w.owned) == 4 for w in workers), 30), "each owns half"
+        assert not workers[0].owned & workers[1].owned
     finally:
         for w in workers:
             w.stop()
+
+
+def test_workers_joining_and_leaving_mid_stream_keep_each_devices_order(
+    cluster: NatsCluster, state: CloudState, world: World
+) -> None:
+    """The partitions move between workers as they come and go: one worker alone, a second
+    joins (it takes half), the first leaves (the second takes all). Nothing lost, nothing
+    twice, each device's windows stored in the order its agent sent them."""
+    pairs = _fleet(state, world)
+    messages = _fleet_messages(pairs, 60)
+    third = len(messages) // 3
+    first = StreamIngestWorker(cluster.urls, state.ingestor, batch_max=20, lease=2.0).start()
+    second: StreamIngestWorker | None = None
+    try:
+        assert first.ready.wait(30)
+
+        async def publish(chunk: list[tuple[str, bytes]]) -> None:
+            nc = await nats.connect(servers=cluster.urls)
+            js = nc.jetstream()
+            for topic, payload in chunk:
+                await js.publish(topic.replace("/", "."), payload)
+            await nc.close()
+
+        asyncio.run(publish(messages[:third]))
+        second = StreamIngestWorker(cluster.urls, state.ingestor, batch_max=20, lease=2.0).start()
+        assert second.ready.wait(30)
+        asyncio.run(publish(messages[third : 2 * third]))
+        deadline = time.monotonic() + 30
+        while not (first.owned and second.owned) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert first.owned and second.owned, "the joining worker took a share"
+        assert not first.owned & second.owned, "no partition read by both"
+        assert len(first.owned | second.owned) == 8
+        first.stop()
+        asyncio.run(publish(messages[2 * third :]))
+        _wait_stored(state, len(messages))
+        assert _stored(state) == len(messages)
+        assert second.owned == set(range(8)), "the remaining worker took every partition"
+        with state.sessions() as s:
+            assert s.scalar(select(func.count()).select_from(TelemetrySummary)) == len(messages)
+        _assert_each_devices_order(state, [key for _, key in pairs], 60)
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -203,7 +291,6 @@ def test_the_service_ingests_from_the_stream_and_says_when_it_cannot(
 
     from cloud.app import create_app
     from prognos.nats_cluster import free_ports
-    from tests.support.threads import eventually
 
     state.settings.stream_url = f"nats://127.0.0.1:{free_ports(1)[0]}"  # nothing listens there
     with TestClient(create_app(state.settings, start_workers=True, state=state)) as client:

@@ -75,10 +75,10 @@ class SourceConfig(BaseModel):
     @model_validator(mode="after")
     def _has_its_address(self) -> SourceConfig:
         if self.kind == "serial" and not self.port:
-            raise ValueError("a serial source needs its port (port = \"/dev/ttyUSB0\" or a pyserial URL)")
+            raise ValueError('a serial source needs its port (port = "/dev/ttyUSB0" or a pyserial URL)')
         if self.kind == "mqtt":
             if not self.broker:
-                raise ValueError("an mqtt source needs its broker (broker = \"host:1883\")")
+                raise ValueError('an mqtt source needs its broker (broker = "host:1883")')
             parse_broker(self.broker)  # "is not HOST:PORT" said here, not at the first connect
         return self
 
@@ -99,6 +99,9 @@ class UplinkConfig(BaseModel):
     # broker's PUBACK ("broker": a broker with no Prognos cloud behind it)
     confirm_by: Literal["cloud", "broker"] = "cloud"
     confirm_timeout_s: float = Field(60.0, gt=0)  # unconfirmed this long after the PUBACK: resent
+    # MQTT 5 by default; "3.1.1" for brokers that speak only that (NATS's MQTT listener,
+    # the clustered tier in docs/scale.md)
+    mqtt_version: Literal["5", "3.1.1"] = "5"
 
     @field_validator("broker")
     @classmethod

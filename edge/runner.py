@@ -99,6 +99,7 @@ class EdgeRunner:
                 max_inflight=up.max_inflight,
                 confirm_by_cloud=up.confirm_by == "cloud",
                 confirm_timeout_s=up.confirm_timeout_s,
+                mqtt_version=up.mqtt_version,
             )
         except Exception:
             self.outbox.close()  # a bad uplink setting must not leave the database open

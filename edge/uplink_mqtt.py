@@ -1,4 +1,5 @@
-"""Edge -> cloud uplink on paho-mqtt 2 (MQTT v5): drains the outbox in order, QoS 1.
+"""Edge -> cloud uplink on paho-mqtt 2 (MQTT v5, or 3.1.1 for brokers that speak only
+that): drains the outbox in order, QoS 1.
 
 The only module on the edge side that touches paho for sending. Rows are published in
 outbox order with a bounded number in flight. When a row's PUBACK arrives the row is
@@ -21,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -52,19 +54,24 @@ class MqttUplink:
         max_inflight: int = 50,
         confirm_by_cloud: bool = True,
         confirm_timeout_s: float = 60.0,
+        mqtt_version: Literal["5", "3.1.1"] = "5",
+        puback_timeout_s: float = 30.0,
     ) -> None:
         self.outbox = outbox
         self.broker = broker
         self.max_inflight = max_inflight
         self.confirm_by_cloud = confirm_by_cloud
         self.confirm_timeout_s = confirm_timeout_s
+        self.puback_timeout_s = puback_timeout_s
+        self._last_puback = time.monotonic()  # or the last connect, or the last idle moment
+        self.stalls = 0  # reconnects because the broker stopped acknowledging
         self._wait_s = confirm_timeout_s  # grows while the cloud confirms nothing
         self._next_requeue = 0.0
         self.status_topic = edge_topic(tenant, agent_id, "status")
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or f"prognos-edge-{agent_id}",
-            protocol=mqtt.MQTTv5,
+            protocol=mqtt.MQTTv5 if mqtt_version == "5" else mqtt.MQTTv311,
         )
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         try:
@@ -139,6 +146,7 @@ class MqttUplink:
             self._inflight.clear()
             self._early.clear()
             self._last_seq = 0  # replay from the oldest unsent row
+            self._last_puback = time.monotonic()
         status = self._status or AgentStatus(agent_id=self.agent_id, state="online", at=time.time())
         client.publish(self.status_topic, status.model_dump_json(), qos=1, retain=True)
         for topic in self.subscriptions:
@@ -166,6 +174,7 @@ class MqttUplink:
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         with self._lock:
+            self._last_puback = time.monotonic()
             seq = self._inflight.pop(mid, None)
             if seq is None:
                 self._early.add(mid)
@@ -228,6 +237,30 @@ class MqttUplink:
             with self._lock:
                 self._last_seq = 0  # they are older than the cursor
 
+    def _stalled(self) -> bool:
+        """A broker that takes publishes and stops acknowledging them (NATS's MQTT listener
+        while its cluster elects a leader) holds them in flight for ever: MQTT resends
+        unacknowledged messages only on a new connection. So after ``puback_timeout_s``
+        without a PUBACK while messages are in flight, reconnect; the connect replays from
+        the oldest row not yet acknowledged."""
+        with self._lock:
+            if not self._inflight:
+                self._last_puback = time.monotonic()
+                return False
+            waited = time.monotonic() - self._last_puback
+            if waited < self.puback_timeout_s:
+                return False
+            self._last_puback = time.monotonic()  # one reconnect per timeout
+            held = len(self._inflight)
+        self.stalls += 1
+        log.warning("broker acknowledged none of %d messages in %.0f s: reconnecting", held, waited)
+        self.connected.clear()
+        try:
+            self.client.reconnect()
+        except (OSError, ValueError) as exc:  # paho's own loop keeps trying
+            log.warning("reconnect failed: %s", exc)
+        return True
+
     def _pump(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(0.5)
@@ -235,6 +268,8 @@ class MqttUplink:
             if not self.connected.is_set():
                 continue
             self._requeue_unconfirmed()
+            if self._stalled():
+                continue
             with self._lock:
                 room = self.max_inflight - len(self._inflight)
                 after = self._last_seq

@@ -106,7 +106,7 @@ listen: 127.0.0.1:{node.client_port}
 http: 127.0.0.1:{node.monitor_port}
 jetstream {{ store_dir: "{store}", max_memory_store: 64MB, max_file_store: 2GB }}
 cluster {{ name: prognos, listen: 127.0.0.1:{node.route_port}, routes: [{routes}] }}
-mqtt {{ listen: 127.0.0.1:{node.mqtt_port} }}
+mqtt {{ listen: 127.0.0.1:{node.mqtt_port}, stream_replicas: {min(3, len(self.nodes))} }}
 """
         )
         return path

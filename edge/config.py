@@ -102,6 +102,8 @@ class UplinkConfig(BaseModel):
     # MQTT 5 by default; "3.1.1" for brokers that speak only that (NATS's MQTT listener,
     # the clustered tier in docs/scale.md)
     mqtt_version: Literal["5", "3.1.1"] = "5"
+    # messages in flight and no PUBACK for this long: reconnect (MQTT resends only then)
+    puback_timeout_s: float = Field(30.0, gt=0)
 
     @field_validator("broker")
     @classmethod

@@ -100,6 +100,7 @@ class EdgeRunner:
                 confirm_by_cloud=up.confirm_by == "cloud",
                 confirm_timeout_s=up.confirm_timeout_s,
                 mqtt_version=up.mqtt_version,
+                puback_timeout_s=up.puback_timeout_s,
             )
         except Exception:
             self.outbox.close()  # a bad uplink setting must not leave the database open

@@ -8,7 +8,7 @@
 - dispatch: the time to dispatch N open work orders arriving at once, in one pass.
 
     python bench/cloud.py [--messages 3000] [--alerts 100] [--orders 5000] [--engines sqlite,postgresql]
-                          [--workers 2] [--only ingest,latency,dispatch]
+                          [--workers 2] [--only ingest,drain,stream,latency,dispatch]
 
 Needs mosquitto (and PostgreSQL for that engine; skipped with a note when absent).
 """
@@ -66,12 +66,12 @@ def _cloud(
     return state, [r["device_id"] for r in manifest], report.tokens
 
 
-def _summary(device: str, i: int) -> tuple[str, bytes]:
+def _summary(device: str, i: int, agent: str = AGENT) -> tuple[str, bytes]:
     t = START.timestamp() + 300 * i
     msg = TelemetrySummaryMessage(
         message_id=message_id(device, "summary", i),
         tenant="demo",
-        agent_id=AGENT,
+        agent_id=agent,
         device_id=device,
         created_at=time.time(),
         window_start=t,
@@ -82,7 +82,7 @@ def _summary(device: str, i: int) -> tuple[str, bytes]:
             "motor_current": ChannelStats(min=8.0, mean=8.4, max=9.1, count=5),
         },
     )
-    return edge_topic("demo", AGENT, "summary"), msg.model_dump_json().encode()
+    return edge_topic("demo", agent, "summary"), msg.model_dump_json().encode()
 
 
 def _alert(device: str, i: int) -> tuple[str, bytes]:
@@ -209,6 +209,65 @@ def ingest_drain(url: str, broker: MosquittoBroker, n: int, workers: int = 2) ->
     }
 
 
+def stream_drain(url: str, n: int, workers: int = 2, agents: int = 16) -> dict[str, Any]:
+    """The clustered tier's drain rate: ``n`` summaries from 50 devices on ``agents`` agents
+    wait in a 3-node NATS cluster's stream (8 partitions by agent), then ``workers`` stream
+    workers (what ``prognos cloud serve --stream`` runs) share the partitions and store them."""
+    import asyncio
+
+    import nats
+
+    from cloud.db import Device
+    from cloud.ingest_stream import StreamIngestWorker, ensure_stream, subject_of
+    from prognos.nats_cluster import NatsCluster
+
+    state, devices, _ = _cloud(url, 50, 5)
+    agent_of = {d: f"edge-{i % agents}" for i, d in enumerate(devices)}
+    with state.sessions.begin() as s:
+        for device in s.scalars(select(Device)):
+            device.agent_key = agent_of[device.key]
+    messages = [_summary(devices[i % 50], i, agent_of[devices[i % 50]]) for i in range(n)]
+    states = [state] + [
+        CloudState.build(Settings(database_url=url, log_level="ERROR")) for _ in range(workers - 1)
+    ]
+    with tempfile.TemporaryDirectory() as tmp, NatsCluster(3, workdir=Path(tmp)) as cluster:
+
+        async def load() -> None:
+            nc = await nats.connect(servers=cluster.urls)
+            js = nc.jetstream(timeout=30)
+            await ensure_stream(js, 3)
+            for start in range(0, n, 500):  # async publishes, acknowledged 500 at a time
+                acks = [await js.publish_async(subject_of(t), p) for t, p in messages[start : start + 500]]
+                await asyncio.gather(*acks)
+            await nc.close()
+
+        asyncio.run(load())
+        t0 = time.perf_counter()
+        pool = [StreamIngestWorker(cluster.urls, st.ingestor, batch_max=500).start() for st in states]
+        deadline = time.monotonic() + 600
+        while sum(w.handled for w in pool) < n and time.monotonic() < deadline:
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - t0
+        handled = sum(w.handled for w in pool)
+        owned = [sorted(w.owned) for w in pool]
+        for w in pool:
+            w.stop()
+    with state.sessions() as s:
+        stored = s.scalar(select(func.count()).select_from(TelemetrySummary)) or 0
+    for st in states:
+        st.close()
+    return {
+        "messages": n,
+        "workers": workers,
+        "handled": handled,
+        "stored_once": stored,
+        "per_worker": [w.handled for w in pool],
+        "partitions_owned": owned,
+        "seconds": round(elapsed, 3),
+        "messages_per_s": round(handled / elapsed, 1),
+    }
+
+
 def alert_latency(url: str, broker: MosquittoBroker, n: int) -> dict[str, Any]:
     state, devices, tokens = _cloud(url, 50, 10)
     worker = _worker(state, broker)
@@ -278,7 +337,7 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=5000)
     ap.add_argument("--engines", default="sqlite,postgresql")
     ap.add_argument("--workers", type=int, default=2, help="ingest workers sharing the subscription")
-    ap.add_argument("--only", default="ingest,drain,latency,dispatch", help="which parts to run")
+    ap.add_argument("--only", default="ingest,drain,stream,latency,dispatch", help="which parts to run")
     args = ap.parse_args()
     out: dict[str, Any] = {"bench": "cloud"}
     if find_mosquitto() is None:
@@ -321,6 +380,10 @@ def main() -> None:
                     print(f"[{engine}] drain {args.messages} queued messages, {args.workers} workers ...",
                           file=sys.stderr, flush=True)  # fmt: skip
                     result["ingest_drain"] = ingest_drain(fresh("drain"), broker, args.messages, args.workers)
+                if "stream" in args.only:
+                    print(f"[{engine}] stream drain {args.messages} messages, {args.workers} workers ...",
+                          file=sys.stderr, flush=True)  # fmt: skip
+                    result["stream_drain"] = stream_drain(fresh("stream"), args.messages, args.workers)
                 if "latency" in args.only:
                     print(
                         f"[{engine}] alert -> work order latency x{args.alerts} ...",

@@ -193,6 +193,11 @@ class StreamIngestWorker:
         giving_back: set[int] = set()
         db_turn = asyncio.Lock()  # one transaction at a time per worker
         member = f"member.{self.name}"
+        try:  # be seen before taking a share: workers starting together then split at once
+            await kv.put(member, str(time.time()).encode())
+            await asyncio.sleep(self.lease / 4)
+        except Exception as exc:  # noqa: BLE001 - the loop below retries
+            log.debug("first membership put failed: %r", exc)
         while not self._stop.is_set():
             try:
                 await kv.put(member, str(time.time()).encode())
@@ -222,6 +227,7 @@ class StreamIngestWorker:
                     except KeyWrongLastSequenceError:
                         continue  # its owner has not given it back yet
                     giving_back.discard(p)
+                for p in sorted(set(revisions) - set(readers) - giving_back):  # new, or its reader failed
                     readers[p] = asyncio.create_task(
                         self._read(nc, js, p, lambda p=p: p in revisions and p not in giving_back, db_turn)
                     )

@@ -124,6 +124,32 @@ def _worker(state: CloudState, broker: MosquittoBroker, name: str = "bench-cloud
     return worker
 
 
+def _until_handled(pool: list[Any], n: int, t0: float) -> float:
+    """Seconds from ``t0`` until the workers have handled ``n`` messages (or ten minutes)."""
+    deadline = time.monotonic() + 600
+    while sum(w.handled for w in pool) < n and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return time.perf_counter() - t0
+
+
+def _tally(states: list[CloudState], pool: list[Any], n: int, elapsed: float) -> dict[str, Any]:
+    """What the (stopped) workers handled and the database holds; the pools closed."""
+    with states[0].sessions() as s:
+        stored = s.scalar(select(func.count()).select_from(TelemetrySummary)) or 0
+    for st in states:
+        st.close()
+    handled = sum(w.handled for w in pool)
+    return {
+        "messages": n,
+        "workers": len(pool),
+        "handled": handled,
+        "stored_once": stored,
+        "per_worker": [w.handled for w in pool],
+        "seconds": round(elapsed, 3),
+        "messages_per_s": round(handled / elapsed, 1),
+    }
+
+
 def ingest_rate(
     url: str, broker: MosquittoBroker, n: int, workers: int = 2, bulk: bool = True
 ) -> dict[str, Any]:
@@ -143,27 +169,13 @@ def ingest_rate(
     for info in infos:
         info.wait_for_publish(60)
     published = time.perf_counter() - t0
-    deadline = time.monotonic() + 600
-    while sum(w.handled for w in pool) < n and time.monotonic() < deadline:
-        time.sleep(0.005)
-    elapsed = time.perf_counter() - t0
-    handled = sum(w.handled for w in pool)
+    elapsed = _until_handled(pool, n, t0)
     pub.disconnect()
     pub.loop_stop()
     for w in pool:
         w.stop()
-    with state.sessions() as s:
-        stored = s.scalar(select(func.count()).select_from(TelemetrySummary)) or 0
-    for st in states:
-        st.close()
     return {
-        "messages": n,
-        "workers": workers,
-        "handled": handled,
-        "stored_once": stored,
-        "per_worker": [w.handled for w in pool],
-        "seconds": round(elapsed, 3),
-        "messages_per_s": round(handled / elapsed, 1),
+        **_tally(states, pool, n, elapsed),
         "publish_seconds": round(published, 3),
         "publish_per_s": round(n / published, 1),
     }
@@ -187,26 +199,10 @@ def ingest_drain(url: str, broker: MosquittoBroker, n: int, workers: int = 2) ->
     pub.loop_stop()
     t0 = time.perf_counter()
     pool = [_worker(st, broker, f"bench-drain-{i}") for i, st in enumerate(states)]
-    deadline = time.monotonic() + 600
-    while sum(w.handled for w in pool) < n and time.monotonic() < deadline:
-        time.sleep(0.005)
-    elapsed = time.perf_counter() - t0
-    handled = sum(w.handled for w in pool)
+    elapsed = _until_handled(pool, n, t0)
     for w in pool:
         w.stop()
-    with state.sessions() as s:
-        stored = s.scalar(select(func.count()).select_from(TelemetrySummary)) or 0
-    for st in states:
-        st.close()
-    return {
-        "messages": n,
-        "workers": workers,
-        "handled": handled,
-        "stored_once": stored,
-        "per_worker": [w.handled for w in pool],
-        "seconds": round(elapsed, 3),
-        "messages_per_s": round(handled / elapsed, 1),
-    }
+    return _tally(states, pool, n, elapsed)
 
 
 def stream_drain(url: str, n: int, workers: int = 2, agents: int = 16) -> dict[str, Any]:
@@ -244,28 +240,11 @@ def stream_drain(url: str, n: int, workers: int = 2, agents: int = 16) -> dict[s
         asyncio.run(load())
         t0 = time.perf_counter()
         pool = [StreamIngestWorker(cluster.urls, st.ingestor, batch_max=500).start() for st in states]
-        deadline = time.monotonic() + 600
-        while sum(w.handled for w in pool) < n and time.monotonic() < deadline:
-            time.sleep(0.005)
-        elapsed = time.perf_counter() - t0
-        handled = sum(w.handled for w in pool)
+        elapsed = _until_handled(pool, n, t0)
         owned = [sorted(w.owned) for w in pool]
         for w in pool:
             w.stop()
-    with state.sessions() as s:
-        stored = s.scalar(select(func.count()).select_from(TelemetrySummary)) or 0
-    for st in states:
-        st.close()
-    return {
-        "messages": n,
-        "workers": workers,
-        "handled": handled,
-        "stored_once": stored,
-        "per_worker": [w.handled for w in pool],
-        "partitions_owned": owned,
-        "seconds": round(elapsed, 3),
-        "messages_per_s": round(handled / elapsed, 1),
-    }
+    return {**_tally(states, pool, n, elapsed), "partitions_owned": owned}
 
 
 def alert_latency(url: str, broker: MosquittoBroker, n: int) -> dict[str, Any]:
@@ -379,7 +358,9 @@ def main() -> None:
                 if "drain" in args.only:
                     print(f"[{engine}] drain {args.messages} queued messages, {args.workers} workers ...",
                           file=sys.stderr, flush=True)  # fmt: skip
-                    result["ingest_drain"] = ingest_drain(fresh("drain"), broker, args.messages, args.workers)
+                    with MosquittoBroker() as empty:  # its own broker: nothing queued for other sessions
+                        drained = ingest_drain(fresh("drain"), empty, args.messages, args.workers)
+                    result["ingest_drain"] = drained
                 if "stream" in args.only:
                     print(f"[{engine}] stream drain {args.messages} messages, {args.workers} workers ...",
                           file=sys.stderr, flush=True)  # fmt: skip

@@ -35,6 +35,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import nats
@@ -193,6 +194,10 @@ class StreamIngestWorker:
         giving_back: set[int] = set()
         db_turn = asyncio.Lock()  # one transaction at a time per worker
         member = f"member.{self.name}"
+
+        def owns(p: int) -> Callable[[], bool]:
+            return lambda: p in revisions and p not in giving_back
+
         try:  # be seen before taking a share: workers starting together then split at once
             await kv.put(member, str(time.time()).encode())
             await asyncio.sleep(self.lease / 4)
@@ -228,9 +233,7 @@ class StreamIngestWorker:
                         continue  # its owner has not given it back yet
                     giving_back.discard(p)
                 for p in sorted(set(revisions) - set(readers) - giving_back):  # new, or its reader failed
-                    readers[p] = asyncio.create_task(
-                        self._read(nc, js, p, lambda p=p: p in revisions and p not in giving_back, db_turn)
-                    )
+                    readers[p] = asyncio.create_task(self._read(nc, js, p, owns(p), db_turn))
                 self.owned = set(revisions) - giving_back
                 if self.problem is not None and not self.problem.startswith("no server"):
                     self.problem = None
@@ -256,7 +259,9 @@ class StreamIngestWorker:
         except Exception as exc:  # noqa: BLE001 - it expires by itself
             log.debug("lease of %d not released: %r", partition, exc)
 
-    async def _read(self, nc: Any, js: Any, partition: int, owned: Any, db_turn: asyncio.Lock) -> None:
+    async def _read(
+        self, nc: Any, js: Any, partition: int, owned: Callable[[], bool], db_turn: asyncio.Lock
+    ) -> None:
         """Read one partition while this worker owns it."""
         consumer = consumer_name(partition)
         try:

@@ -31,7 +31,7 @@
     token = "prg_..."                          # a token with the "agent" role
 
     [uplink]
-    broker = "cloud.example:8883"
+    broker = "cloud.example:8883"              # or a cluster's nodes: "n1:8883,n2:8883,n3:8883"
     tls = true
     ca_file = "/etc/prognos/ca.pem"            # optional: a private CA
     username = "agent.acme.edge-17"
@@ -51,7 +51,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from models.registry import DEFAULT_DETECTOR, detector_problem
-from mqtt_client import parse_broker
+from mqtt_client import parse_broker, parse_brokers
 
 from .consumables import Condition
 from .errors import ConfigError
@@ -86,6 +86,8 @@ class SourceConfig(BaseModel):
 class UplinkConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # one broker, or the nodes of a clustered tier ("n1:1883,n2:1883,n3:1883"): the
+    # uplink moves to the next when its node drops or refuses the connection
     broker: str = "127.0.0.1:1883"
     tls: bool = False
     ca_file: Path | None = None  # a private CA to trust instead of the system's
@@ -108,7 +110,7 @@ class UplinkConfig(BaseModel):
     @field_validator("broker")
     @classmethod
     def _broker_parses(cls, text: str) -> str:
-        parse_broker(text)  # "is not HOST:PORT" at start, not at the first connect
+        parse_brokers(text)  # "is not HOST:PORT" at start, not at the first connect
         return text
 
 

@@ -24,7 +24,7 @@ from firmware_bridge import DeviceMessage, MessageGate
 from firmware_bridge.contract import AgentStatus, AlertMessage, model_command_topic
 from firmware_bridge.mqtt_reader import MqttReader
 from firmware_bridge.serial_reader import SerialReader
-from mqtt_client import parse_broker
+from mqtt_client import parse_broker, parse_brokers
 
 from .agent import Agent, AgentSettings
 from .config import EdgeConfig
@@ -85,10 +85,11 @@ class EdgeRunner:
         for why in self.agent.restore_errors:
             log.warning("checkpoint not restored, starting that state afresh: %s", why)
         up = config.uplink
+        nodes = [node.login(up.username, up.password) for node in parse_brokers(up.broker)]
         try:
             self.uplink = MqttUplink(
                 self.outbox,
-                parse_broker(up.broker).login(up.username, up.password),
+                nodes[0],
                 tenant=config.tenant,
                 agent_id=config.agent_id,
                 tls=up.tls,
@@ -101,6 +102,7 @@ class EdgeRunner:
                 confirm_timeout_s=up.confirm_timeout_s,
                 mqtt_version=up.mqtt_version,
                 puback_timeout_s=up.puback_timeout_s,
+                failover=nodes[1:],
             )
         except Exception:
             self.outbox.close()  # a bad uplink setting must not leave the database open

@@ -12,6 +12,10 @@ and draining restarts from the oldest unsent row, so an outage replays everythin
 order (some rows possibly twice; the cloud dedups by id).
 A retained last will on the status topic tells the cloud when the agent is gone. The same
 connection hears the agent's downlink (model rollout commands, see :meth:`subscribe`).
+
+A clustered broker tier (docs/scale.md) is several nodes: given ``failover`` addresses, a
+connection that drops or cannot be made moves on to the next node in turn, so a dead node
+costs a reconnect, not an outage until it is back.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -56,9 +60,12 @@ class MqttUplink:
         confirm_timeout_s: float = 60.0,
         mqtt_version: Literal["5", "3.1.1"] = "5",
         puback_timeout_s: float = 30.0,
+        failover: Sequence[BrokerAddress] = (),
     ) -> None:
         self.outbox = outbox
-        self.broker = broker
+        self.broker = broker  # the node connected to, or tried next
+        self.nodes = [broker, *failover]
+        self.failovers = 0  # moves to another node after a drop or a failed connect
         self.max_inflight = max_inflight
         self.confirm_by_cloud = confirm_by_cloud
         self.confirm_timeout_s = confirm_timeout_s
@@ -90,6 +97,7 @@ class MqttUplink:
         self.client.will_set(self.status_topic, offline, qos=1, retain=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
         self.subscriptions: dict[str, Callable[[bytes], None]] = {}  # downlink topic -> handler
@@ -171,6 +179,21 @@ class MqttUplink:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         self.connected.clear()
+        self._next_node()
+
+    def _on_connect_fail(self, client, userdata) -> None:  # type: ignore[no-untyped-def]
+        self._next_node()
+
+    def _next_node(self) -> None:
+        """Point paho's next reconnect at the next node of the tier (with one node, or while
+        stopping, nothing changes). Same login, same session: the cluster shares sessions,
+        and the outbox replays whatever the last node did not acknowledge."""
+        if len(self.nodes) < 2 or self._stop.is_set():
+            return
+        self.broker = self.nodes[(self.nodes.index(self.broker) + 1) % len(self.nodes)]
+        self.failovers += 1
+        log.warning("uplink lost its broker node; trying %s:%d next", self.broker.host, self.broker.port)
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=30)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         with self._lock:

@@ -9,6 +9,6 @@ checks both arrows.
 
 from __future__ import annotations
 
-from .link import BrokerAddress, ConnectedClient, MqttError, parse_broker, secure_client
+from .link import BrokerAddress, ConnectedClient, MqttError, parse_broker, parse_brokers, secure_client
 
-__all__ = ["BrokerAddress", "ConnectedClient", "MqttError", "parse_broker", "secure_client"]
+__all__ = ["BrokerAddress", "ConnectedClient", "MqttError", "parse_broker", "parse_brokers", "secure_client"]

@@ -47,6 +47,14 @@ def parse_broker(text: str) -> BrokerAddress:
     return BrokerAddress(host, int(port))
 
 
+def parse_brokers(text: str) -> list[BrokerAddress]:
+    """``"h1:1883,h2:1883"`` -> the nodes of one broker tier, in the order to try them."""
+    parts = [p.strip() for p in text.split(",")]
+    if not all(parts):
+        raise ValueError(f"broker list {text!r} has an empty entry")
+    return [parse_broker(p) for p in parts]
+
+
 def secure_client(
     client: mqtt.Client,
     *,

@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fleet_models.py
 	$(BIN)/python bench/rul.py
 	$(BIN)/python bench/cloud.py
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/broker.py
 

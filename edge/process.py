@@ -70,6 +70,11 @@ class EdgeProcess:
     def alive(self) -> bool:
         return self._proc.is_alive()
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (for what a benchmark measures of it); None before start."""
+        return self._proc.pid
+
     def stats(self) -> dict[str, Any]:
         """The latest stats the agent reported (about once a second)."""
         try:

@@ -91,6 +91,10 @@ class MosquittoBroker:
         """Where mosquitto writes its process id (the cloud signals it to reload logins)."""
         return self._dir / "mosquitto.pid"
 
+    def pid(self) -> int | None:
+        """The running broker's process id (None when stopped)."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
     def reload(self) -> None:
         """Reread the password file and ACL (SIGHUP), as after the registry changed."""
         if self._proc is not None and self._proc.poll() is None:

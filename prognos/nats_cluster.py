@@ -135,6 +135,25 @@ mqtt {{ listen: 127.0.0.1:{node.mqtt_port}, stream_replicas: {min(3, len(self.no
         }
         raise RuntimeError(f"NATS cluster not healthy after {timeout}s: {logs}")
 
+    def stream_leader(self, stream: str) -> int:
+        """The index of the node that leads ``stream`` (the one whose death costs an election)."""
+        import asyncio
+
+        import nats
+
+        async def ask() -> str:
+            nc = await nats.connect(servers=self.urls)
+            try:
+                info = await nc.jetstream().stream_info(stream)
+                if info.cluster is None or not info.cluster.leader:
+                    raise RuntimeError(f"stream {stream} has no leader")
+                return info.cluster.leader
+            finally:
+                await nc.close()
+
+        name = asyncio.run(ask())
+        return next(i for i, n in enumerate(self.nodes) if n.name == name)
+
     def kill(self, index: int) -> None:
         """SIGKILL one node, as a crash would (its store stays for a restart)."""
         node = self.nodes[index]

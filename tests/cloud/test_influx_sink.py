@@ -23,9 +23,9 @@ import pytest
 
 from cloud.settings import Settings
 from cloud.telemetry_sink import InfluxSink
+from prognos.victoria import VictoriaMetrics, find_victoria_metrics
 from tests.support.engines import engine_missing
 from tests.support.threads import eventually
-from tests.support.victoria import VictoriaMetrics, find_victoria_metrics
 
 from .conftest import NOW
 from .messages import summary

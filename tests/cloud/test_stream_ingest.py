@@ -87,20 +87,6 @@ def _stream_publish(urls: list[str], messages: list[tuple[str, bytes]], halfway:
     asyncio.run(run())
 
 
-def _stream_leader(cluster: NatsCluster) -> int:
-    async def ask() -> str:
-        nc = await nats.connect(servers=cluster.urls)
-        try:
-            info = await nc.jetstream().stream_info(STREAM)
-            assert info.cluster is not None and info.cluster.leader
-            return info.cluster.leader
-        finally:
-            await nc.close()
-
-    name = asyncio.run(ask())
-    return next(i for i, n in enumerate(cluster.nodes) if n.name == name)
-
-
 def _stored(state: CloudState) -> int:
     with state.sessions() as s:
         return s.scalar(select(func.count()).select_from(InboxMessage)) or 0
@@ -164,7 +150,7 @@ def test_killing_the_stream_leader_mid_stream_loses_nothing_and_keeps_each_devic
     try:
         assert worker.ready.wait(30)
         messages = _messages(450)
-        leader = _stream_leader(cluster)
+        leader = cluster.stream_leader(STREAM)
         halfway = threading.Event()
         edge = threading.Thread(target=_stream_publish, args=(cluster.urls, messages, halfway))
         edge.start()
@@ -328,7 +314,7 @@ def test_the_edges_uplink_over_mqtt_loses_nothing_when_the_stream_leader_dies(
     uplink: MqttUplink | None = None
     try:
         assert worker.ready.wait(30)
-        leader = _stream_leader(cluster)
+        leader = cluster.stream_leader(STREAM)
         edge_node = cluster.nodes[(leader + 1) % 3]
         rows = [
             to_pending(summary(DEVICES[i % 3], NOW + timedelta(minutes=5 * (i // 3))), "acme", "edge-1")

@@ -1,5 +1,6 @@
-"""A throwaway VictoriaMetrics server: a real time-series engine that accepts InfluxDB 2.x
-writes (``/api/v2/write``), since an InfluxDB 2.x server cannot be installed here."""
+"""A throwaway VictoriaMetrics server for tests and benchmarks: a real time-series engine
+that accepts InfluxDB 2.x writes (``/api/v2/write``), since an InfluxDB 2.x server cannot be
+installed here, and answers Prometheus-style queries."""
 
 from __future__ import annotations
 
@@ -53,10 +54,28 @@ class VictoriaMetrics:
         self.stop()
         raise RuntimeError("victoria-metrics did not become healthy")
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    def flush(self) -> None:
+        """Make just-written samples searchable now."""
+        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10):
+            pass
+
+    def query(self, promql: str, at: float) -> list[dict[str, Any]]:
+        """An instant query (MetricsQL) at epoch second ``at``: the result vector."""
+        self.flush()
+        args = urllib.parse.urlencode({"query": promql, "time": f"{at:.3f}"})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?{args}", timeout=30) as r:
+            doc = json.load(r)
+        if doc.get("status") != "success":
+            raise RuntimeError(f"VictoriaMetrics query failed: {doc}")
+        return list(doc["data"]["result"])
+
     def export(self, match: str = '{__name__=~".+"}') -> list[dict[str, Any]]:
         """Every stored series matching ``match``, as /api/v1/export's JSON lines."""
-        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10):
-            pass  # make just-written samples searchable now
+        self.flush()
         query = urllib.parse.urlencode({"match[]": match})
         with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=10) as r:
             return [json.loads(line) for line in r.read().decode().splitlines() if line]

@@ -1,0 +1,372 @@
+"""A 1,000-device fleet through every tier, each a real process, printed as JSON.
+
+    devices (serial + MQTT) -> edge agents (one per group of sites) -> 3-node NATS cluster
+    -> cloud workers (``prognos cloud serve --stream``) -> PostgreSQL + VictoriaMetrics
+
+(see ``prognos/load_stack.py``). The fleet runs paced for ``--seconds`` of wall time; an
+alert probe meanwhile raises an alert every half second as an edge would and times it
+until its work order is readable through the REST API. Then everything drains and the
+ground truth is tallied: every summary the devices' samples owe stored once
+(``prognos/load_tally.py``). Run twice: steady, and with the stream's leader node and one
+cloud worker SIGKILLed halfway.
+
+    python bench/load.py [--devices 1000] [--agents 4] [--workers 2] [--seconds 60]
+                         [--speed 60] [--only steady,faults]
+
+Reported per run: messages/s at each hop, edge lag (samples not yet read, in seconds) and
+ingest lag (a summary's window end, in the fleet's paced time, to its row in PostgreSQL),
+alert -> work order p50/p99, CPU and RSS per process, VictoriaMetrics' points, and the tally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from bench.procs import ProcSample, sample  # noqa: E402
+from cloud.db import InboxMessage, TelemetrySummary, make_engine, make_session_factory  # noqa: E402
+from firmware_bridge.contract import AlertMessage, edge_topic, message_id  # noqa: E402
+from mqtt_client import BrokerAddress  # noqa: E402
+from prognos.load_stack import PROBE_AGENT, LoadPlan, LoadStack, missing_engines  # noqa: E402
+from prognos.load_tally import SentLog, tally  # noqa: E402
+from prognos.progress import Progress  # noqa: E402
+from simulators.sinks import MqttSink, SerialSink  # noqa: E402
+from simulators.stream import MessageSink, run_stream  # noqa: E402
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    ms = sorted(values)
+
+    def at(q: float) -> float:
+        return ms[min(len(ms) - 1, int(q * len(ms)))]
+
+    return {
+        "n": len(ms),
+        "p50": round(statistics.median(ms), 1),
+        "p99": round(at(0.99), 1),
+        "max": round(ms[-1], 1),
+    }
+
+
+class AlertProbe:
+    """Raises an alert every ``every`` seconds on one of the probe's devices, published over
+    MQTT to a cluster node as an edge would, and times it until the API lists its order."""
+
+    RESEND_S = 5.0
+
+    def __init__(self, stack: LoadStack, node: int, worker: int, every: float = 0.5) -> None:
+        assert stack.cluster is not None
+        self.stack, self.worker, self.every = stack, worker, every
+        port = stack.cluster.nodes[node].mqtt_port
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id="bench-probe", protocol=mqtt.MQTTv311
+        )
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.latencies_ms: list[float] = []
+        self.unanswered = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alert-probe", daemon=True)
+
+    def _orders(self) -> int:
+        url = f"{self.stack.url(self.worker)}/api/v1/work-orders?site_id={self.stack.probe_site_id}&limit=1"
+        req = urllib.request.Request(
+            url, headers={"Authorization": f"Bearer {self.stack.tokens['dispatcher']}"}
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return int(json.load(r)["total"])
+
+    def _run(self) -> None:
+        seen, i = self._orders(), 0
+        while not self._stop.is_set():
+            device = self.stack.probe_devices[i % len(self.stack.probe_devices)]
+            t = time.time()
+            msg = AlertMessage(
+                message_id=message_id(device, "alert", i, t), tenant=self.stack.fleet.tenant,
+                agent_id=PROBE_AGENT, device_id=device, created_at=t, alert_id=f"probe-{i}",
+                transition="raise", fault_key=f"probe-{i}", severity="major", score=0.999, peak=0.999,
+                at=t, detector="robust", model_version="probe",
+            )  # fmt: skip
+            t0 = time.perf_counter()
+            if self._until_ordered(msg, seen, t0):
+                seen += 1
+            elif not self._stop.is_set():  # cut short by the end of the run: not counted
+                self.unanswered += 1
+            i += 1
+            self._stop.wait(max(0.0, self.every - (time.perf_counter() - t0)))
+
+    def _until_ordered(self, msg: AlertMessage, seen: int, t0: float) -> bool:
+        """Publish, and publish again every ``RESEND_S`` as an edge's outbox would (a QoS 1
+        message taken during a leader election can be lost; the cloud dedups by id), until
+        the order is listed; False after 60 s."""
+        topic = edge_topic(self.stack.fleet.tenant, PROBE_AGENT, "alert")
+        next_send = t0
+        while time.perf_counter() - t0 < 60 and not self._stop.is_set():
+            if time.perf_counter() >= next_send:
+                self.client.publish(topic, msg.model_dump_json(), qos=1)
+                next_send += self.RESEND_S
+            if self._orders() > seen:
+                self.latencies_ms.append(1000 * (time.perf_counter() - t0))
+                return True
+            time.sleep(0.005)
+        return False
+
+    def start(self) -> AlertProbe:
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict[str, Any]:
+        self._stop.set()
+        self._thread.join(35)
+        self.client.disconnect()
+        self.client.loop_stop()
+        return {**_percentiles(self.latencies_ms), "unanswered": self.unanswered}
+
+
+class Sampler:
+    """Once a second: the edges' stats, the database's count, each process's CPU and RSS."""
+
+    def __init__(self, stack: LoadStack, sent: SentLog, progress: Progress) -> None:
+        self.stack, self.sent, self.progress = stack, sent, progress
+        self.engine = make_engine(stack.db_url)
+        self.sessions = make_session_factory(self.engine)
+        self.edge_lag_s: list[float] = []
+        self.backlog: list[int] = []
+        self.peak_rss: dict[str, float] = defaultdict(float)
+        self.snapshots: list[tuple[float, dict[str, Any]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+
+    def snapshot(self) -> dict[str, Any]:
+        stats = self.stack.edge_stats()
+        with self.sessions() as s:
+            stored = s.scalar(select(func.count()).select_from(TelemetrySummary)) or 0
+        procs = sample(self.stack.pids())
+        for name, p in procs.items():
+            self.peak_rss[name] = max(self.peak_rss[name], p.rss_mb)
+        return {
+            "sent": self.sent.samples,
+            "sent_per_agent": dict(self.sent.per_agent),
+            "received": {  # device messages read; the out_* counts are what the agent sent
+                a: sum(n for k, n in s.get("received", {}).items() if not k.startswith("out_"))
+                for a, s in stats.items()
+            },
+            "acked": sum(s.get("acked", 0) for s in stats.values()),
+            "outbox": sum(s.get("outbox", 0) for s in stats.values()),
+            "stored": stored,
+            "procs": procs,
+            "self_cpu_s": resource.getrusage(resource.RUSAGE_SELF).ru_utime
+            + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
+        }
+
+    def _run(self) -> None:
+        per_agent_rate = self.stack.plan.samples_per_s / self.stack.plan.agents
+        while not self._stop.wait(1.0):
+            snap = self.snapshot()
+            self.snapshots.append((time.monotonic(), snap))
+            behind = [snap["sent_per_agent"].get(a, 0) - n for a, n in snap["received"].items()]
+            self.edge_lag_s.append(max(behind, default=0) / per_agent_rate)
+            self.backlog.append(snap["outbox"])
+            self.progress.update(
+                f"  sent {snap['sent']:,}  edges read {sum(snap['received'].values()):,}"
+                f"  outboxes {snap['outbox']:,}  stored {snap['stored']:,}"
+            )
+
+    def start(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.engine.dispose()
+
+
+def _cpu_and_memory(
+    first: dict[str, Any], last: dict[str, Any], seconds: float, peak: dict[str, float]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    a: dict[str, ProcSample] = first["procs"]
+    for name, p in last["procs"].items():
+        if name in a:
+            out[name] = {
+                "cpu_pct": round(100 * (p.cpu_s - a[name].cpu_s) / seconds, 1),
+                "peak_rss_mb": round(peak[name], 1),
+            }
+    out["simulator"] = {"cpu_pct": round(100 * (last["self_cpu_s"] - first["self_cpu_s"]) / seconds, 1)}
+    return out
+
+
+def _ingest_lag_ms(stack: LoadStack, sent: SentLog, wall0: float) -> dict[str, float]:
+    """Per device, its k-th stored summary is its k-th window (order is kept per device): the
+    lag is its row's arrival less the wall time the paced fleet reached that window's end."""
+    plan, fleet = stack.plan, stack.fleet
+    engine = make_engine(stack.db_url)
+    try:
+        with make_session_factory(engine)() as s:
+            rows = s.execute(
+                select(InboxMessage.device_key, InboxMessage.received_at)
+                .where(InboxMessage.kind == "summary")
+                .order_by(InboxMessage.device_key, InboxMessage.received_at)
+            ).all()
+    finally:
+        engine.dispose()
+    arrivals: dict[str, list[float]] = defaultdict(list)
+    for key, at in rows:
+        arrivals[key].append(at.timestamp())
+    lags = []
+    for device, times in arrivals.items():
+        for window, arrived in zip(sorted(sent.windows.get(device, ())), times, strict=False):
+            end = (window + 1) * plan.summary_every_s
+            lags.append(1000 * (arrived - (wall0 + (end - fleet.start) / plan.speed)))
+    return _percentiles(lags)
+
+
+def _victoria_points(stack: LoadStack, stored: int) -> int:
+    """Anomaly points in VictoriaMetrics (one per summary), once the workers' sinks have sent
+    their last batches (they flush every second) or after 15 s."""
+    assert stack.victoria is not None
+    deadline, points = time.monotonic() + 15, 0
+    while time.monotonic() < deadline and points < stored:
+        query = "sum(count_over_time(anomaly_max_score[3650d]))"
+        result = stack.victoria.query(query, stack.fleet.end + 86_400)
+        points = int(float(result[0]["value"][1])) if result else 0
+        time.sleep(0.5)
+    return points
+
+
+def run_once(plan: LoadPlan, faults: bool, workdir: Path, progress: Progress) -> dict[str, Any]:
+    with LoadStack(plan, workdir) as stack:
+        fleet = stack.fleet
+        leader = stack.stream_leader()
+        probe_node = (leader + 1) % plan.nodes
+        survivor = plan.workers - 1
+        sinks: dict[str, MessageSink] = {}
+        mqtt_sinks = []
+        agent_of = {d.device_id: plan.agent_of(d.site) for d in fleet.devices}
+        per_agent: dict[str, dict[str, MessageSink]] = {}
+        for agent in stack.agents:
+            site = stack.site_brokers[agent]
+            m = MqttSink(BrokerAddress(site.host, site.port), fleet.tenant)
+            m.start()
+            mqtt_sinks.append(m)
+            per_agent[agent] = {"serial": SerialSink(stack.links[agent]), "mqtt": m}
+        for d in fleet.devices:
+            sinks[d.device_id] = per_agent[agent_of[d.device_id]][d.transport]
+        sent = SentLog(plan.summary_every_s)
+        counted = sent.wrap(sinks, agent_of)
+        sampler = Sampler(stack, sent, progress).start()
+        probe = AlertProbe(stack, probe_node, survivor).start()
+        killed: dict[str, Any] = {}
+        wall0 = time.time()
+        t0 = time.monotonic()
+        first = sampler.snapshot()
+
+        def inject() -> None:
+            stack.kill_node(leader)
+            stack.kill_worker(0)
+            assert stack.cluster is not None
+            killed.update(
+                at_s=round(time.monotonic() - t0, 1), node=stack.cluster.nodes[leader].name, worker="cloud-0"
+            )
+
+        timer = threading.Timer(plan.seconds / 2, inject)
+        if faults:
+            timer.start()
+        result = run_stream(fleet, counted, speed=plan.speed)
+        if faults:
+            timer.join()
+        load_s = time.monotonic() - t0
+        last = sampler.snapshot()
+        for m in mqtt_sinks:
+            m.close()
+        progress.update("  fleet done; draining ...")
+        deadline = time.monotonic() + 300
+        counts = tally(stack.db_url, sent)
+        while time.monotonic() < deadline and counts["lost"]:
+            time.sleep(1.0)
+            counts = tally(stack.db_url, sent)
+        drain_s = time.monotonic() - t0 - load_s
+        latency = probe.stop()
+        sampler.stop()
+        stats = stack.edge_stats()
+        out = {
+            "faults": killed or None,
+            "load_seconds": round(load_s, 1),
+            "drain_seconds": round(drain_s, 1),
+            "samples_sent": result["sent"],
+            "hops_per_s": {
+                "devices_to_edges": round((last["sent"] - first["sent"]) / load_s),
+                "edges_read": round(sum(last["received"].values()) / load_s),
+                "edges_to_broker_tier": round((last["acked"] - first["acked"]) / load_s),
+                "into_postgresql": round((last["stored"] - first["stored"]) / load_s),
+            },
+            "edge_lag_s": {
+                "p50": round(statistics.median(sampler.edge_lag_s or [0]), 2),
+                "max": round(max(sampler.edge_lag_s or [0]), 2),
+            },
+            "edge_outbox_backlog_max": max(sampler.backlog or [0]),
+            "ingest_lag_ms": _ingest_lag_ms(stack, sent, wall0),
+            "alert_to_work_order_ms": latency,
+            "processes": _cpu_and_memory(first, last, load_s, sampler.peak_rss),
+            "edges": {
+                a: {k: s.get(k) for k in ("resent", "confirmed", "dropped", "lost")} for a, s in stats.items()
+            },
+            "victoria_metrics_anomaly_points": _victoria_points(stack, counts["summaries_stored"]),
+            "tally": counts,
+        }
+        return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--devices", type=int, default=1000)
+    ap.add_argument("--agents", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--speed", type=float, default=60.0, help="simulated seconds per second")
+    ap.add_argument("--only", default="steady,faults")
+    args = ap.parse_args()
+    missing = missing_engines()
+    if missing:
+        print(json.dumps({"bench": "load", "error": "missing: " + "; ".join(missing)}))
+        return
+    plan = LoadPlan(
+        devices=args.devices, agents=args.agents, workers=args.workers, seconds=args.seconds, speed=args.speed
+    )
+    out: dict[str, Any] = {
+        "bench": "load",
+        "plan": {**dataclasses.asdict(plan), "samples_per_s": plan.samples_per_s},
+    }
+    progress = Progress(every=2.0)
+    for kind in ("steady", "faults"):
+        if kind in args.only:
+            what = f"{plan.devices} devices, {plan.samples_per_s:g} samples/s, {plan.seconds:g} s"
+            print(f"[load] {kind}: {what} ...", file=sys.stderr, flush=True)
+            with tempfile.TemporaryDirectory(prefix="prognos-load-") as tmp:
+                out[kind] = run_once(plan, kind == "faults", Path(tmp), progress)
+            progress.done()
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

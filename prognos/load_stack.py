@@ -19,9 +19,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +35,7 @@ from simulators.fleet import FleetSpec, plan_fleet
 from simulators.pty_link import PtyLink
 
 from .broker import MosquittoBroker, find_mosquitto, free_port
+from .http_ready import wait_until_ok
 from .nats_cluster import NatsCluster
 from .postgres import PostgresServer, find_pg_bin
 from .victoria import VictoriaMetrics, find_victoria_metrics
@@ -196,18 +194,8 @@ class LoadStack:
         self._wait_ready(i)
 
     def _wait_ready(self, i: int, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.workers[i].poll() is not None:
-                raise RuntimeError(f"cloud worker {i} exited; see {self.workdir / f'cloud-{i}.log'}")
-            try:
-                with urllib.request.urlopen(f"{self.url(i)}/readyz", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"cloud worker {i} not ready in {timeout:g} s")
+        log = self.workdir / f"cloud-{i}.log"
+        wait_until_ok(f"{self.url(i)}/readyz", self.workers[i], f"cloud worker {i} (log {log})", timeout)
 
     def url(self, i: int) -> str:
         return f"http://127.0.0.1:{self.worker_ports[i]}"

@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from prognos.broker import free_port
+from .broker import free_port
+from .http_ready import wait_until_ok
 
 __all__ = ["VictoriaMetrics", "find_victoria_metrics"]
 
@@ -41,18 +41,11 @@ class VictoriaMetrics:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"victoria-metrics exited with {self._proc.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("victoria-metrics did not become healthy")
+        try:
+            wait_until_ok(f"{self.url}/health", self._proc, "victoria-metrics", timeout)
+        except RuntimeError:
+            self.stop()
+            raise
 
     @property
     def pid(self) -> int | None:

@@ -240,17 +240,14 @@ def test_workers_joining_and_leaving_mid_stream_keep_each_devices_order(
     try:
         assert first.ready.wait(30)
 
-        async def publish(chunk: list[tuple[str, bytes]]) -> None:
-            nc = await nats.connect(servers=cluster.urls)
-            js = nc.jetstream()
-            for topic, payload in chunk:
-                await js.publish(topic.replace("/", "."), payload)
-            await nc.close()
+        def publish(chunk: list[tuple[str, bytes]]) -> None:
+            # retried until acknowledged: a just-made stream may have no responder for a moment
+            _stream_publish(cluster.urls, chunk, threading.Event())
 
-        asyncio.run(publish(messages[:third]))
+        publish(messages[:third])
         second = StreamIngestWorker(cluster.urls, state.ingestor, batch_max=20, lease=2.0).start()
         assert second.ready.wait(30)
-        asyncio.run(publish(messages[third : 2 * third]))
+        publish(messages[third : 2 * third])
         deadline = time.monotonic() + 30
         while not (first.owned and second.owned) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -258,7 +255,7 @@ def test_workers_joining_and_leaving_mid_stream_keep_each_devices_order(
         assert not first.owned & second.owned, "no partition read by both"
         assert len(first.owned | second.owned) == 8
         first.stop()
-        asyncio.run(publish(messages[2 * third :]))
+        publish(messages[2 * third :])
         _wait_stored(state, len(messages))
         assert _stored(state) == len(messages)
         assert second.owned == set(range(8)), "the remaining worker took every partition"

@@ -273,7 +273,8 @@ def run_once(plan: LoadPlan, faults: bool, workdir: Path, progress: Progress) ->
         for d in fleet.devices:
             sinks[d.device_id] = per_agent[agent_of[d.device_id]][d.transport]
         sent = SentLog(plan.summary_every_s)
-        counted = sent.wrap(sinks, agent_of)
+        serial = {d.device_id for d in fleet.devices if d.transport == "serial"}
+        counted = sent.wrap(sinks, agent_of, millisecond_wire=serial)
         sampler = Sampler(stack, sent, progress).start()
         probe = AlertProbe(stack, probe_node, survivor).start()
         killed: dict[str, Any] = {}
@@ -300,7 +301,7 @@ def run_once(plan: LoadPlan, faults: bool, workdir: Path, progress: Progress) ->
         for m in mqtt_sinks:
             m.close()
         progress.update("  fleet done; draining ...")
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + plan.drain_timeout_s
         counts = tally(stack.db_url, sent)
         while time.monotonic() < deadline and counts["lost"]:
             time.sleep(1.0)
@@ -330,6 +331,10 @@ def run_once(plan: LoadPlan, faults: bool, workdir: Path, progress: Progress) ->
             "processes": _cpu_and_memory(first, last, load_s, sampler.peak_rss),
             "edges": {
                 a: {k: s.get(k) for k in ("resent", "confirmed", "dropped", "lost")} for a, s in stats.items()
+            },
+            "device_hop": {
+                "pty_frames_dropped": {a: link.writes_dropped for a, link in stack.links.items()},
+                "mqtt_unacknowledged": sum(m.unacknowledged for m in mqtt_sinks),
             },
             "victoria_metrics_anomaly_points": _victoria_points(stack, counts["summaries_stored"]),
             "tally": counts,

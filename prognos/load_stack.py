@@ -57,6 +57,7 @@ class LoadPlan:
     summary_every_s: float = 300.0  # the edges' summary window (simulated)
     seconds: float = 60.0  # wall seconds of load
     probe_devices: int = 20
+    drain_timeout_s: float = 300.0  # after the fleet stops, how long to wait for what it owes
     confirm_timeout_s: float = 60.0  # the edges' uplink: unconfirmed this long, sent again
     seed: int = 11
 

@@ -41,7 +41,15 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bench.procs import ProcSample, sample  # noqa: E402
-from cloud.db import InboxMessage, TelemetrySummary, make_engine, make_session_factory  # noqa: E402
+from cloud.db import (  # noqa: E402
+    Alert,
+    Device,
+    InboxMessage,
+    TelemetrySummary,
+    WorkOrder,
+    make_engine,
+    make_session_factory,
+)  # noqa: E402
 from firmware_bridge.contract import AlertMessage, edge_topic, message_id  # noqa: E402
 from mqtt_client import BrokerAddress  # noqa: E402
 from prognos.load_stack import PROBE_AGENT, LoadPlan, LoadStack, missing_engines  # noqa: E402
@@ -241,6 +249,24 @@ def _ingest_lag_ms(stack: LoadStack, sent: SentLog, wall0: float) -> dict[str, f
     return _percentiles(lags)
 
 
+def _alert_to_order_in_db_ms(stack: LoadStack) -> dict[str, float]:
+    """The probe's alerts from their publish (the alert's own time) to their order's creation
+    in the cloud's transaction: what the broker tier and the worker's queue cost, without the
+    commit and the API's read that the probe's own figure includes."""
+    engine = make_engine(stack.db_url)
+    try:
+        with make_session_factory(engine)() as s:
+            rows = s.execute(
+                select(Alert.raised_at, WorkOrder.created_at)
+                .join(WorkOrder, WorkOrder.id == Alert.work_order_id)
+                .join(Device, Device.id == Alert.device_id)
+                .where(Device.site_id == stack.probe_site_id)
+            ).all()
+    finally:
+        engine.dispose()
+    return _percentiles([1000 * (made - raised).total_seconds() for raised, made in rows])
+
+
 def _victoria_points(stack: LoadStack, stored: int) -> int:
     """Anomaly points in VictoriaMetrics (one per summary), once the workers' sinks have sent
     their last batches (they flush every second) or after 15 s."""
@@ -328,6 +354,7 @@ def run_once(plan: LoadPlan, faults: bool, workdir: Path, progress: Progress) ->
             "edge_outbox_backlog_max": max(sampler.backlog or [0]),
             "ingest_lag_ms": _ingest_lag_ms(stack, sent, wall0),
             "alert_to_work_order_ms": latency,
+            "alert_to_order_created_ms": _alert_to_order_in_db_ms(stack),
             "processes": _cpu_and_memory(first, last, load_s, sampler.peak_rss),
             "edges": {
                 a: {k: s.get(k) for k in ("resent", "confirmed", "dropped", "lost")} for a, s in stats.items()

@@ -47,6 +47,7 @@ from sqlalchemy.exc import OperationalError
 from firmware_bridge.contract import stored_topic
 
 from .confirmations import confirmations
+from .db_turn import DbTurn
 from .services.ingest import Ingestor, IngestResult
 from .stream_partitions import PARTITION_PREFIX, assignment, partition_subject, topic_of
 
@@ -58,6 +59,7 @@ __all__ = [
 log = logging.getLogger("prognos.cloud.ingest_stream")
 
 STREAM = "PROGNOS_EDGE"
+URGENT_KINDS = frozenset({"alert", "fault"})  # what opens work orders: first at the database
 SUBJECTS = "prognos.v1.*.edge.*.*"  # what agents publish (not their commands: one token more)
 OWNERS = "PROGNOS_INGEST_OWNERS"  # key-value bucket: member.{worker} and part.{k} leases
 
@@ -192,7 +194,7 @@ class StreamIngestWorker:
         revisions: dict[int, int] = {}  # lease revision per owned partition
         readers: dict[int, asyncio.Task[None]] = {}
         giving_back: set[int] = set()
-        db_turn = asyncio.Lock()  # one transaction at a time per worker
+        db_turn = DbTurn()  # one transaction at a time per worker, alerts first
         member = f"member.{self.name}"
 
         def owns(p: int) -> Callable[[], bool]:
@@ -260,7 +262,7 @@ class StreamIngestWorker:
             log.debug("lease of %d not released: %r", partition, exc)
 
     async def _read(
-        self, nc: Any, js: Any, partition: int, owned: Callable[[], bool], db_turn: asyncio.Lock
+        self, nc: Any, js: Any, partition: int, owned: Callable[[], bool], db_turn: DbTurn
     ) -> None:
         """Read one partition while this worker owns it."""
         consumer = consumer_name(partition)
@@ -280,7 +282,7 @@ class StreamIngestWorker:
         try:
             while owned() and not self._stop.is_set():
                 try:
-                    msgs = await sub.fetch(self.batch_max, timeout=0.5)
+                    msgs = await self._fetch(sub)
                 except (TimeoutError, FetchTimeout):  # nothing waiting
                     continue
                 except Exception as exc:  # noqa: BLE001 - a node went away: the cluster is electing
@@ -293,23 +295,39 @@ class StreamIngestWorker:
                     log.warning("stream available again")
                     self.problem = None
                 if msgs:
-                    async with db_turn:
-                        await self._handle(nc, msgs)
+                    await self._handle(nc, msgs, db_turn)
         finally:
             await sub.unsubscribe()
+
+    async def _fetch(self, sub: Any) -> list[Any]:
+        """The next batch: wait (up to 0.5 s) for one message, then take what else is there
+        now, up to ``batch_max``. nats-py's ``fetch(n)`` would hold a first message until n
+        arrive or the wait ends, so an alert in a quiet partition sat out the rest of the
+        half second."""
+        first: list[Any] = await sub.fetch(1, timeout=0.5)
+        if self.batch_max == 1:
+            return first
+        try:
+            return first + list(await sub.fetch(self.batch_max - 1, timeout=0.05))
+        except (TimeoutError, FetchTimeout):  # nothing else waiting
+            return first
 
     async def _client_error(self, exc: Exception) -> None:
         """The client's own reports (a node refusing, reconnecting): the fetch loop says what
         matters once per outage, so these stay at debug instead of a traceback each."""
         log.debug("NATS client: %r", exc)
 
-    async def _handle(self, nc: Any, msgs: list[Any]) -> None:
+    async def _handle(self, nc: Any, msgs: list[Any], db_turn: DbTurn) -> None:
+        """Store a batch in one transaction (the worker's turn at the database, alerts
+        first), then ack it, confirm it to the agents and hand its summaries to the sink."""
         deliveries = [(topic_of(m.subject), bytes(m.data)) for m in msgs]
+        urgent = any(topic.rsplit("/", 1)[-1] in URGENT_KINDS for topic, _ in deliveries)
         loop = asyncio.get_running_loop()
         delay = 0.5
         while True:
             try:
-                results = await loop.run_in_executor(None, self.ingestor.handle_batch, deliveries)
+                async with db_turn.turn(urgent):
+                    results = await loop.run_in_executor(None, self.ingestor.handle_batch, deliveries)
                 break
             except OperationalError as exc:  # the database is away: hold the batch, unacked
                 log.error("database unavailable, holding %d messages: %s", len(msgs), exc.orig)

@@ -122,11 +122,15 @@ class LoadStack:
         if missing:
             raise RuntimeError("missing: " + "; ".join(missing))
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._engines()
-        self._seed()
-        for i in range(self.plan.workers):
-            self._start_worker(i)
-        self._start_edges()
+        try:
+            self._engines()
+            self._seed()
+            for i in range(self.plan.workers):
+                self._start_worker(i)
+            self._start_edges()
+        except BaseException:  # a tier that does not come up: stop what did, leave nothing running
+            self.stop()
+            raise
         return self
 
     def _engines(self) -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "InvalidRequest",
     "NoEngineerAvailable",
     "NotFound",
+    "Unavailable",
 ]
 
 
@@ -54,3 +55,7 @@ class InvalidRequest(CloudError):
 
 class NoEngineerAvailable(Conflict):
     pass
+
+
+class Unavailable(CloudError):
+    """An engine the request needs (not the database) did not answer: try again later."""

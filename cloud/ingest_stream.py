@@ -300,16 +300,17 @@ class StreamIngestWorker:
             await sub.unsubscribe()
 
     async def _fetch(self, sub: Any) -> list[Any]:
-        """The next batch: wait (up to 0.5 s) for one message, then take what else is there
-        now, up to ``batch_max``. nats-py's ``fetch(n)`` would hold a first message until n
-        arrive or the wait ends, so an alert in a quiet partition sat out the rest of the
-        half second."""
+        """The next batch: wait (up to 0.5 s) for one message, then take the ones the stream
+        says are waiting behind it (its ``num_pending``), up to ``batch_max``. nats-py's
+        ``fetch(n)`` would hold a first message until n arrive or the wait ends, so an alert
+        in a quiet partition sat out the rest of the half second."""
         first: list[Any] = await sub.fetch(1, timeout=0.5)
-        if self.batch_max == 1:
+        pending = min(self.batch_max - 1, first[0].metadata.num_pending) if first else 0
+        if pending <= 0:  # the stream says nothing else is waiting: do not wait for more
             return first
         try:
-            return first + list(await sub.fetch(self.batch_max - 1, timeout=0.05))
-        except (TimeoutError, FetchTimeout):  # nothing else waiting
+            return first + list(await sub.fetch(pending, timeout=0.5))
+        except (TimeoutError, FetchTimeout):  # taken meanwhile by a redelivery's reader
             return first
 
     async def _client_error(self, exc: Exception) -> None:

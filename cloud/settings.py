@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     influx_bucket: str = "telemetry"
     influx_batch_size: int = Field(default=500, ge=1)
     influx_flush_interval_ms: int = Field(default=1000, ge=10)
+    # where the device page and /devices/{id}/health read telemetry windows: the database,
+    # or back from VictoriaMetrics at influx_url (cloud/telemetry_history.py)
+    history_source: Literal["database", "victoriametrics"] = "database"
     summary_retention_days: float = Field(default=14.0, gt=0)
 
     # automation
@@ -138,6 +141,14 @@ class Settings(BaseSettings):
         """(host, port, tls) of ``mqtt_url``."""
         assert self.mqtt_url, "no PROGNOS_MQTT_URL"
         return split_mqtt_url(self.mqtt_url)
+
+    @model_validator(mode="after")
+    def _history_has_its_engine(self) -> Settings:
+        if self.history_source == "victoriametrics" and not self.influx_url:
+            raise ValueError(
+                "PROGNOS_HISTORY_SOURCE=victoriametrics needs PROGNOS_INFLUX_URL (the engine to read from)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from .metrics import Metrics
 from .services.ingest import IngestOptions, Ingestor
 from .services.reminders import ReminderPolicy
 from .settings import Settings
+from .telemetry_history import DatabaseHistory, TelemetryHistory, VictoriaHistory
 
 __all__ = ["CloudState"]
 
@@ -28,6 +29,7 @@ class CloudState:
     clock: Clock
     metrics: Metrics
     ingestor: Ingestor
+    history: TelemetryHistory = field(default_factory=DatabaseHistory)  # telemetry windows read back
     sink: Any = None  # the telemetry sink, when one is configured
     downlink: Any = None  # the rollout command publisher, when MQTT is configured
 
@@ -46,7 +48,13 @@ class CloudState:
                 replacement_lead=timedelta(days=settings.replacement_lead_days),
             ),
         )
-        return cls(settings, engine, sessions, clock, Metrics(), Ingestor(sessions, clock, options))
+        history: TelemetryHistory = DatabaseHistory()
+        if settings.history_source == "victoriametrics":
+            assert settings.influx_url is not None  # the settings refuse it otherwise
+            history = VictoriaHistory(settings.influx_url, settings.influx_token)
+        return cls(
+            settings, engine, sessions, clock, Metrics(), Ingestor(sessions, clock, options), history=history
+        )
 
     def sync_broker(self, session: Session) -> BrokerFiles | None:
         """Rewrite the broker's password file and ACL after the registry changed (when the

@@ -9,7 +9,9 @@ One point per channel per window::
 
     telemetry,tenant=T,device=D,agent=A,channel=C min=..,mean=..,max=..,count=..i <window_end, ms>
 
-and one ``anomaly`` point with the window's ``max_score``.
+and one ``anomaly`` point with the window's ``max_score``, its length ``window_s`` and the
+edge's ``health`` (when it sent one): enough to put the window back together when the
+device page reads its history from the engine (``cloud/telemetry_history.py``).
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ def summary_points(msg: TelemetrySummaryMessage) -> list[Point]:
     anomaly = Point("anomaly")
     for k, v in tags.items():
         anomaly = anomaly.tag(k, v)
-    points.append(anomaly.field("max_score", msg.max_score).time(at, WritePrecision.MS))
+    anomaly = anomaly.field("max_score", msg.max_score).field("window_s", msg.window_end - msg.window_start)
+    if msg.health is not None:
+        anomaly = anomaly.field("health", msg.health)
+    points.append(anomaly.time(at, WritePrecision.MS))
     return points
 
 

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ..errors import CloudError, Conflict, Forbidden, InvalidRequest, NotFound
+from ..errors import CloudError, Conflict, Forbidden, InvalidRequest, NotFound, Unavailable
 from .deps import Unauthorized
 
 __all__ = ["install_error_handlers"]
@@ -21,6 +21,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (Forbidden, 403),
     (Conflict, 409),
     (InvalidRequest, 422),
+    (Unavailable, 503),
     (CloudError, 400),
 ]
 

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db import Alert, Consumable, Device, Reminder, TelemetrySummary, WorkOrder
+from ..db import Alert, Consumable, Device, Reminder, WorkOrder
+from ..telemetry_history import DatabaseHistory, TelemetryHistory
 from .priority import SEVERITY_RANK
 
 __all__ = ["connectivity", "device_health"]
@@ -21,7 +22,12 @@ def connectivity(device: Device, now: datetime, offline_after: timedelta) -> str
 
 
 def device_health(
-    session: Session, device: Device, now: datetime, offline_after: timedelta, summaries: int = 48
+    session: Session,
+    device: Device,
+    now: datetime,
+    offline_after: timedelta,
+    summaries: int = 48,
+    history: TelemetryHistory | None = None,
 ) -> dict[str, Any]:
     alerts = list(
         session.scalars(
@@ -37,14 +43,7 @@ def device_health(
             .order_by(WorkOrder.created_at)
         )
     )
-    recent = list(
-        session.scalars(
-            select(TelemetrySummary)
-            .where(TelemetrySummary.device_id == device.id)
-            .order_by(TelemetrySummary.window_end.desc())
-            .limit(summaries)
-        )
-    )[::-1]
+    recent = (history or DatabaseHistory()).recent(session, device, summaries)
     consumables = list(
         session.scalars(select(Consumable).where(Consumable.device_id == device.id).order_by(Consumable.name))
     )

@@ -20,7 +20,6 @@ from ..db import (
     ModelArtifact,
     Rollout,
     Site,
-    TelemetrySummary,
     WorkOrder,
 )
 from ..errors import Forbidden
@@ -30,6 +29,7 @@ from ..services.kpis import service_kpis
 from ..services.lifecycle import actions_for_role
 from ..services.route import plan_route
 from ..services.sla import deadline_of
+from ..telemetry_history import HistoryUnavailable
 from .charts import Marker, Series, time_chart
 from .fleet_view import SORTS, fleet_choices, fleet_rows
 from .render import countdown, page
@@ -85,14 +85,11 @@ def device_page(
     now = state.clock.now()
     device = scope.device(device_id)
     site = session.get(Site, device.site_id) if device.site_id else None
-    summaries = list(
-        session.scalars(
-            select(TelemetrySummary)
-            .where(TelemetrySummary.device_id == device.id)
-            .order_by(TelemetrySummary.window_end.desc())
-            .limit(TREND_WINDOWS)
-        )
-    )[::-1]
+    try:
+        summaries = state.history.recent(session, device, TREND_WINDOWS)
+        history_problem = None
+    except HistoryUnavailable as exc:  # the page still shows the rest, and says why no trend
+        summaries, history_problem = [], str(exc)
     alerts = list(
         session.scalars(select(Alert).where(Alert.device_id == device.id).order_by(Alert.raised_at))
     )
@@ -171,6 +168,7 @@ def device_page(
         similar=similar_cases(session, live) if live is not None else [],
         similar_for=live,
         failure=countdown(device.predicted_failure_at, now) if device.predicted_failure_at else None,
+        history_problem=history_problem,
     )
 
 

@@ -20,15 +20,21 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
 
+from cloud.app import create_app
+from cloud.db import Device
 from cloud.settings import Settings
+from cloud.state import CloudState
+from cloud.telemetry_history import DatabaseHistory, VictoriaHistory, Window
 from cloud.telemetry_sink import InfluxSink
 from prognos.victoria import VictoriaMetrics, find_victoria_metrics
 from tests.support.engines import engine_missing
 from tests.support.threads import eventually
 
 from .conftest import NOW
-from .messages import summary
+from .messages import summary, wire
+from .world import World
 
 
 class Recorder(ThreadingHTTPServer):
@@ -109,7 +115,7 @@ def test_batches_line_protocol_with_auth_and_retries_after_503(recorder: Recorde
         f"telemetry,agent=edge-1,channel=suction_pressure,device=ac-1,tenant=acme "
         f"count=5i,max=3.2,mean=3.1,min=3 {end_ms}"
     ) in lines
-    assert f"anomaly,agent=edge-1,device=ac-1,tenant=acme max_score=0.1 {end_ms}" in lines
+    assert f"anomaly,agent=edge-1,device=ac-1,tenant=acme max_score=0.1,window_s=300 {end_ms}" in lines
     assert sink.failed == 0
 
 
@@ -152,3 +158,58 @@ def test_a_real_time_series_engine_stores_every_summary_even_when_it_starts_late
     mean = series["telemetry_mean"]
     assert mean["metric"]["channel"] == "suction_pressure" and mean["values"] == [3.1] * 8
     assert series["telemetry_count"]["values"] == [5] * 8
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_device_page_and_api_read_the_same_windows_back_from_victoria_metrics(
+    victoria: VictoriaMetrics, state: CloudState, world: World
+) -> None:
+    """Summaries ingested and written to VictoriaMetrics come back from it window for window
+    as the database has them; the API and the page configured to read from the engine show
+    them; with the engine away the page still answers and says the history is unavailable."""
+    victoria.start()
+    sink = InfluxSink(Settings(influx_url=victoria.url, influx_batch_size=5, influx_flush_interval_ms=100))
+    for i in range(12):
+        msg = summary("ac-1", NOW + timedelta(minutes=5 * i), score=0.05 * i, health=0.9 - 0.01 * i)
+        assert state.ingestor.handle(*wire(msg)).summary is not None
+        sink.write(msg)
+    sink.close()
+    victoria.flush()  # searchable now rather than within the second
+    with state.sessions() as s:
+        device = s.get(Device, world.device["ac-1"])
+        assert device is not None
+        from_db = DatabaseHistory().recent(s, device, 10)
+        from_engine = VictoriaHistory(victoria.url).recent(s, device, 10)
+    assert len(from_db) == 10 and len(from_engine) == 10
+    assert [(w.window_start, w.window_end) for w in from_engine] == [
+        (w.window_start, w.window_end) for w in from_db
+    ]
+
+    def numbers(windows: list[Window]) -> list[float]:  # the line protocol keeps 15-16 digits
+        return [
+            x
+            for w in windows
+            for x in (
+                w.max_score,
+                w.health,
+                *(v for c in sorted(w.channels) for _, v in sorted(w.channels[c].items())),
+            )
+        ]
+
+    assert numbers(from_engine) == pytest.approx(numbers(from_db), rel=1e-12)
+    assert from_db[-1].health == pytest.approx(0.79) and from_db[0].window_end == NOW + timedelta(minutes=15)
+
+    state.settings.history_source, state.history = "victoriametrics", VictoriaHistory(victoria.url)
+    with TestClient(create_app(state.settings, state=state)) as client:
+        api = client.get(f"/api/v1/devices/{device.id}/health", headers=world.auth("dispatcher")).json()
+        scores = [w["max_score"] for w in api["recent_summaries"]]
+        assert scores == pytest.approx([0.05 * i for i in range(12)]), "all 12 windows, oldest first"
+        client.post("/ui/login", data={"token": world.token["dispatcher"]})
+        page = client.get(f"/ui/devices/{device.id}").text
+        assert 'data-channel="suction_pressure"' in page and "history-problem" not in page
+        victoria.stop()
+        away = client.get(f"/ui/devices/{device.id}")
+        assert away.status_code == 200 and 'id="history-problem"' in away.text
+        assert 'data-channel="suction_pressure"' not in away.text
+        api_away = client.get(f"/api/v1/devices/{device.id}/health", headers=world.auth("dispatcher"))
+        assert api_away.status_code == 503 and "VictoriaMetrics" in api_away.json()["detail"]

@@ -107,7 +107,8 @@ def read_device_health(
     device_id: PathId, principal: Reader, session: SessionDep, scope: ScopeDep, state: StateDep
 ) -> DeviceHealth:
     device = scope.device(device_id)
-    return DeviceHealth.model_validate(device_health(session, device, state.clock.now(), state.offline_after))
+    health = device_health(session, device, state.clock.now(), state.offline_after, history=state.history)
+    return DeviceHealth.model_validate(health)
 
 
 @router.get("/{device_id}/history")

@@ -4,7 +4,9 @@ Per message, ingest needs its tenant, its device (locked: the device's history c
 appended to) and whether its message id is already stored. Asked message by message that
 is three queries each, and on a busy stream they cost more than the writes. A batch asks
 once for all of its messages, in three queries, and keeps the answers for the length of
-its transaction.
+its transaction. The same goes for dispatching: the engineers of a tenant with their load
+and record (a :class:`~cloud.services.dispatch.DispatchBoard`) are loaded once per batch and
+kept current as the batch assigns orders, instead of once per alert.
 
 The answers are only trusted while nothing else wrote the same rows: after an
 ``IntegrityError`` (a concurrent worker stored a device or message id the batch had not
@@ -19,6 +21,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from ..db import Device, InboxMessage, Tenant
+from .dispatch import DispatchBoard
 
 __all__ = ["BatchLookups"]
 
@@ -33,6 +36,7 @@ class BatchLookups:
         self._tenants = {t.slug: t for t in s.scalars(select(Tenant).where(Tenant.slug.in_(slugs)))}
         self._devices: dict[tuple[int, str], Device] = {}
         self._stored: set[str] = set()
+        self._boards: dict[int, DispatchBoard] = {}
         if not wanted:
             return
         # Lock every known device of the batch in one statement, in id order: taken message
@@ -78,7 +82,17 @@ class BatchLookups:
         self._stored.add(message_id)
         self._devices[(device.tenant_id, device.key)] = device
 
+    def dispatch_board(self, tenant_id: int) -> DispatchBoard:
+        """The tenant's engineers for this batch's dispatching, loaded on first use. A message
+        whose savepoint rolls back after an assignment leaves that engineer's load counted:
+        the board errs towards a free engineer, never beyond capacity."""
+        board = self._boards.get(tenant_id)
+        if board is None:
+            board = self._boards[tenant_id] = DispatchBoard(self._session, tenant_id)
+        return board
+
     def distrust(self) -> None:
         """Someone else wrote rows this batch looked up: ask the database from now on."""
         self._trusted = False
         self._devices.clear()
+        self._boards.clear()

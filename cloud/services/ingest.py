@@ -275,7 +275,7 @@ class Ingestor:
         s.flush()
         waiting = [o for o, _ in touched if o.status == "open"]  # new, or reopened by this message
         if waiting and self.options.auto_dispatch:
-            dispatch_orders(s, waiting, now, ACTOR)
+            dispatch_orders(s, waiting, now, ACTOR, board=lookups.dispatch_board(tenant.id))
         result.created_orders = [o.id for o, created in touched if created]
         return result, device
 

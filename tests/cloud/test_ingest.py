@@ -347,10 +347,10 @@ def test_a_message_that_fails_midway_rolls_back_alone(
 
     real = ingest.dispatch_orders
 
-    def dispatch_unless_pump(s, orders, now, actor):  # type: ignore[no-untyped-def]
+    def dispatch_unless_pump(s, orders, now, actor, board=None):  # type: ignore[no-untyped-def]
         if any(o.fault_key == "vibration_rms" for o in orders):
             raise RuntimeError("injected")
-        return real(s, orders, now, actor)
+        return real(s, orders, now, actor, board=board)
 
     monkeypatch.setattr(ingest, "dispatch_orders", dispatch_unless_pump)
     bad = wire(alert("pump-1", "raise", NOW, fault_key="vibration_rms"))
@@ -401,3 +401,30 @@ def test_the_same_incidents_through_two_workers_at_once_make_one_order_each(
     assert _count(state, Alert) == len(incidents)
     assert sorted(o.fault_key for o in _orders(state)) == sorted(k for _, k in incidents)
     assert _count(state, InboxMessage) == len(batch), "each message stored once"
+
+
+def test_a_batch_of_alerts_dispatches_from_one_board_and_books_nobody_beyond_capacity(
+    state: CloudState, world: World
+) -> None:
+    """The batch loads the engineers once and counts each assignment as it goes: six alerts
+    at once for a crew that can each take one more order become six orders, one per
+    engineer with room, and the rest wait unassigned with the reason."""
+    from cloud.db import Engineer
+
+    with state.sessions.begin() as s:
+        crew = list(s.scalars(select(Engineer).where(Engineer.tenant_id == world.tenant_id, Engineer.active)))
+        for e in crew:
+            e.capacity = 1
+    batch = [
+        wire(alert(device, "raise", NOW, alert_id=f"{device}-{k}", fault_key=f"{key}"))
+        for device in ("ac-1", "pump-1", "ro-1")
+        for k, key in enumerate(("suction_pressure", "vibration_rms"))
+    ]
+    results = state.ingestor.handle_batch(batch)
+    assert [r.outcome for r in results] == ["stored"] * 6
+    orders = _orders(state)
+    assigned = [o.assignee_id for o in orders if o.assignee_id is not None]
+    assert len(orders) == 6 and len(assigned) == len(crew) and len(set(assigned)) == len(crew)
+    assert all(
+        o.dispatch["unassigned"] == "no engineer with free capacity" for o in orders if o.assignee_id is None
+    )

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from ..db import Device, Engineer, Site, WorkOrder
 from . import transitions
@@ -175,7 +176,9 @@ class DispatchBoard:
 
     def __init__(self, session: Session, tenant_id: int) -> None:
         self.candidates: dict[int, Candidate] = {}
+        self.engineers: dict[int, Engineer] = {}  # the rows, for assigning without a query
         for e in session.scalars(select(Engineer).where(Engineer.tenant_id == tenant_id, Engineer.active)):
+            self.engineers[e.id] = e
             self.candidates[e.id] = Candidate(
                 e.id,
                 e.name,
@@ -258,7 +261,7 @@ def dispatch_orders(
     board = board or DispatchBoard(session, orders[0].tenant_id)
     devices = _by_id(session, Device, {o.device_id for o in orders})
     sites = _by_id(session, Site, {d.site_id for d in devices.values() if d.site_id is not None})
-    engineers = _by_id(session, Engineer, set(board.candidates))
+    engineers = board.engineers
     results: list[DispatchResult] = []
     with session.no_autoflush:
         for order in sorted(orders, key=lambda o: (o.priority, o.created_at, o.id)):
@@ -285,8 +288,14 @@ def dispatch_orders(
 
 
 def _by_id(session: Session, model: type[Any], ids: set[int]) -> dict[int, Any]:
+    """Rows by primary key: those the session already holds without a query (an ingest batch
+    has loaded its devices), the rest in chunks."""
     rows: dict[int, Any] = {}
-    ordered = sorted(ids)
+    for i in ids:
+        held = session.identity_map.get(identity_key(model, i))
+        if held is not None:
+            rows[i] = held
+    ordered = sorted(ids - rows.keys())
     for start in range(0, len(ordered), 900):  # stay under every driver's bound-parameter limit
         chunk = ordered[start : start + 900]
         rows.update({r.id: r for r in session.scalars(select(model).where(model.id.in_(chunk)))})

@@ -177,7 +177,17 @@ class DispatchBoard:
     def __init__(self, session: Session, tenant_id: int) -> None:
         self.candidates: dict[int, Candidate] = {}
         self.engineers: dict[int, Engineer] = {}  # the rows, for assigning without a query
-        for e in session.scalars(select(Engineer).where(Engineer.tenant_id == tenant_id, Engineer.active)):
+        # The crew's rows stay locked until the transaction ends: two workers dispatching for
+        # one tenant at once take turns, and the second counts the first's assignments (read
+        # after the lock), so nobody is booked beyond capacity. Locked in id order, after the
+        # batch's device locks, the same order in every worker: no deadlock.
+        crew = (
+            select(Engineer)
+            .where(Engineer.tenant_id == tenant_id, Engineer.active)
+            .order_by(Engineer.id)
+            .with_for_update()
+        )
+        for e in session.scalars(crew):
             self.engineers[e.id] = e
             self.candidates[e.id] = Candidate(
                 e.id,

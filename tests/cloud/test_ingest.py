@@ -428,3 +428,53 @@ def test_a_batch_of_alerts_dispatches_from_one_board_and_books_nobody_beyond_cap
     assert all(
         o.dispatch["unassigned"] == "no engineer with free capacity" for o in orders if o.assignee_id is None
     )
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite has one writer at a time
+def test_two_workers_dispatching_at_once_book_nobody_beyond_capacity(
+    state: CloudState, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers each take a batch of alerts at the same moment, for a crew that can each
+    take one more order. Both load the crew together (a barrier makes sure they try); the
+    crew's row locks make the second wait and count the first's assignments, so each
+    engineer gets one order, not two."""
+    import contextlib
+    import threading
+
+    from cloud.db import Engineer
+    from cloud.services import dispatch
+
+    with state.sessions.begin() as s:
+        crew = list(s.scalars(select(Engineer).where(Engineer.tenant_id == world.tenant_id, Engineer.active)))
+        for e in crew:
+            e.capacity = 1
+    together = threading.Barrier(2, timeout=2.0)
+    real_init = dispatch.DispatchBoard.__init__
+
+    def init_then_meet(self, session, tenant_id):  # type: ignore[no-untyped-def]
+        real_init(self, session, tenant_id)
+        with contextlib.suppress(threading.BrokenBarrierError):  # with the lock, the other waits
+            together.wait()
+
+    monkeypatch.setattr(dispatch.DispatchBoard, "__init__", init_then_meet)
+    batches = [
+        [
+            wire(alert(device, "raise", NOW, alert_id=f"{device}-{k}", fault_key=f"f{k}"))
+            for k in range(len(crew))
+        ]
+        for device in ("ac-1", "pump-1")
+    ]
+    results: list[list[str]] = []
+    workers = [
+        threading.Thread(
+            target=lambda b=b: results.append([r.outcome for r in state.ingestor.handle_batch(b)])
+        )
+        for b in batches
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(30)
+    assert results == [["stored"] * len(crew)] * 2
+    assigned = [o.assignee_id for o in _orders(state) if o.assignee_id is not None]
+    assert sorted(assigned) == sorted(e.id for e in crew), "each engineer booked once, none twice"

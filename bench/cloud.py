@@ -22,7 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from bench import edge_messages  # noqa: E402
 from cloud.app import create_app  # noqa: E402
 from cloud.db import Engineer, TelemetrySummary, WorkOrder  # noqa: E402
 from cloud.db.migrate import upgrade  # noqa: E402
@@ -41,18 +42,11 @@ from cloud.seed import seed_fleet  # noqa: E402
 from cloud.services.dispatch import dispatch_orders  # noqa: E402
 from cloud.settings import Settings  # noqa: E402
 from cloud.state import CloudState  # noqa: E402
-from firmware_bridge.contract import (  # noqa: E402
-    AlertMessage,
-    ChannelStats,
-    TelemetrySummaryMessage,
-    edge_topic,
-    message_id,
-)
 from prognos.broker import MosquittoBroker, find_mosquitto  # noqa: E402
 from prognos.postgres import PostgresServer, find_pg_bin  # noqa: E402
 from simulators.fleet import plan_fleet  # noqa: E402
 
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+START = edge_messages.START
 AGENT = "edge-1"  # the agent seed_fleet assigns the devices to: any other is refused as impersonation
 
 
@@ -68,43 +62,11 @@ def _cloud(
 
 
 def _summary(device: str, i: int, agent: str = AGENT) -> tuple[str, bytes]:
-    t = START.timestamp() + 300 * i
-    msg = TelemetrySummaryMessage(
-        message_id=message_id(device, "summary", i),
-        tenant="demo",
-        agent_id=agent,
-        device_id=device,
-        created_at=time.time(),
-        window_start=t,
-        window_end=t + 300,
-        max_score=0.2,
-        channels={
-            "vibration_rms": ChannelStats(min=1.0, mean=1.2, max=1.5, count=5),
-            "motor_current": ChannelStats(min=8.0, mean=8.4, max=9.1, count=5),
-        },
-    )
-    return edge_topic("demo", agent, "summary"), msg.model_dump_json().encode()
+    return edge_messages.summary(device, i, agent)
 
 
 def _alert(device: str, i: int) -> tuple[str, bytes]:
-    t = time.time()
-    msg = AlertMessage(
-        message_id=message_id(device, "alert", i, t),
-        tenant="demo",
-        agent_id=AGENT,
-        device_id=device,
-        created_at=t,
-        alert_id=f"bench-{i}",
-        transition="raise",
-        fault_key=f"vibration_rms-{i}",
-        severity="major",
-        score=0.9999,
-        peak=0.9999,
-        at=t,
-        detector="robust",
-        model_version="bench",
-    )
-    return edge_topic("demo", AGENT, "alert"), msg.model_dump_json().encode()
+    return edge_messages.alert(device, i, AGENT)
 
 
 def _publisher(broker: MosquittoBroker) -> mqtt.Client:

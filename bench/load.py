@@ -23,190 +23,35 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import resource
 import statistics
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import paho.mqtt.client as mqtt  # noqa: E402
-from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
-from bench.procs import ProcSample, sample  # noqa: E402
+from bench.load_watch import AlertProbe, Sampler, percentiles  # noqa: E402
+from bench.procs import ProcSample  # noqa: E402
 from cloud.db import (  # noqa: E402
     Alert,
     Device,
     InboxMessage,
-    TelemetrySummary,
     WorkOrder,
     make_engine,
     make_session_factory,
 )  # noqa: E402
-from firmware_bridge.contract import AlertMessage, edge_topic, message_id  # noqa: E402
 from mqtt_client import BrokerAddress  # noqa: E402
-from prognos.load_stack import PROBE_AGENT, LoadPlan, LoadStack, missing_engines  # noqa: E402
+from prognos.load_stack import LoadPlan, LoadStack, missing_engines  # noqa: E402
 from prognos.load_tally import SentLog, tally  # noqa: E402
 from prognos.progress import Progress  # noqa: E402
 from simulators.sinks import MqttSink, SerialSink  # noqa: E402
 from simulators.stream import MessageSink, run_stream  # noqa: E402
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"n": 0}
-    ms = sorted(values)
-
-    def at(q: float) -> float:
-        return ms[min(len(ms) - 1, int(q * len(ms)))]
-
-    return {
-        "n": len(ms),
-        "p50": round(statistics.median(ms), 1),
-        "p99": round(at(0.99), 1),
-        "max": round(ms[-1], 1),
-    }
-
-
-class AlertProbe:
-    """Raises an alert every ``every`` seconds on one of the probe's devices, published over
-    MQTT to a cluster node as an edge would, and times it until the API lists its order."""
-
-    RESEND_S = 5.0
-
-    def __init__(self, stack: LoadStack, node: int, worker: int, every: float = 0.5) -> None:
-        assert stack.cluster is not None
-        self.stack, self.worker, self.every = stack, worker, every
-        port = stack.cluster.nodes[node].mqtt_port
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id="bench-probe", protocol=mqtt.MQTTv311
-        )
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        self.latencies_ms: list[float] = []
-        self.unanswered = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="alert-probe", daemon=True)
-
-    def _orders(self) -> int:
-        url = f"{self.stack.url(self.worker)}/api/v1/work-orders?site_id={self.stack.probe_site_id}&limit=1"
-        req = urllib.request.Request(
-            url, headers={"Authorization": f"Bearer {self.stack.tokens['dispatcher']}"}
-        )
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return int(json.load(r)["total"])
-
-    def _run(self) -> None:
-        seen, i = self._orders(), 0
-        while not self._stop.is_set():
-            device = self.stack.probe_devices[i % len(self.stack.probe_devices)]
-            t = time.time()
-            msg = AlertMessage(
-                message_id=message_id(device, "alert", i, t), tenant=self.stack.fleet.tenant,
-                agent_id=PROBE_AGENT, device_id=device, created_at=t, alert_id=f"probe-{i}",
-                transition="raise", fault_key=f"probe-{i}", severity="major", score=0.999, peak=0.999,
-                at=t, detector="robust", model_version="probe",
-            )  # fmt: skip
-            t0 = time.perf_counter()
-            if self._until_ordered(msg, seen, t0):
-                seen += 1
-            elif not self._stop.is_set():  # cut short by the end of the run: not counted
-                self.unanswered += 1
-            i += 1
-            self._stop.wait(max(0.0, self.every - (time.perf_counter() - t0)))
-
-    def _until_ordered(self, msg: AlertMessage, seen: int, t0: float) -> bool:
-        """Publish, and publish again every ``RESEND_S`` as an edge's outbox would (a QoS 1
-        message taken during a leader election can be lost; the cloud dedups by id), until
-        the order is listed; False after 60 s."""
-        topic = edge_topic(self.stack.fleet.tenant, PROBE_AGENT, "alert")
-        next_send = t0
-        while time.perf_counter() - t0 < 60 and not self._stop.is_set():
-            if time.perf_counter() >= next_send:
-                self.client.publish(topic, msg.model_dump_json(), qos=1)
-                next_send += self.RESEND_S
-            if self._orders() > seen:
-                self.latencies_ms.append(1000 * (time.perf_counter() - t0))
-                return True
-            time.sleep(0.005)
-        return False
-
-    def start(self) -> AlertProbe:
-        self._thread.start()
-        return self
-
-    def stop(self) -> dict[str, Any]:
-        self._stop.set()
-        self._thread.join(35)
-        self.client.disconnect()
-        self.client.loop_stop()
-        return {**_percentiles(self.latencies_ms), "unanswered": self.unanswered}
-
-
-class Sampler:
-    """Once a second: the edges' stats, the database's count, each process's CPU and RSS."""
-
-    def __init__(self, stack: LoadStack, sent: SentLog, progress: Progress) -> None:
-        self.stack, self.sent, self.progress = stack, sent, progress
-        self.engine = make_engine(stack.db_url)
-        self.sessions = make_session_factory(self.engine)
-        self.edge_lag_s: list[float] = []
-        self.backlog: list[int] = []
-        self.peak_rss: dict[str, float] = defaultdict(float)
-        self.snapshots: list[tuple[float, dict[str, Any]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
-
-    def snapshot(self) -> dict[str, Any]:
-        stats = self.stack.edge_stats()
-        with self.sessions() as s:
-            stored = s.scalar(select(func.count()).select_from(TelemetrySummary)) or 0
-        procs = sample(self.stack.pids())
-        for name, p in procs.items():
-            self.peak_rss[name] = max(self.peak_rss[name], p.rss_mb)
-        return {
-            "sent": self.sent.samples,
-            "sent_per_agent": dict(self.sent.per_agent),
-            "received": {  # device messages read; the out_* counts are what the agent sent
-                a: sum(n for k, n in s.get("received", {}).items() if not k.startswith("out_"))
-                for a, s in stats.items()
-            },
-            "acked": sum(s.get("acked", 0) for s in stats.values()),
-            "outbox": sum(s.get("outbox", 0) for s in stats.values()),
-            "stored": stored,
-            "procs": procs,
-            "self_cpu_s": resource.getrusage(resource.RUSAGE_SELF).ru_utime
-            + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
-        }
-
-    def _run(self) -> None:
-        per_agent_rate = self.stack.plan.samples_per_s / self.stack.plan.agents
-        while not self._stop.wait(1.0):
-            snap = self.snapshot()
-            self.snapshots.append((time.monotonic(), snap))
-            behind = [snap["sent_per_agent"].get(a, 0) - n for a, n in snap["received"].items()]
-            self.edge_lag_s.append(max(behind, default=0) / per_agent_rate)
-            self.backlog.append(snap["outbox"])
-            self.progress.update(
-                f"  sent {snap['sent']:,}  edges read {sum(snap['received'].values()):,}"
-                f"  outboxes {snap['outbox']:,}  stored {snap['stored']:,}"
-            )
-
-    def start(self) -> Sampler:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-        self.engine.dispose()
 
 
 def _cpu_and_memory(
@@ -246,7 +91,7 @@ def _ingest_lag_ms(stack: LoadStack, sent: SentLog, wall0: float) -> dict[str, f
         for window, arrived in zip(sorted(sent.windows.get(device, ())), times, strict=False):
             end = (window + 1) * plan.summary_every_s
             lags.append(1000 * (arrived - (wall0 + (end - fleet.start) / plan.speed)))
-    return _percentiles(lags)
+    return percentiles(lags)
 
 
 def _alert_to_order_in_db_ms(stack: LoadStack) -> dict[str, float]:
@@ -264,7 +109,7 @@ def _alert_to_order_in_db_ms(stack: LoadStack) -> dict[str, float]:
             ).all()
     finally:
         engine.dispose()
-    return _percentiles([1000 * (made - raised).total_seconds() for raised, made in rows])
+    return percentiles([1000 * (made - raised).total_seconds() for raised, made in rows])
 
 
 def _victoria_points(stack: LoadStack, stored: int) -> int:

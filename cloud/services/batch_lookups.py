@@ -1,12 +1,19 @@
 """What one ingest batch looks up once instead of once per message.
 
 Per message, ingest needs its tenant, its device (locked: the device's history chain is
-appended to) and whether its message id is already stored. Asked message by message that
-is three queries each, and on a busy stream they cost more than the writes. A batch asks
-once for all of its messages, in three queries, and keeps the answers for the length of
-its transaction. The same goes for dispatching: the engineers of a tenant with their load
-and record (a :class:`~cloud.services.dispatch.DispatchBoard`) are loaded once per batch and
-kept current as the batch assigns orders, instead of once per alert.
+appended to) and whether its message id is already stored; an alert also needs its alert
+row, the live order for its fault, the device's site and customer (priority, who is told)
+and the model's resolved cases (naming the fault). Asked message by message that is about
+ten queries per alert, and on a busy stream they cost more than the writes. A batch asks
+once for all of its messages, a query per kind of row, and keeps the answers for the length
+of its transaction, adding what the batch itself creates. The same goes for dispatching:
+the engineers of a tenant with their load and record (a
+:class:`~cloud.services.dispatch.DispatchBoard`) are loaded once per batch and kept current
+as the batch assigns orders.
+
+Sites and customers are only *held* here: ``session.get`` finds a row the session holds
+without a query, and holding them keeps the identity map (which keeps rows weakly) from
+letting them go between messages.
 
 The answers are only trusted while nothing else wrote the same rows: after an
 ``IntegrityError`` (a concurrent worker stored a device or message id the batch had not
@@ -15,21 +22,33 @@ seen) :meth:`BatchLookups.distrust` makes the rest of the batch ask the database
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from ..db import Device, InboxMessage, Tenant
+from firmware_bridge.contract import (
+    AlertMessage,
+    ConsumableStatusMessage,
+    FaultEventMessage,
+    TelemetrySummaryMessage,
+)
+
+from ..db import Alert, Customer, Device, InboxMessage, Site, Tenant, WorkOrder
 from .dispatch import DispatchBoard
+from .fault_names import resolved_cases
+from .work_orders import dedup_key, fault_code_key, live_order
+
+EdgeMessage = AlertMessage | ConsumableStatusMessage | FaultEventMessage | TelemetrySummaryMessage
 
 __all__ = ["BatchLookups"]
 
 
 class BatchLookups:
-    def __init__(self, s: Session, messages: Iterable[tuple[str, str, str]]) -> None:
-        """``messages``: (tenant slug, device key, message id) of every valid edge message."""
-        wanted = list(messages)
+    def __init__(self, s: Session, messages: Sequence[EdgeMessage]) -> None:
+        """``messages``: every valid edge message of the batch."""
+        wanted = [(m.tenant, m.device_id, m.message_id) for m in messages]
         self._session = s
         self._trusted = True
         slugs = sorted({slug for slug, _, _ in wanted})
@@ -37,6 +56,12 @@ class BatchLookups:
         self._devices: dict[tuple[int, str], Device] = {}
         self._stored: set[str] = set()
         self._boards: dict[int, DispatchBoard] = {}
+        self._alerts: dict[tuple[int, str], Alert] = {}
+        self._orders: dict[str, WorkOrder] = {}
+        self._cases: dict[tuple[int, str | None], list[WorkOrder]] = {}
+        self._held: list[Any] = []  # sites and customers, see the module doc
+        self._waiting: dict[int, WorkOrder] = {}
+        self._loaded_for: set[int] = set()  # devices whose alerts and live orders were loaded
         if not wanted:
             return
         # Lock every known device of the batch in one statement, in id order: taken message
@@ -55,6 +80,40 @@ class BatchLookups:
             self._devices = {(d.tenant_id, d.key): d for d in locked}
         ids = sorted({mid for _, _, mid in wanted})
         self._stored = set(s.scalars(select(InboxMessage.message_id).where(InboxMessage.message_id.in_(ids))))
+        self._load_incident_rows(messages)
+
+    def _load_incident_rows(self, messages: Sequence[EdgeMessage]) -> None:
+        """The alerts, live orders, sites and customers that the batch's alerts and faults
+        touch, a query each."""
+        s = self._session
+        alert_keys: set[tuple[int, str]] = set()
+        dedup_keys: set[str] = set()
+        for m in messages:
+            tenant = self._tenants.get(m.tenant)
+            device = self._devices.get((tenant.id, m.device_id)) if tenant is not None else None
+            if device is None:
+                continue
+            if isinstance(m, AlertMessage):
+                alert_keys.add((device.id, m.alert_id))
+                dedup_keys.add(dedup_key(device.id, m.fault_key))
+            elif isinstance(m, FaultEventMessage):
+                dedup_keys.add(dedup_key(device.id, fault_code_key(m.code)))
+        if not alert_keys and not dedup_keys:
+            return
+        if alert_keys:
+            found = s.scalars(select(Alert).where(tuple_(Alert.device_id, Alert.key).in_(sorted(alert_keys))))
+            self._alerts = {(a.device_id, a.key): a for a in found}
+        if dedup_keys:
+            found_orders = s.scalars(select(WorkOrder).where(WorkOrder.dedup_key.in_(sorted(dedup_keys))))
+            self._orders = {o.dedup_key: o for o in found_orders if o.dedup_key is not None}
+        site_ids = sorted({d.site_id for d in self._devices.values() if d.site_id is not None})
+        sites = list(s.scalars(select(Site).where(Site.id.in_(site_ids)))) if site_ids else []
+        customer_ids = sorted({x.customer_id for x in sites if x.customer_id is not None})
+        customers = (
+            list(s.scalars(select(Customer).where(Customer.id.in_(customer_ids)))) if customer_ids else []
+        )
+        self._held = [*sites, *customers]
+        self._loaded_for = {d.id for d in self._devices.values()}
 
     @property
     def trusted(self) -> bool:
@@ -82,6 +141,54 @@ class BatchLookups:
         self._stored.add(message_id)
         self._devices[(device.tenant_id, device.key)] = device
 
+    def _answers_for(self, device_id: int) -> bool:
+        """Whether what was loaded up front is the whole truth for this device."""
+        return self._trusted and device_id in self._loaded_for
+
+    def alert(self, device_id: int, key: str) -> Alert | None:
+        """The device's alert row with the edge's ``key``, or None if there is none yet."""
+        found = self._alerts.get((device_id, key))
+        if found is not None or self._answers_for(device_id):
+            return found
+        return self._session.scalar(select(Alert).where(Alert.device_id == device_id, Alert.key == key))
+
+    def alert_added(self, alert: Alert) -> None:
+        self._alerts[(alert.device_id, alert.key)] = alert
+
+    def live_order(self, device_id: int, fault_key: str) -> WorkOrder | None:
+        """The device's live order for ``fault_key`` (see :mod:`.work_orders`)."""
+        key = dedup_key(device_id, fault_key)
+        found = self._orders.get(key)
+        if found is not None and found.dedup_key == key:
+            return found
+        if self._answers_for(device_id):
+            return None
+        return live_order(self._session, device_id, fault_key)
+
+    def opened(self, order: WorkOrder) -> None:
+        if order.dedup_key is not None:
+            self._orders[order.dedup_key] = order
+
+    def resolved_cases(self, tenant_id: int, model: str | None) -> list[WorkOrder]:
+        """The model's resolved cases, once per batch: ingest resolves nothing, so they hold."""
+        key = (tenant_id, model)
+        if key not in self._cases:
+            self._cases[key] = resolved_cases(self._session, tenant_id, model)
+        return self._cases[key]
+
+    def wait_for_dispatch(self, orders: Sequence[WorkOrder]) -> None:
+        """Orders that a message whose savepoint held opened or reopened: dispatched together,
+        most urgent first, before the batch commits."""
+        self._waiting.update({o.id: o for o in orders})
+
+    def waiting(self) -> dict[int, list[WorkOrder]]:
+        """The orders still open, by tenant."""
+        by_tenant: dict[int, list[WorkOrder]] = {}
+        for order in self._waiting.values():
+            if order.status == "open":
+                by_tenant.setdefault(order.tenant_id, []).append(order)
+        return by_tenant
+
     def dispatch_board(self, tenant_id: int) -> DispatchBoard:
         """The tenant's engineers for this batch's dispatching, loaded on first use. A message
         whose savepoint rolls back after an assignment leaves that engineer's load counted:
@@ -96,3 +203,5 @@ class BatchLookups:
         self._trusted = False
         self._devices.clear()
         self._boards.clear()
+        self._alerts.clear()
+        self._orders.clear()

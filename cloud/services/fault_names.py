@@ -139,15 +139,21 @@ def usual_parts(session: Session, order_ids: list[int], limit: int = 5) -> list[
 
 
 def name_alert(
-    session: Session, tenant_id: int, model: str | None, fault_key: str, exclude: int | None = None
+    session: Session,
+    tenant_id: int,
+    model: str | None,
+    fault_key: str,
+    exclude: int | None = None,
+    resolved: list[WorkOrder] | None = None,
 ) -> FaultName:
     """The best name for a new alert on ``model`` with these channels (see the module doc);
-    ``exclude``: an order whose own finding must not count (the one being shown)."""
+    ``exclude``: an order whose own finding must not count (the one being shown);
+    ``resolved``: the model's :func:`resolved_cases`, when the caller already has them."""
     family = family_of(model)
     mine = signature_of(fault_key)
-    cases = [
-        o for o in resolved_cases(session, tenant_id, model, exclude) if signature_of(o.fault_key) == mine
-    ]
+    if resolved is None:
+        resolved = resolved_cases(session, tenant_id, model, exclude)
+    cases = [o for o in resolved if o.id != exclude and signature_of(o.fault_key) == mine]
     if cases:
         findings = Counter(o.finding for o in cases if o.finding)  # latest first: wins a tie
         key, agree = findings.most_common(1)[0]

@@ -49,7 +49,7 @@ from firmware_bridge.contract import (
 )
 
 from ..clock import Clock
-from ..db import Agent, DeadLetter, Device, InboxMessage, Tenant
+from ..db import Agent, DeadLetter, Device, InboxMessage, Tenant, WorkOrder
 from .batch_lookups import BatchLookups
 from .dispatch import dispatch_orders
 from .ingest_handlers import ACTOR, HANDLERS, Context, on_agent_status
@@ -125,7 +125,7 @@ class Ingestor:
         parsed = [self._parse(topic, payload) for topic, payload in deliveries]
         valid = [m for m in parsed if not isinstance(m, (str, AgentStatus, ModelStatusMessage))]
         with self.sessions() as s, s.begin():
-            lookups = BatchLookups(s, [(m.tenant, m.device_id, m.message_id) for m in valid])
+            lookups = BatchLookups(s, valid)
             bulk = SummaryBatch(self.clock.now(), enabled=self.options.bulk_summaries)
             results: list[IngestResult] = []
             for (topic, payload), message in zip(deliveries, parsed, strict=True):
@@ -147,6 +147,8 @@ class Ingestor:
                 results[slot] = self._one(s, lookups, topic, payload, msg, from_device)
 
             bulk.write(s, stored, lambda slot, msg: None, one_by_one)
+            if self.options.auto_dispatch:
+                self._dispatch(s, lookups)
         for result, (_, payload), message in zip(results, deliveries, parsed, strict=True):
             ids = _claimed_id(payload) if isinstance(message, str) else getattr(message, "message_id", None)
             result.message_id = ids  # what the edge is told was stored, or refused
@@ -199,9 +201,10 @@ class Ingestor:
                         return self._status(s, topic, message)
                     if isinstance(message, ModelStatusMessage):
                         return self._model_status(s, message)
-                    result, device = self._apply(s, lookups, message, from_device)
+                    result, device, waiting = self._apply(s, lookups, message, from_device)
                 if device is not None:  # the savepoint held: later messages may rely on it
                     lookups.stored(message.message_id, device)
+                    lookups.wait_for_dispatch(waiting)
                 return result
             except _DeadLetter as exc:
                 return self._dead_letter(s, topic, payload, str(exc))
@@ -214,6 +217,7 @@ class Ingestor:
                 raise  # the database is away: no ack, the batch is redelivered later
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the stream
                 log.exception("ingest failed on %s", topic)
+                lookups.distrust()  # what it added to them was rolled back with it
                 return self._dead_letter(s, topic, payload, f"processing failed: {type(exc).__name__}: {exc}")
         return self._dead_letter(s, topic, payload, f"gave up after {_RETRIES} conflicting attempts")
 
@@ -243,8 +247,9 @@ class Ingestor:
 
     def _apply(
         self, s: Session, lookups: BatchLookups, msg: _EdgeMessage, from_device: bool
-    ) -> tuple[IngestResult, Device | None]:
-        """Store one valid message and what it sets off; the device it touched, if stored."""
+    ) -> tuple[IngestResult, Device | None, list[WorkOrder]]:
+        """Store one valid message and what it sets off; the device it touched, if stored,
+        and the orders it leaves waiting for an engineer."""
         now = self.clock.now()
         result = IngestResult("stored", kind=msg.kind, lag_s=max(0.0, now.timestamp() - msg.created_at))
         tenant = lookups.tenant(msg.tenant)
@@ -256,7 +261,7 @@ class Ingestor:
                 f"device {msg.device_id!r} reports through agent {known.agent_key!r}, not {msg.agent_id!r}"
             )
         if lookups.already_stored(msg.message_id):
-            return IngestResult("duplicate", kind=msg.kind), None
+            return IngestResult("duplicate", kind=msg.kind), None, []
         s.add(
             InboxMessage(
                 message_id=msg.message_id,
@@ -269,15 +274,29 @@ class Ingestor:
         device = self._device(s, lookups, tenant, msg, now)
         trusted = device.registered and (from_device or device.agent_key is not None)
         result.quarantined = not trusted
-        touched = HANDLERS[type(msg)](s, device, msg, Context(now, trusted, self.options.reminders))
+        context = Context(now, trusted, self.options.reminders, lookups)
+        touched = HANDLERS[type(msg)](s, device, msg, context)
         if isinstance(msg, TelemetrySummaryMessage):
             result.summary = msg  # for the time-series sink
         s.flush()
         waiting = [o for o, _ in touched if o.status == "open"]  # new, or reopened by this message
-        if waiting and self.options.auto_dispatch:
-            dispatch_orders(s, waiting, now, ACTOR, board=lookups.dispatch_board(tenant.id))
         result.created_orders = [o.id for o, created in touched if created]
-        return result, device
+        return result, device, waiting
+
+    def _dispatch(self, s: Session, lookups: BatchLookups) -> None:
+        """Dispatch what the batch left open in one pass per tenant, most urgent first (a
+        burst's critical order gets the best engineer, not whichever came first). If that
+        fails, the orders stay stored and open for the scheduler's next dispatch pass."""
+        now = self.clock.now()
+        for tenant_id, orders in lookups.waiting().items():
+            try:
+                with s.begin_nested():
+                    dispatch_orders(s, orders, now, ACTOR, board=lookups.dispatch_board(tenant_id))
+            except OperationalError:
+                raise
+            except Exception:  # noqa: BLE001 - the orders are safe; dispatch is retried later
+                log.exception("dispatching %d new orders failed; the scheduler will retry", len(orders))
+                lookups.distrust()
 
     @staticmethod
     def _device(

@@ -30,6 +30,7 @@ from ..clock import from_epoch
 from ..db import Agent, Alert, Device, TelemetrySummary, Tenant, WorkOrder
 from ..fault_catalog import label_of
 from . import transitions, work_orders
+from .batch_lookups import BatchLookups
 from .fault_names import name_alert, name_by_code
 from .priority import SEVERITY_RANK, worse_severity
 from .reminders import ReminderPolicy, on_consumable_status
@@ -47,6 +48,7 @@ class Context:
     now: datetime
     trusted: bool  # registered, and sent by its agent or itself: may open work orders
     reminders: ReminderPolicy
+    rows: BatchLookups  # what the batch looked up once: alerts, live orders, resolved cases
 
 
 def on_alert(s: Session, device: Device, msg: AlertMessage, ctx: Context) -> Touched:
@@ -55,10 +57,11 @@ def on_alert(s: Session, device: Device, msg: AlertMessage, ctx: Context) -> Tou
     now, may_open = ctx.now, ctx.trusted
     at = from_epoch(msg.at)
     assert at is not None
-    alert = s.scalar(select(Alert).where(Alert.device_id == device.id, Alert.key == msg.alert_id))
+    alert = ctx.rows.alert(device.id, msg.alert_id)
     worse = False
     if alert is None:
-        named = name_alert(s, device.tenant_id, device.model, msg.fault_key)
+        cases = ctx.rows.resolved_cases(device.tenant_id, device.model)
+        named = name_alert(s, device.tenant_id, device.model, msg.fault_key, resolved=cases)
         alert = Alert(
             tenant_id=device.tenant_id,
             device_id=device.id,
@@ -79,6 +82,7 @@ def on_alert(s: Session, device: Device, msg: AlertMessage, ctx: Context) -> Tou
             updates=0,
         )
         s.add(alert)
+        ctx.rows.alert_added(alert)
         worse = msg.transition != "clear"
     else:
         # a raise or update for an alert that never opened an order opens one: with two
@@ -125,7 +129,7 @@ def on_alert(s: Session, device: Device, msg: AlertMessage, ctx: Context) -> Tou
             "window": [p.model_dump() for p in msg.evidence][-EVIDENCE_POINTS:],
         },
     )
-    order, created = work_orders.open_order(s, device, spec, ACTOR, now)
+    order, created = work_orders.open_order(s, device, spec, ACTOR, now, known=ctx.rows)
     alert.work_order_id = order.id
     if alert.status == "cleared":  # its clear came first: the order says so, as it would after
         transitions.note_alert_cleared(s, device, order, alert.key, ACTOR, now)
@@ -168,14 +172,14 @@ def on_fault(s: Session, device: Device, msg: FaultEventMessage, ctx: Context) -
         source="fault",
         kind="corrective",
         title=f"{what}fault {msg.name} (0x{msg.code:04x}) on {device.key}",
-        fault_key=f"code:0x{msg.code:04x}",
+        fault_key=work_orders.fault_code_key(msg.code),
         category=category,
         fault_name=named.key if named else None,
         fault_source=named.source if named else None,
         severity=severity,
         evidence={"code": msg.code, "name": msg.name, "severity": msg.severity, "at": at.isoformat()},
     )
-    order, created = work_orders.open_order(s, device, spec, ACTOR, now)
+    order, created = work_orders.open_order(s, device, spec, ACTOR, now, known=ctx.rows)
     return [(order, created)]
 
 

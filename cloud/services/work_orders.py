@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from .order_log import device_context, record
 from .priority import deadlines_for, priority_for, worse_severity
 from .transitions import reopen, set_priority
 
-__all__ = ["OrderSpec", "dedup_key", "live_order", "open_order"]
+__all__ = ["LiveOrders", "OrderSpec", "dedup_key", "fault_code_key", "live_order", "open_order"]
 
 MAX_EVIDENCE = 20  # entries kept on an order; the alerts table keeps them all
 WINDOWS_KEPT = 3  # ... and however old, the latest entries that carry sample windows
@@ -44,8 +44,22 @@ class OrderSpec:
     fault_source: str | None = None
 
 
+class LiveOrders(Protocol):
+    """Live orders someone already looked up (an ingest batch's
+    :class:`~cloud.services.batch_lookups.BatchLookups`), told of each order opened."""
+
+    def live_order(self, device_id: int, fault_key: str) -> WorkOrder | None: ...
+
+    def opened(self, order: WorkOrder) -> None: ...
+
+
 def dedup_key(device_id: int, fault_key: str) -> str:
     return f"{device_id}:{fault_key}"
+
+
+def fault_code_key(code: int) -> str:
+    """The fault key of an order opened by a fault code."""
+    return f"code:0x{code:04x}"
 
 
 def live_order(session: Session, device_id: int, fault_key: str) -> WorkOrder | None:
@@ -53,10 +67,18 @@ def live_order(session: Session, device_id: int, fault_key: str) -> WorkOrder | 
 
 
 def open_order(
-    session: Session, device: Device, spec: OrderSpec, actor: str, now: datetime
+    session: Session,
+    device: Device,
+    spec: OrderSpec,
+    actor: str,
+    now: datetime,
+    known: LiveOrders | None = None,
 ) -> tuple[WorkOrder, bool]:
     """The live order for this device + fault, created if there is none. Returns (order, created)."""
-    existing = live_order(session, device.id, spec.fault_key)
+    if known is not None:
+        existing = known.live_order(device.id, spec.fault_key)
+    else:
+        existing = live_order(session, device.id, spec.fault_key)
     if existing is not None:
         _attach(session, device, existing, spec, actor, now)
         return existing, False
@@ -93,6 +115,8 @@ def open_order(
     )
     session.add(order)
     session.flush()  # the id goes into the event hash
+    if known is not None:
+        known.opened(order)
     for number, name, qty in spec.parts:
         session.add(WorkOrderPart(work_order_id=order.id, part_number=number, name=name, quantity=qty))
     record(

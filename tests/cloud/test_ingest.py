@@ -341,29 +341,70 @@ def test_a_batch_commits_once_and_each_message_keeps_its_own_outcome(state: Clou
 def test_a_message_that_fails_midway_rolls_back_alone(
     state: CloudState, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Fault injection: dispatch blows up for one device after its alert, inbox row and order
+    """Fault injection: handling blows up for one device after its alert, inbox row and order
     were written; only that message's savepoint is undone and it is dead-lettered."""
-    import cloud.services.ingest as ingest
+    from cloud.services import work_orders
 
-    real = ingest.dispatch_orders
+    real = work_orders.open_order
 
-    def dispatch_unless_pump(s, orders, now, actor, board=None):  # type: ignore[no-untyped-def]
-        if any(o.fault_key == "vibration_rms" for o in orders):
+    def open_unless_pump(s, device, spec, actor, now, known=None):  # type: ignore[no-untyped-def]
+        opened = real(s, device, spec, actor, now, known=known)
+        if spec.fault_key == "vibration_rms":
             raise RuntimeError("injected")
-        return real(s, orders, now, actor, board=board)
+        return opened
 
-    monkeypatch.setattr(ingest, "dispatch_orders", dispatch_unless_pump)
+    monkeypatch.setattr(work_orders, "open_order", open_unless_pump)
     bad = wire(alert("pump-1", "raise", NOW, fault_key="vibration_rms"))
     results = state.ingestor.handle_batch(
         [wire(alert("ac-1", "raise", NOW)), bad, wire(summary("ac-1", NOW))]
     )
     assert [r.outcome for r in results] == ["stored", "dead_letter", "stored"]
     assert "processing failed: RuntimeError: injected" in (results[1].reason or "")
-    assert [o.fault_key for o in _orders(state)] == ["suction_pressure"]
+    assert [(o.fault_key, o.status) for o in _orders(state)] == [("suction_pressure", "assigned")]
     assert _count(state, Alert) == 1 and _count(state, InboxMessage) == 2
     assert [d.payload for d in _dead(state)] == [bad[1]]
     monkeypatch.undo()
     assert state.ingestor.handle(*bad).outcome == "stored"  # nothing was kept of it: a retry goes through
+
+
+def test_when_dispatching_fails_the_orders_stay_open_for_the_scheduler(
+    state: CloudState, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch dispatches what it opened once, at its end. If that pass fails, the messages
+    and their orders are still stored (nothing is redelivered or lost); the orders wait open,
+    and the scheduler's next dispatch pass assigns them."""
+    import cloud.services.ingest as ingest
+    from cloud.services.scheduler import run_due
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(ingest, "dispatch_orders", broken)
+    pump = alert("pump-1", "raise", NOW, fault_key="vibration_rms")
+    batch = [wire(alert("ac-1", "raise", NOW)), wire(pump)]
+    assert [r.outcome for r in state.ingestor.handle_batch(batch)] == ["stored", "stored"]
+    assert [o.status for o in _orders(state)] == ["open", "open"] and _dead(state) == []
+    monkeypatch.undo()
+    with state.sessions.begin() as s:
+        report = run_due(s, NOW + timedelta(minutes=1))
+    assert sorted(report.dispatched) == [o.id for o in _orders(state)]
+    assert [o.status for o in _orders(state)] == ["assigned", "assigned"]
+
+
+def test_a_batch_dispatches_its_most_urgent_order_first(state: CloudState, world: World) -> None:
+    """One engineer with room left, a warning then a critical alert in the same batch: the
+    critical order gets the engineer, whatever the arrival order."""
+    from cloud.db import Engineer
+
+    with state.sessions.begin() as s:
+        for e in s.scalars(select(Engineer).where(Engineer.tenant_id == world.tenant_id)):
+            e.capacity = 1 if e.id == world.engineer["frida"] else 0
+    minor = wire(alert("ac-1", "raise", NOW, alert_id="w", fault_key="f1", severity="warning"))
+    critical = wire(alert("ac-1", "raise", NOW, alert_id="c", fault_key="f2", severity="critical"))
+    state.ingestor.handle_batch([minor, critical])
+    by_fault = {o.fault_key: o for o in _orders(state)}
+    assert by_fault["f2"].assignee_id == world.engineer["frida"]
+    assert by_fault["f1"].assignee_id is None and by_fault["f1"].status == "open"
 
 
 def test_the_same_incidents_through_two_workers_at_once_make_one_order_each(

@@ -10,6 +10,7 @@ from sqlalchemy import Float, ForeignKey, Index, LargeBinary, String, Text, Uniq
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JsonDoc, UtcDateTime
+from .work import WorkOrder, written_after_its_order
 
 __all__ = ["Consumable", "DeadLetter", "InboxMessage", "Reminder", "TelemetrySummary"]
 
@@ -47,6 +48,7 @@ class Reminder(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"))
+    work_order: Mapped[WorkOrder | None] = written_after_its_order()
 
 
 class TelemetrySummary(Base):

@@ -7,11 +7,27 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, JsonDoc, UtcDateTime
 
-__all__ = ["Alert", "Notification", "Task", "WorkOrder", "WorkOrderEvent", "WorkOrderPart"]
+__all__ = [
+    "Alert",
+    "Notification",
+    "Task",
+    "WorkOrder",
+    "WorkOrderEvent",
+    "WorkOrderPart",
+    "written_after_its_order",
+]
+
+
+def written_after_its_order() -> Any:
+    """A many-to-one to the work order that is never loaded (reading it raises). It is there
+    for the unit of work alone: without a relationship it does not know that a new order must
+    be inserted before the rows that point at it, which matters once an order's id is
+    reserved before the flush (``cloud/db/ids.py``) and both are written in one."""
+    return relationship("WorkOrder", lazy="raise")
 
 
 class Alert(Base):
@@ -44,6 +60,7 @@ class Alert(Base):
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, default=list)
     updates: Mapped[int] = mapped_column(Integer, default=0)
     work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    work_order: Mapped[WorkOrder | None] = written_after_its_order()
 
 
 class WorkOrder(Base):
@@ -98,6 +115,7 @@ class WorkOrderPart(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    work_order: Mapped[WorkOrder | None] = written_after_its_order()
     part_number: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int] = mapped_column(Integer, default=1)
@@ -115,6 +133,7 @@ class WorkOrderEvent(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
     work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    work_order: Mapped[WorkOrder | None] = written_after_its_order()
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(200))
@@ -133,6 +152,7 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    work_order: Mapped[WorkOrder | None] = written_after_its_order()
     tier: Mapped[int] = mapped_column(Integer)
     recipient: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)
@@ -147,6 +167,7 @@ class Task(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    work_order: Mapped[WorkOrder | None] = written_after_its_order()
     kind: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(16), default="open")

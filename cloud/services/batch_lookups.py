@@ -36,6 +36,7 @@ from firmware_bridge.contract import (
 )
 
 from ..db import Alert, Customer, Device, InboxMessage, Site, Tenant, WorkOrder
+from ..db.ids import reserve_ids
 from .dispatch import DispatchBoard
 from .fault_names import resolved_cases
 from .work_orders import dedup_key, fault_code_key, live_order
@@ -62,6 +63,9 @@ class BatchLookups:
         self._held: list[Any] = []  # sites and customers, see the module doc
         self._waiting: dict[int, WorkOrder] = {}
         self._loaded_for: set[int] = set()  # devices whose alerts and live orders were loaded
+        # each alert, fault or consumable status opens at most one order
+        self._may_open = sum(1 for m in messages if not isinstance(m, TelemetrySummaryMessage))
+        self._order_ids: list[int] = []
         if not wanted:
             return
         # Lock every known device of the batch in one statement, in id order: taken message
@@ -165,6 +169,13 @@ class BatchLookups:
             return None
         return live_order(self._session, device_id, fault_key)
 
+    def next_order_id(self) -> int | None:
+        """An id for a new order, reserved for the batch (:mod:`cloud.db.ids`), or None."""
+        if not self._order_ids:
+            self._order_ids = reserve_ids(self._session, "work_orders", max(self._may_open, 1)) or []
+            self._order_ids.reverse()
+        return self._order_ids.pop() if self._order_ids else None
+
     def opened(self, order: WorkOrder) -> None:
         if order.dedup_key is not None:
             self._orders[order.dedup_key] = order
@@ -173,7 +184,8 @@ class BatchLookups:
         """The model's resolved cases, once per batch: ingest resolves nothing, so they hold."""
         key = (tenant_id, model)
         if key not in self._cases:
-            self._cases[key] = resolved_cases(self._session, tenant_id, model)
+            with self._session.no_autoflush:  # what the batch has pending cannot be among them
+                self._cases[key] = resolved_cases(self._session, tenant_id, model)
         return self._cases[key]
 
     def wait_for_dispatch(self, orders: Sequence[WorkOrder]) -> None:

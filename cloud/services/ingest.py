@@ -116,42 +116,67 @@ class Ingestor:
     ) -> list[IngestResult]:
         """Apply messages in arrival order in one transaction, one result per message.
 
-        Each message runs in its own savepoint, so a rejected or failing one rolls back alone
-        and is dead-lettered while the rest of the batch commits; one commit for the batch
-        is what makes ingest fast (the commit's fsync dominates a single message). Never
-        raises for bad input; a database outage (``OperationalError``) propagates for the
-        whole batch, so the caller acks nothing and the broker redelivers all of it.
+        One commit for the batch is what makes ingest fast (the commit's fsync dominates a
+        single message). The batch is first tried in one go: no savepoint per message and
+        one flush at the end, so each table's new rows go in as one multi-row insert. If
+        anything in it fails (a message that breaks a handler, a row a concurrent worker
+        wrote first), that attempt is rolled back and the batch is taken message by message,
+        each in its own savepoint: a rejected or failing one rolls back alone and is
+        dead-lettered while the rest commits. Never raises for bad input; a database outage
+        (``OperationalError``) propagates for the whole batch, so the caller acks nothing
+        and the broker redelivers all of it.
         """
         parsed = [self._parse(topic, payload) for topic, payload in deliveries]
-        valid = [m for m in parsed if not isinstance(m, (str, AgentStatus, ModelStatusMessage))]
         with self.sessions() as s, s.begin():
-            lookups = BatchLookups(s, valid)
-            bulk = SummaryBatch(self.clock.now(), enabled=self.options.bulk_summaries)
-            results: list[IngestResult] = []
-            for (topic, payload), message in zip(deliveries, parsed, strict=True):
-                if isinstance(message, TelemetrySummaryMessage) and bulk.holds(message.message_id):
-                    results.append(IngestResult("duplicate", kind="summary"))  # redelivered in the batch
-                elif self._set_aside(bulk, len(results), lookups, message, from_device):
-                    results.append(IngestResult("duplicate", kind="summary"))  # until written
-                else:
-                    results.append(self._one(s, lookups, topic, payload, message, from_device))
-
-            def stored(slot: int, msg: TelemetrySummaryMessage, trusted: bool) -> None:
-                lag = max(0.0, bulk.now.timestamp() - msg.created_at)
-                results[slot] = IngestResult(
-                    "stored", kind=msg.kind, lag_s=lag, summary=msg, quarantined=not trusted
-                )
-
-            def one_by_one(slot: int, msg: TelemetrySummaryMessage) -> None:
-                topic, payload = deliveries[slot]
-                results[slot] = self._one(s, lookups, topic, payload, msg, from_device)
-
-            bulk.write(s, stored, lambda slot, msg: None, one_by_one)
-            if self.options.auto_dispatch:
-                self._dispatch(s, lookups)
+            try:
+                with s.begin_nested():
+                    results = self._batch(s, deliveries, parsed, from_device, careful=False)
+            except OperationalError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the careful pass finds the culprit
+                log.info("batch of %d taken message by message: %s", len(deliveries), exc)
+                results = self._batch(s, deliveries, parsed, from_device, careful=True)
         for result, (_, payload), message in zip(results, deliveries, parsed, strict=True):
             ids = _claimed_id(payload) if isinstance(message, str) else getattr(message, "message_id", None)
             result.message_id = ids  # what the edge is told was stored, or refused
+        return results
+
+    def _batch(
+        self,
+        s: Session,
+        deliveries: Sequence[tuple[str, bytes]],
+        parsed: list[_Parsed | str],
+        from_device: bool,
+        careful: bool,
+    ) -> list[IngestResult]:
+        """One pass over the batch (see :meth:`handle_batch`)."""
+        valid = [m for m in parsed if not isinstance(m, (str, AgentStatus, ModelStatusMessage))]
+        lookups = BatchLookups(s, valid)
+        bulk = SummaryBatch(self.clock.now(), enabled=self.options.bulk_summaries)
+        results: list[IngestResult] = []
+        for (topic, payload), message in zip(deliveries, parsed, strict=True):
+            if isinstance(message, TelemetrySummaryMessage) and bulk.holds(message.message_id):
+                results.append(IngestResult("duplicate", kind="summary"))  # redelivered in the batch
+            elif self._set_aside(bulk, len(results), lookups, message, from_device):
+                results.append(IngestResult("duplicate", kind="summary"))  # until written
+            elif careful or isinstance(message, (str, AgentStatus, ModelStatusMessage)):
+                results.append(self._one(s, lookups, topic, payload, message, from_device))
+            else:
+                results.append(self._in_one_go(s, lookups, topic, payload, message, from_device))
+
+        def stored(slot: int, msg: TelemetrySummaryMessage, trusted: bool) -> None:
+            lag = max(0.0, bulk.now.timestamp() - msg.created_at)
+            results[slot] = IngestResult(
+                "stored", kind=msg.kind, lag_s=lag, summary=msg, quarantined=not trusted
+            )
+
+        def one_by_one(slot: int, msg: TelemetrySummaryMessage) -> None:
+            topic, payload = deliveries[slot]
+            results[slot] = self._one(s, lookups, topic, payload, msg, from_device)
+
+        bulk.write(s, stored, lambda slot, msg: None, one_by_one)
+        if self.options.auto_dispatch:
+            self._dispatch(s, lookups)
         return results
 
     # ------------------------------------------------------------------ helpers
@@ -221,6 +246,26 @@ class Ingestor:
                 return self._dead_letter(s, topic, payload, f"processing failed: {type(exc).__name__}: {exc}")
         return self._dead_letter(s, topic, payload, f"gave up after {_RETRIES} conflicting attempts")
 
+    def _in_one_go(
+        self,
+        s: Session,
+        lookups: BatchLookups,
+        topic: str,
+        payload: bytes,
+        msg: _EdgeMessage,
+        from_device: bool,
+    ) -> IngestResult:
+        """An edge message without a savepoint of its own: anything but a refusal (which
+        writes nothing before it is refused) fails the whole attempt."""
+        try:
+            result, device, waiting = self._apply(s, lookups, msg, from_device)
+        except _DeadLetter as exc:
+            return self._dead_letter(s, topic, payload, str(exc))
+        if device is not None:
+            lookups.stored(msg.message_id, device)
+            lookups.wait_for_dispatch(waiting)
+        return result
+
     def _dead_letter(self, s: Session, topic: str, payload: bytes, reason: str) -> IngestResult:
         s.add(
             DeadLetter(received_at=self.clock.now(), topic=topic[:400], payload=bytes(payload), reason=reason)
@@ -278,7 +323,6 @@ class Ingestor:
         touched = HANDLERS[type(msg)](s, device, msg, context)
         if isinstance(msg, TelemetrySummaryMessage):
             result.summary = msg  # for the time-series sink
-        s.flush()
         waiting = [o for o, _ in touched if o.status == "open"]  # new, or reopened by this message
         result.created_orders = [o.id for o, created in touched if created]
         return result, device, waiting

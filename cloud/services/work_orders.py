@@ -50,6 +50,8 @@ class LiveOrders(Protocol):
 
     def live_order(self, device_id: int, fault_key: str) -> WorkOrder | None: ...
 
+    def next_order_id(self) -> int | None: ...
+
     def opened(self, order: WorkOrder) -> None: ...
 
 
@@ -113,8 +115,12 @@ def open_order(
         escalation_level=0,
         reopened=0,
     )
+    reserved = known.next_order_id() if known is not None else None
+    if reserved is not None:
+        order.id = reserved
     session.add(order)
-    session.flush()  # the id goes into the event hash
+    if reserved is None:
+        session.flush()  # the id goes into the event hash
     if known is not None:
         known.opened(order)
     for number, name, qty in spec.parts:

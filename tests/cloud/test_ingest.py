@@ -391,6 +391,45 @@ def test_when_dispatching_fails_the_orders_stay_open_for_the_scheduler(
     assert [o.status for o in _orders(state)] == ["assigned", "assigned"]
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite has no sequence to reserve from
+def test_a_clean_batch_is_written_in_one_go(state: CloudState, world: World) -> None:
+    """Order ids are reserved from PostgreSQL's sequence up front and nothing is flushed per
+    message, so a batch's new orders, alerts and events go in as multi-row inserts (a few
+    statements, not one per alert), every order keeps its history chain, and ids later
+    drawn by the database itself do not collide with the reserved ones."""
+    from sqlalchemy import event
+
+    from cloud.db import WorkOrderEvent
+    from cloud.services.history import verify_chain
+
+    inserts: list[str] = []
+    engine = state.sessions.kw["bind"]
+
+    def count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.startswith("INSERT INTO work_orders"):
+            inserts.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        batch = [
+            wire(alert(device, "raise", NOW, alert_id=f"{device}-{k}", fault_key=f"f{k}"))
+            for device in ("ac-1", "pump-1", "ro-1")
+            for k in range(4)
+        ]
+        results = state.ingestor.handle_batch(batch)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [r.outcome for r in results] == ["stored"] * 12
+    assert len(inserts) == 1, "twelve orders in one multi-row insert"
+    assert len(_orders(state)) == 12 and _count(state, WorkOrderEvent) >= 12
+    with state.sessions() as s:
+        assert all(verify_chain(s, d).ok for d in s.scalars(select(Device)))
+    later = state.ingestor.handle(*wire(fault("ac-1", 0x1001, NOW)))
+    assert later.outcome == "stored" and later.created_orders[0] not in {
+        o for r in results for o in r.created_orders
+    }
+
+
 def test_a_batch_dispatches_its_most_urgent_order_first(state: CloudState, world: World) -> None:
     """One engineer with room left, a warning then a critical alert in the same batch: the
     critical order gets the engineer, whatever the arrival order."""

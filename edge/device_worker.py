@@ -122,12 +122,13 @@ class DeviceWorker:
         alert_id, fault_key = state.incidents.follow(self.device_id, pipe, tr, row)
         health = pipe.trend.tracker.estimate(tr.at)
         failure_at, failure_ci = health.predicted_failure_at, health.ci
+        rul_cycles = None
         if state.rul is not None and self.rul_model is not None:
-            rul_at = state.rul.failure_at(self.rul_model, tr.at)
-            if rul_at is not None:
+            call = state.rul.call(self.rul_model, tr.at)
+            if call is not None:
                 # A model trained on this kind of machine's run-to-failure history knows more
                 # than a straight line through the health index: its call wins.
-                failure_at, failure_ci = rul_at, None
+                failure_at, failure_ci, rul_cycles = call.failure_at, call.failure_ci, call.cycles
         evidence = [
             EvidencePoint(t=t, values={k: (None if math.isnan(v) else v) for k, v in vals.items()}, score=s)
             for t, vals, s in state.evidence
@@ -148,6 +149,7 @@ class DeviceWorker:
             health=health.health,
             predicted_failure_at=failure_at,
             predicted_failure_ci=failure_ci,
+            rul_cycles=rul_cycles,
         )
 
     def summary(self) -> TelemetrySummaryMessage:

@@ -2,16 +2,22 @@
 
 A device that reports the channels a C-MAPSS-style model was trained on (``op1..op3``,
 ``s1..s21``: one sample per operating cycle) keeps its last ``window`` cycles here. When
-the agent raises or updates an alert it asks for the RUL in cycles, turns it into a time
-with the device's median interval between samples, and puts the earlier of that and the
-health trend's extrapolation on the alert, which is what the cloud's preventive work order
-shows as its predicted failure.
+the agent raises or updates an alert it asks for the RUL in cycles with its calibrated 90 %
+interval, turns them into times with the device's median interval between samples, and
+puts them on the alert (``predicted_failure_at``, ``predicted_failure_ci``, and the cycles
+themselves in ``rul_cycles``): the cloud's preventive work order is timed by the interval's
+lower bound, the latest safe time.
+
+A tree model also wants the unit's age in cycles (:mod:`models.rul_features`): the tracker
+counts the cycles it has seen. An agent started in mid-life undercounts, and the model
+reads the machine as younger than it is.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +27,22 @@ from models.rul_onnx import RulPredictor
 
 from .forecast import bounded
 
-__all__ = ["RulTracker", "load_rul_model"]
+__all__ = ["RulCall", "RulTracker", "load_rul_model"]
+
+INTERVAL_LEVEL = 0.9
 
 
 def load_rul_model(path: Path | str | None) -> RulPredictor | None:
     return RulPredictor(Path(path)) if path else None
+
+
+@dataclass(frozen=True, slots=True)
+class RulCall:
+    """What the model says at ``now``: failure times, and the same in cycles."""
+
+    failure_at: float
+    failure_ci: tuple[float, float] | None  # the 90 % interval's times, if calibrated
+    cycles: tuple[float, float, float] | None  # (lower, point, upper) RUL in cycles
 
 
 class RulTracker:
@@ -34,6 +51,7 @@ class RulTracker:
     def __init__(self, window: int) -> None:
         self.times: deque[float] = deque(maxlen=window)
         self.rows: deque[list[float]] = deque(maxlen=window)
+        self.seen = 0  # cycles observed, the unit's age as far as this agent knows
 
     @classmethod
     def feed(
@@ -51,15 +69,26 @@ class RulTracker:
         if np.isfinite(row).all():  # a cycle with a dropout is skipped, not imputed
             self.times.append(t)
             self.rows.append(row)
+            self.seen += 1
 
-    def failure_at(self, model: RulPredictor, now: float) -> float | None:
-        """When the model expects failure, or None with fewer than two cycles seen."""
+    def call(self, model: RulPredictor, now: float) -> RulCall | None:
+        """When the model expects failure, or None with fewer than two cycles seen (or
+        beyond the forecast horizon)."""
         if len(self.rows) < 2:
             return None
         arr = np.asarray(self.rows, dtype=np.float64)
-        cycles = float(model.predict_last([Run(0, arr[:, :3], arr[:, 3:])])[0])
+        rul = model.predict_last([Run(0, arr[:, :3], arr[:, 3:])], cycles=[self.seen])
         step = float(np.median(np.diff(np.asarray(self.times))))
         if not step > 0:
             return None
-        at, _ = bounded(now, now + cycles * step, None)
-        return at
+        point = float(rul[0])
+        bounds = model.interval(rul, INTERVAL_LEVEL)
+        low, high = (float(bounds[0][0]), float(bounds[1][0])) if bounds is not None else (None, None)
+        ci = (now + low * step, now + high * step) if low is not None and high is not None else None
+        at, ci = bounded(now, now + point * step, ci)
+        if at is None:
+            return None
+        cycles = (
+            (round(low, 1), round(point, 1), round(high, 1)) if low is not None and high is not None else None
+        )
+        return RulCall(at, ci, cycles)

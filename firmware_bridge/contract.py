@@ -75,6 +75,7 @@ DeviceKey = Annotated[str, Field(pattern=f"^{DEVICE_ID_PATTERN.pattern}$")]
 AgentKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 ChannelName = Annotated[str, Field(min_length=1, max_length=64)]
 Label = Annotated[str, Field(min_length=1, max_length=64)]  # detector, model version, unit, part
+Cycles = Annotated[float, Field(ge=0.0, le=1e6, allow_inf_nan=False)]  # remaining useful life
 
 #: The largest payload either transport accepts (the HTTP body limit's default too).
 MAX_MESSAGE_BYTES = 1_000_000
@@ -151,6 +152,8 @@ class AlertMessage(_Message):
     health: Unit | None = None  # 0 (failing) .. 1 (healthy)
     predicted_failure_at: Epoch | None = None
     predicted_failure_ci: tuple[Epoch, Epoch] | None = None
+    # a RUL model's call in operating cycles: (lower bound of its 90 % interval, point, upper)
+    rul_cycles: tuple[Cycles, Cycles, Cycles] | None = None
     # "surprise": the anomaly score rose (a sudden fault); "trend": the health index fell
     # (slow wear measured against the device's own healthy baseline)
     cause: Literal["surprise", "trend"] = "surprise"

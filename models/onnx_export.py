@@ -114,18 +114,24 @@ def save_graph(
     output: str,
     meta: dict[str, str],
     path: Path,
+    *,
+    input_type: int = TensorProto.FLOAT,
+    ml_opset: int | None = None,
 ) -> Path:
-    """One float32 input ``X`` of ``input_shape``, one float32 output of length N, checked and written."""
+    """One input ``X`` of ``input_shape`` (float32 unless ``input_type`` says otherwise), one
+    float32 output of length N, checked and written. ``ml_opset``: the ``ai.onnx.ml``
+    version the graph's tree operators need, if it has any."""
     graph = helper.make_graph(
         nodes,
         f"prognos_{kind.replace('-', '_')}",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, input_shape)],
+        [helper.make_tensor_value_info("X", input_type, input_shape)],
         [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["N"])],
         inits,
     )
-    onnx_model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="prognos"
-    )
+    opsets = [helper.make_opsetid("", OPSET)]
+    if ml_opset is not None:
+        opsets.append(helper.make_opsetid("ai.onnx.ml", ml_opset))
+    onnx_model = helper.make_model(graph, opset_imports=opsets, producer_name="prognos")
     onnx_model.ir_version = 9  # readable by every onnxruntime from 1.15 on, not just this one
     helper.set_model_props(onnx_model, meta)
     onnx.checker.check_model(onnx_model)

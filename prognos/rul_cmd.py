@@ -11,7 +11,7 @@ from typing import Any
 
 from models.cmapss import RUL_CAP, load_runs
 from models.rul_onnx import RulPredictor, export_rul, verify_rul_export
-from models.rul_train import RulSettings, train_rul
+from models.rul_train import KINDS, RulSettings, train_rul
 
 from .checked_export import write_checked
 from .progress import Progress
@@ -29,8 +29,11 @@ def add_parsers(models_sub: Any) -> None:
     t.add_argument("--subset", default="FD001", help="FD001..FD004 (default FD001)")
     t.add_argument("--out", required=True, type=Path)
     t.add_argument("--folds", type=int, default=5, help="cross-validation folds by unit (1: none)")
-    t.add_argument("--window", type=int, default=30, help="cycles each prediction sees")
-    t.add_argument("--members", type=int, default=3, help="networks averaged")
+    t.add_argument(
+        "--kind", choices=KINDS, default="gbm", help="gbm: boosted trees (default); mlp: the earlier networks"
+    )
+    t.add_argument("--window", type=int, default=None, help="cycles each prediction sees (gbm 60, mlp 30)")
+    t.add_argument("--members", type=int, default=3, help="networks averaged (mlp)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--version", default=None)
     t.add_argument("--metrics-json", type=Path, default=None)
@@ -39,7 +42,10 @@ def add_parsers(models_sub: Any) -> None:
     p = models_sub.add_parser("predict-rul", help="RUL at the last cycle of every unit in a C-MAPSS file")
     p.add_argument("--model", required=True, type=Path)
     p.add_argument("--data", required=True, type=Path, help="e.g. test_FD001.txt")
-    p.add_argument("--out", required=True, type=Path, help="CSV with one unit,rul row per unit")
+    p.add_argument(
+        "--out", required=True, type=Path,
+        help="CSV, a row per unit: unit, rul and, for a calibrated model, its 80 %% and 90 %% bounds",
+    )  # fmt: skip
     p.set_defaults(func=_predict)
 
 
@@ -59,7 +65,7 @@ def _train(args: argparse.Namespace) -> int:
     progress.update(
         f"{path.name}: {len(runs)} units, {sum(len(r.sensors) for r in runs):,} cycles", force=True
     )
-    settings = RulSettings(window=args.window, members=args.members, seed=args.seed)
+    settings = RulSettings(kind=args.kind, window=args.window, members=args.members, seed=args.seed)
     model = train_rul(runs, settings, folds=args.folds, progress=progress.update)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     version = args.version or f"rul-{args.subset.lower()}-{digest[:8]}"
@@ -94,10 +100,18 @@ def _predict(args: argparse.Namespace) -> int:
     predictor = RulPredictor(args.model)
     runs = load_runs(args.data)
     rul = predictor.predict_last(runs)
+    header, columns = ["unit", "rul"], [rul]
+    for level in (0.8, 0.9):
+        bounds = predictor.interval(rul, level)
+        if bounds is not None:
+            pct = round(level * 100)
+            header += [f"rul_low_{pct}", f"rul_high_{pct}"]
+            columns += list(bounds)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["unit", "rul"])
-        writer.writerows((r.unit, f"{v:.1f}") for r, v in zip(runs, rul, strict=True))
+        writer.writerow(header)
+        for i, run in enumerate(runs):
+            writer.writerow([run.unit, *(f"{c[i]:.1f}" for c in columns)])
     print(f"{len(runs)} units -> {args.out} (model {predictor.version})")
     return 0

@@ -75,7 +75,7 @@ def test_a_late_error_always_costs_more_than_the_same_early_one(d: float) -> Non
 def test_training_beats_guessing_the_average_on_held_out_units() -> None:
     rng = np.random.default_rng(2)
     runs = [synthetic_run(u, int(rng.integers(120, 260)), rng) for u in range(24)]
-    model = train_rul(runs, RulSettings(window=20, members=1, seed=0), folds=3)
+    model = train_rul(runs, RulSettings(window=20, seed=0), folds=3)
     cv = model.metrics["cross_validation"]
     truth = np.concatenate([rul_targets(r) for r in runs])
     guess = rmse(np.full(len(truth), truth.mean()), truth)
@@ -150,6 +150,22 @@ def test_train_and_predict_commands_on_fd001(tmp_path: Path, capsys: pytest.Capt
     assert [int(r["unit"]) for r in rows] == list(range(1, 101))
     assert all(0.0 <= float(r["rul"]) <= 125.0 for r in rows)
     assert len({r["rul"] for r in rows}) > 20  # it tells engines apart
+    for r in rows:  # the calibrated intervals, nested: 90 % holds the 80 %
+        assert float(r["rul_low_90"]) <= float(r["rul_low_80"]) <= float(r["rul"])
+        assert float(r["rul"]) <= float(r["rul_high_80"]) <= float(r["rul_high_90"])
+
+
+@needs_cmapss
+@pytest.mark.slow
+def test_the_shipped_kind_meets_its_fd001_targets() -> None:
+    """The figures docs/models.md states, through the same cross-validation train-rul runs:
+    test-protocol RMSE <= 12, NASA score <= 250 per 100 engines, and a 90 % interval that
+    holds the truth for 87-93 % of held-out engines."""
+    model = train_rul(load_runs(CMAPSS / "train_FD001.txt"))
+    cv = model.metrics["cross_validation"]
+    assert cv["rmse_test_protocol"] <= 12.0 and cv["nasa_score_per_100_units"] <= 250, cv
+    assert 0.87 <= cv["intervals"]["90%"]["coverage"] <= 0.93, cv["intervals"]
+    assert model.intervals is not None
 
 
 def test_predict_rul_refuses_a_model_of_another_kind(

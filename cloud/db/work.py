@@ -57,6 +57,10 @@ class Alert(Base):
     model_version: Mapped[str] = mapped_column(String(64))
     health: Mapped[float | None] = mapped_column(Float)
     predicted_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # a RUL model's call (edge/rul.py): the lower bound of its 90 % interval as a time, and
+    # {"cycles": [lower, point, upper], "seconds_per_cycle": the device's pace}
+    latest_safe_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rul: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, default=list)
     updates: Mapped[int] = mapped_column(Integer, default=0)
     work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"), index=True)
@@ -96,6 +100,8 @@ class WorkOrder(Base):
     escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # paces the next escalation
     overdue_notified: Mapped[bool] = mapped_column(default=False)
     predicted_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    latest_safe_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # see Alert.latest_safe_at
+    rul: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     model_version: Mapped[str | None] = mapped_column(String(64))
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, default=list)
     dispatch: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)  # the score breakdown

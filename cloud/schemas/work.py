@@ -49,6 +49,8 @@ class AlertPublic(Public):
     model_version: str
     health: float | None
     predicted_failure_at: datetime | None
+    latest_safe_at: datetime | None = None  # the forecast interval's lower bound
+    rul: dict[str, Any] | None = None  # a RUL model's call: cycles (lower, point, upper), seconds_per_cycle
     work_order_id: int | None
 
 
@@ -96,6 +98,8 @@ class WorkOrderPublic(Public):
     verify_until: datetime | None
     escalation_level: int
     predicted_failure_at: datetime | None
+    latest_safe_at: datetime | None = None  # the forecast's lower bound: priority and due date use it
+    rul: dict[str, Any] | None = None  # a RUL model's call: cycles (lower, point, upper), seconds_per_cycle
     model_version: str | None
     dispatch: dict[str, Any] | None
     fix: str | None

@@ -95,6 +95,7 @@ def on_alert(s: Session, device: Device, msg: AlertMessage, ctx: Context) -> Tou
         alert.severity = worse_severity(alert.severity, msg.severity)
         alert.peak = max(alert.peak, msg.peak)
         alert.health, alert.predicted_failure_at = msg.health, from_epoch(msg.predicted_failure_at)
+        alert.latest_safe_at, alert.rul = _latest_safe_at(msg), _rul(msg)
         show_health(device, msg.health, msg.predicted_failure_at, at)
     if msg.evidence:
         alert.evidence = [p.model_dump() for p in msg.evidence][-EVIDENCE_POINTS:]
@@ -113,6 +114,8 @@ def on_alert(s: Session, device: Device, msg: AlertMessage, ctx: Context) -> Tou
         fault_source=alert.fault_source,
         severity=msg.severity,
         predicted_failure_at=from_epoch(msg.predicted_failure_at),
+        latest_safe_at=_latest_safe_at(msg),
+        rul=_rul(msg),
         model_version=msg.model_version,
         evidence={
             "alert_id": msg.alert_id,
@@ -126,6 +129,7 @@ def on_alert(s: Session, device: Device, msg: AlertMessage, ctx: Context) -> Tou
             "health": msg.health,
             "predicted_failure_at": msg.predicted_failure_at,
             "predicted_failure_ci": msg.predicted_failure_ci,
+            "rul_cycles": msg.rul_cycles,
             "window": [p.model_dump() for p in msg.evidence][-EVIDENCE_POINTS:],
         },
     )
@@ -134,6 +138,20 @@ def on_alert(s: Session, device: Device, msg: AlertMessage, ctx: Context) -> Tou
     if alert.status == "cleared":  # its clear came first: the order says so, as it would after
         transitions.note_alert_cleared(s, device, order, alert.key, ACTOR, now)
     return [(order, created)]
+
+
+def _latest_safe_at(msg: AlertMessage) -> datetime | None:
+    """The lower bound of the failure forecast's interval: after it, the machine may fail."""
+    return from_epoch(msg.predicted_failure_ci[0]) if msg.predicted_failure_ci else None
+
+
+def _rul(msg: AlertMessage) -> dict[str, Any] | None:
+    """A RUL model's call in cycles, with the device's pace (seconds per cycle) it was timed by."""
+    if msg.rul_cycles is None or msg.predicted_failure_at is None:
+        return None
+    low, point, high = msg.rul_cycles
+    pace = (msg.predicted_failure_at - msg.at) / point if point > 0 else None
+    return {"cycles": [low, point, high], "seconds_per_cycle": pace}
 
 
 def _cleared(s: Session, device: Device, alert: Alert, now: datetime) -> Touched:

@@ -9,7 +9,7 @@ The lifecycle actions are in :mod:`.transitions`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -42,6 +42,9 @@ class OrderSpec:
     parts: tuple[tuple[str, str, int], ...] = ()  # (part number, name, quantity) to bring
     fault_name: str | None = None  # services/fault_names.py: what the fault is called
     fault_source: str | None = None
+    # the forecast's lower bound: what priority and the due date are timed by when known
+    latest_safe_at: datetime | None = None
+    rul: dict[str, Any] | None = None  # a RUL model's call in cycles (db.work.Alert.rul)
 
 
 class LiveOrders(Protocol):
@@ -85,9 +88,12 @@ def open_order(
         _attach(session, device, existing, spec, actor, now)
         return existing, False
     tier, warranty = device_context(session, device, now)
-    ttf = spec.predicted_failure_at - now if spec.predicted_failure_at else None
-    priority = priority_for(spec.severity, ttf, tier, warranty)
+    priority = priority_for(
+        spec.severity, _time_left(spec.latest_safe_at, spec.predicted_failure_at, now), tier, warranty
+    )
     respond_by, resolve_by = deadlines_for(priority, now)
+    if spec.latest_safe_at is not None:  # fixed before the machine may fail, if the SLA allows later
+        resolve_by = max(respond_by, min(resolve_by, spec.latest_safe_at))
     order = WorkOrder(
         tenant_id=device.tenant_id,
         device_id=device.id,
@@ -108,6 +114,8 @@ def open_order(
         response_due_at=respond_by,
         resolution_due_at=resolve_by,
         predicted_failure_at=spec.predicted_failure_at,
+        latest_safe_at=spec.latest_safe_at,
+        rul=spec.rul,
         model_version=spec.model_version,
         evidence=[spec.evidence] if spec.evidence else [],
         description=spec.description,
@@ -144,6 +152,15 @@ def open_order(
     return order, True
 
 
+def _time_left(
+    latest_safe_at: datetime | None, failure_at: datetime | None, now: datetime
+) -> timedelta | None:
+    """How long until the work must be done: to the forecast's lower bound when there is one
+    (the latest safe time), else to its point."""
+    until = latest_safe_at or failure_at
+    return until - now if until is not None else None
+
+
 def kept_evidence(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The latest MAX_EVIDENCE entries plus the latest WINDOWS_KEPT with samples, in order:
     repeats that carry only scores must not push the samples the engineer wants to see out."""
@@ -165,8 +182,10 @@ def _attach(
         order.predicted_failure_at is None or spec.predicted_failure_at < order.predicted_failure_at
     ):
         order.predicted_failure_at = spec.predicted_failure_at
+    if spec.latest_safe_at and (order.latest_safe_at is None or spec.latest_safe_at < order.latest_safe_at):
+        order.latest_safe_at, order.rul = spec.latest_safe_at, spec.rul or order.rul
     tier, warranty = device_context(session, device, now)
-    ttf = order.predicted_failure_at - now if order.predicted_failure_at else None
+    ttf = _time_left(order.latest_safe_at, order.predicted_failure_at, now)
     wanted = priority_for(order.severity, ttf, tier, warranty)
     if wanted < order.priority:
         data["priority"] = {"from": order.priority, "to": wanted}

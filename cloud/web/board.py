@@ -21,7 +21,7 @@ from ..services.lifecycle import actions_for_role
 from ..services.order_search import order_by_urgency
 from ..services.sla import deadline_of, overdue_clause
 from .order_list import list_url
-from .order_view import describe_fault, evidence_windows, history_lines
+from .order_view import describe_fault, evidence_windows, history_lines, rul_phrase
 from .render import countdown, page
 from .session import PagePrincipal, PageScope
 
@@ -108,6 +108,7 @@ def order_page(
         actions=actions_for_role(order.status, order.rating is not None, principal.role),
         fault=describe_fault(session, order, device),
         evidence=evidence_windows(order),
+        rul=rul_phrase(order.rul),
         evidence_entries=len(order.evidence),
         similar=similar_cases(session, order),
     )

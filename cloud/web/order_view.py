@@ -30,9 +30,28 @@ __all__ = [
     "describe_fault",
     "evidence_windows",
     "history_lines",
+    "rul_phrase",
 ]
 
 REPEATED = "evidence_attached"
+
+
+def rul_phrase(rul: dict[str, Any] | None) -> str | None:
+    """ "fails in 120–190 cycles (about 9–14 days at this device's pace)": a RUL model's 90 %
+    interval in the unit it was trained in, and in time at the pace the device runs cycles."""
+    if not rul or not rul.get("cycles"):
+        return None
+    low, _, high = rul["cycles"]
+    text = f"fails in {low:.0f}–{high:.0f} cycles"
+    pace = rul.get("seconds_per_cycle")
+    if pace:
+        days_low, days_high = low * pace / 86400, high * pace / 86400
+        text += f" (about {_days(days_low)}–{_days(days_high)} days at this device's pace)"
+    return text
+
+
+def _days(d: float) -> str:
+    return f"{d:.1f}" if d < 10 else f"{d:.0f}"
 
 
 @dataclass(frozen=True, slots=True)

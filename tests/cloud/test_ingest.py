@@ -558,3 +558,33 @@ def test_two_workers_dispatching_at_once_book_nobody_beyond_capacity(
     assert results == [["stored"] * len(crew)] * 2
     assigned = [o.assignee_id for o in _orders(state) if o.assignee_id is not None]
     assert sorted(assigned) == sorted(e.id for e in crew), "each engineer booked once, none twice"
+
+
+def test_a_rul_interval_times_the_order_by_its_lower_bound(state: CloudState, world: World) -> None:
+    """A RUL model's call with its 90 % interval: the order keeps the lower bound as the
+    latest safe time, is prioritised by it (not by the later point estimate) and is due
+    to be resolved before it; the order page says it in cycles and in days."""
+    pace = 2 * 3600.0  # the device runs a cycle every two hours
+    low, point, high = 10.0, 40.0, 50.0
+    msg = alert("pump-1", "raise", NOW, fault_key="vibration_rms", severity="warning").model_copy(
+        update={
+            "predicted_failure_at": NOW.timestamp() + point * pace,
+            "predicted_failure_ci": (NOW.timestamp() + low * pace, NOW.timestamp() + high * pace),
+            "rul_cycles": (low, point, high),
+        }
+    )
+    result = state.ingestor.handle(*wire(msg))
+    (order,) = _orders(state)
+    assert result.created_orders == [order.id]
+    assert order.latest_safe_at == NOW + timedelta(hours=20)
+    assert order.rul == {"cycles": [low, point, high], "seconds_per_cycle": pace}
+    # warning +1, standard customer -1, no warranty: P4 on its own; failing within a day
+    # by the lower bound (20 h) adds 3 -> P3; the point (80 h) would only have added 1 -> P4
+    assert order.priority == 3
+    assert order.resolution_due_at == NOW + timedelta(hours=20), "resolved before the latest safe time"
+    with state.sessions() as s:
+        alert_row = s.scalar(select(Alert))
+        assert alert_row is not None and alert_row.latest_safe_at == order.latest_safe_at
+    from cloud.web.order_view import rul_phrase
+
+    assert rul_phrase(order.rul) == "fails in 10–50 cycles (about 0.8–4.2 days at this device's pace)"

@@ -202,3 +202,22 @@ def test_order_page_folds_repeated_evidence_keeps_the_samples_and_gives_reasons(
     assert r.status_code == 200, r.text
     page = client.get(f"/ui/work-orders/{order_id}").text
     assert "reason: customer replaced the unit" in page
+
+
+def test_order_page_gives_the_rul_interval_in_cycles_and_days(
+    client: TestClient, world: World, state: CloudState
+) -> None:
+    pace = 6 * 3600.0  # a cycle every six hours
+    t = NOW.timestamp()
+    msg = alert("pump-1", "raise", NOW, fault_key="vibration_rms").model_copy(
+        update={
+            "predicted_failure_at": t + 150 * pace,
+            "predicted_failure_ci": (t + 120 * pace, t + 190 * pace),
+            "rul_cycles": (120.0, 150.0, 190.0),
+        }
+    )
+    (order_id,) = state.ingestor.handle(*wire(msg)).created_orders
+    login(client, world.token["dispatcher"])
+    page = client.get(f"/ui/work-orders/{order_id}").text
+    assert 'id="order-rul">fails in 120–190 cycles (about 30–48 days at this device&#39;s pace)' in page
+    assert 'id="order-safe">latest safe' in page

@@ -39,6 +39,7 @@ class Window:
     max_score: float
     health: float | None = None
     channels: dict[str, dict[str, float]] = field(default_factory=dict)
+    rul_cycles: list[float] | None = None  # kept in the database only, not in VictoriaMetrics
 
 
 class HistoryUnavailable(Unavailable):
@@ -57,9 +58,11 @@ class DatabaseHistory:
             .order_by(TelemetrySummary.window_end.desc())
             .limit(limit)
         )
-        return [Window(r.window_start, r.window_end, r.max_score, r.health, dict(r.channels)) for r in rows][
-            ::-1
+        windows = [
+            Window(r.window_start, r.window_end, r.max_score, r.health, dict(r.channels), r.rul_cycles)
+            for r in rows
         ]
+        return windows[::-1]
 
 
 class VictoriaHistory:

@@ -160,6 +160,7 @@ class DeviceWorker:
         # the samples it covers are part of its identity: a window cut short by a graceful
         # restart and the same window completed later are two summaries, not a duplicate
         covered = sum(c.count for c in channels.values())
+        rul = self.state.rul.call(self.rul_model, end) if self.state.rul and self.rul_model else None
         return TelemetrySummaryMessage(
             **self.header.fields(self.device_id, message_id(self.device_id, "summary", start, covered)),
             window_start=start,
@@ -168,6 +169,7 @@ class DeviceWorker:
             max_score=max_score,
             health=health,
             predicted_failure_at=forecast.predicted_failure_at,
+            rul_cycles=rul.cycles if rul is not None else None,
         )
 
     # -- events and consumables ---------------------------------------------------------

@@ -197,6 +197,7 @@ class TelemetrySummaryMessage(_Message):
     # the health index (0..1) at the window's end and the failure its trend predicts
     health: Unit | None = None
     predicted_failure_at: Epoch | None = None
+    rul_cycles: tuple[Cycles, Cycles, Cycles] | None = None  # as on an alert: (lower, point, upper)
 
 
 class AgentStatus(BaseModel):

@@ -63,6 +63,8 @@ class TelemetrySummary(Base):
     channels: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     max_score: Mapped[float] = mapped_column(Float)
     health: Mapped[float | None] = mapped_column(Float)  # the edge's health index at the window's end
+    # a RUL model's call at the window's end in cycles: [lower (90 %), point, upper]
+    rul_cycles: Mapped[list[float] | None] = mapped_column(JsonDoc)
 
 
 class InboxMessage(Base):

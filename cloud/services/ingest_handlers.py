@@ -214,6 +214,7 @@ def on_summary(s: Session, device: Device, msg: TelemetrySummaryMessage, ctx: Co
             channels={k: v.model_dump() for k, v in msg.channels.items()},
             max_score=msg.max_score,
             health=msg.health,
+            rul_cycles=list(msg.rul_cycles) if msg.rul_cycles else None,
         )
     )
     show_health(device, msg.health, msg.predicted_failure_at, end)

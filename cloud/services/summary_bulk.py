@@ -119,6 +119,7 @@ class SummaryBatch:
                 "channels": {k: v.model_dump() for k, v in msg.channels.items()},
                 "max_score": msg.max_score,
                 "health": msg.health,
+                "rul_cycles": list(msg.rul_cycles) if msg.rul_cycles else None,
             }
             for _, msg, device, _ in self._items
             if msg.message_id in new

@@ -142,6 +142,24 @@ def device_page(
         title="anomaly score (window maximum) and health (1 = like when new)",
         y_range=(0.0, 1.0),
     )
+    called = [s for s in summaries if s.rul_cycles]
+    rul_chart = (
+        time_chart(
+            [
+                Series(
+                    "remaining useful life",
+                    [(s.window_end, s.rul_cycles[1]) for s in called if s.rul_cycles],
+                    band=[(s.window_end, s.rul_cycles[0], s.rul_cycles[2]) for s in called if s.rul_cycles],
+                    color="#7c3aed",
+                )
+            ],
+            markers=markers,
+            title="remaining useful life in cycles, with its 90 % interval",
+            unit="cycles",
+        )
+        if called
+        else None
+    )
     orders = list(
         session.scalars(
             select(WorkOrder).where(WorkOrder.device_id == device.id).order_by(WorkOrder.created_at.desc())
@@ -162,6 +180,7 @@ def device_page(
         site=site,
         charts=charts,
         score_chart=score_chart,
+        rul_chart=rul_chart,
         alerts=alerts[::-1][:20],
         orders=orders,
         consumables=consumables,

@@ -221,3 +221,29 @@ def test_order_page_gives_the_rul_interval_in_cycles_and_days(
     page = client.get(f"/ui/work-orders/{order_id}").text
     assert 'id="order-rul">fails in 120–190 cycles (about 30–48 days at this device&#39;s pace)' in page
     assert 'id="order-safe">latest safe' in page
+
+
+def test_device_page_plots_rul_over_time_with_its_band(
+    client: TestClient, world: World, state: CloudState
+) -> None:
+    """Summaries that carry a RUL model's call draw it over time with the 90 % interval as a
+    band, through both ingest paths (the bulk path and the per-message one agree)."""
+    batch = [
+        wire(
+            summary("ac-1", NOW + timedelta(minutes=5 * i)).model_copy(
+                update={"rul_cycles": (40.0 - i - 8, 40.0 - i, 40.0 - i + 12)}
+            )
+        )
+        for i in range(6)
+    ]
+    state.ingestor.handle_batch(batch[:3])  # the bulk path
+    for delivery in batch[3:]:
+        state.ingestor.handle(*delivery)
+    login(client, world.token["dispatcher"])
+    page = client.get(f"/ui/devices/{world.device['ac-1']}").text
+    chart = page[page.index('id="rul-chart"') :]
+    chart = chart[: chart.index("</figure>")]
+    assert 'data-series="remaining useful life"' in chart and '<polygon class="band"' in chart
+    assert len(chart.split('<polyline class="line"')[1].split('points="')[1].split('"')[0].split()) == 6
+    other = client.get(f"/ui/devices/{world.device['pump-1']}").text
+    assert 'id="rul-chart"' not in other  # no RUL model, no chart

@@ -56,7 +56,7 @@ def test_the_tracker_turns_cycles_into_a_time_from_the_device_own_pace(model: Pa
 
 def test_alerts_on_a_replayed_engine_carry_the_rul_model_failure_time(model: Path) -> None:
     """The alert comes from the anomaly detector; its predicted failure from the RUL model."""
-    raised = []
+    raised, summarised = [], []
     for run in (r for r in load_runs(CMAPSS / "train_FD001.txt") if r.unit in HELD_OUT):
         agent = Agent(AgentSettings(detector="hst", rul_model=str(model)))
         n = len(run.sensors)
@@ -64,6 +64,8 @@ def test_alerts_on_a_replayed_engine_carry_the_rul_model_failure_time(model: Pat
             values = dict(zip(CHANNELS, [*run.settings[i], *run.sensors[i]], strict=True))
             for p in agent.handle(Sample(f"engine-{run.unit}", 1.7e9 + i * HOUR, i, values)):
                 doc = p.model_dump(mode="json")
+                if p.kind == "summary" and doc["rul_cycles"] is not None:
+                    summarised.append(doc["rul_cycles"])
                 if p.kind == "alert" and doc["transition"] == "raise" and doc["cause"] == "surprise":
                     raised.append(
                         (
@@ -74,6 +76,7 @@ def test_alerts_on_a_replayed_engine_carry_the_rul_model_failure_time(model: Pat
                         )
                     )
     assert raised, "no engine raised an alert"
+    assert summarised and all(low <= point <= high for low, point, high in summarised)  # the RUL chart's data
     for true_rul, predicted, ci, cycles in raised:
         assert 0 < predicted <= 125  # from the RUL model (capped at 125 cycles), not the trend
         low, point, high = cycles

@@ -49,7 +49,18 @@ from firmware_bridge.contract import (
 )
 
 from ..clock import Clock
-from ..db import Agent, DeadLetter, Device, InboxMessage, Tenant, WorkOrder
+from ..db import (
+    Agent,
+    Alert,
+    DeadLetter,
+    Device,
+    InboxMessage,
+    Notification,
+    Tenant,
+    WorkOrder,
+    WorkOrderEvent,
+)
+from ..db.ids import ids_before_flush
 from .batch_lookups import BatchLookups
 from .dispatch import dispatch_orders
 from .ingest_handlers import ACTOR, HANDLERS, Context, on_agent_status
@@ -128,6 +139,7 @@ class Ingestor:
         """
         parsed = [self._parse(topic, payload) for topic, payload in deliveries]
         with self.sessions() as s, s.begin():
+            ids_before_flush(s, (Alert, WorkOrderEvent, Notification))
             try:
                 with s.begin_nested():
                     results = self._batch(s, deliveries, parsed, from_device, careful=False)

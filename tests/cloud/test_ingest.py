@@ -395,19 +395,25 @@ def test_when_dispatching_fails_the_orders_stay_open_for_the_scheduler(
 def test_a_clean_batch_is_written_in_one_go(state: CloudState, world: World) -> None:
     """Order ids are reserved from PostgreSQL's sequence up front and nothing is flushed per
     message, so a batch's new orders, alerts and events go in as multi-row inserts (a few
-    statements, not one per alert), every order keeps its history chain, and ids later
-    drawn by the database itself do not collide with the reserved ones."""
+    statements, not one per alert); alerts, events and notifications get their ids before
+    the flush, so no insert waits for ids to come back; every order keeps its history
+    chain, and ids later drawn by the database itself do not collide with the reserved ones."""
     from sqlalchemy import event
 
     from cloud.db import WorkOrderEvent
     from cloud.services.history import verify_chain
 
     inserts: list[str] = []
+    returning: list[bool] = []
     engine = state.sessions.kw["bind"]
 
     def count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
         if statement.startswith("INSERT INTO work_orders"):
             inserts.append(statement)
+        if statement.startswith(
+            ("INSERT INTO work_order_events", "INSERT INTO notifications", "INSERT INTO alerts")
+        ):
+            returning.append("RETURNING" in statement)
 
     event.listen(engine, "before_cursor_execute", count)
     try:
@@ -421,6 +427,7 @@ def test_a_clean_batch_is_written_in_one_go(state: CloudState, world: World) -> 
         event.remove(engine, "before_cursor_execute", count)
     assert [r.outcome for r in results] == ["stored"] * 12
     assert len(inserts) == 1, "twelve orders in one multi-row insert"
+    assert returning and not any(returning), "ids reserved before the flush: nothing to return"
     assert len(_orders(state)) == 12 and _count(state, WorkOrderEvent) >= 12
     with state.sessions() as s:
         assert all(verify_chain(s, d).ok for d in s.scalars(select(Device)))

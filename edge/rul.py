@@ -83,12 +83,11 @@ class RulTracker:
             return None
         point = float(rul[0])
         bounds = model.interval(rul, INTERVAL_LEVEL)
-        low, high = (float(bounds[0][0]), float(bounds[1][0])) if bounds is not None else (None, None)
-        ci = (now + low * step, now + high * step) if low is not None and high is not None else None
-        at, ci = bounded(now, now + point * step, ci)
+        if bounds is None:  # a model trained without folds has no calibrated interval
+            at, _ = bounded(now, now + point * step, None)
+            return RulCall(at, None, None) if at is not None else None
+        low, high = float(bounds[0][0]), float(bounds[1][0])
+        at, ci = bounded(now, now + point * step, (now + low * step, now + high * step))
         if at is None:
             return None
-        cycles = (
-            (round(low, 1), round(point, 1), round(high, 1)) if low is not None and high is not None else None
-        )
-        return RulCall(at, ci, cycles)
+        return RulCall(at, ci, (round(low, 1), round(point, 1), round(high, 1)))

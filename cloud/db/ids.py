@@ -10,6 +10,7 @@ whatever a batch reserves and does not use is a gap, as after any rollback. Othe
 (alerts, history events, notifications): a row whose id the database does not have to
 return is inserted with the driver's ``executemany``, a statement prepared once, instead
 of one long multi-row ``INSERT … RETURNING`` that psycopg parses parameter by parameter.
+A lone new row is left to ``RETURNING``: reserving its id would be a round trip more.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def ids_before_flush(session: Session, models: Iterable[type[Any]]) -> None:
     def assign(s: Session, flush_context: Any, instances: Any) -> None:
         for model in wanted:
             fresh = [o for o in s.new if type(o) is model and o.id is None]
+            if len(fresh) < 2:
+                continue
             ids = reserve_ids(s, model.__tablename__, len(fresh)) or []
             for row, new_id in zip(fresh, ids, strict=True):
                 row.id = new_id

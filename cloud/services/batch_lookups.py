@@ -92,17 +92,19 @@ class BatchLookups:
         s = self._session
         alert_keys: set[tuple[int, str]] = set()
         dedup_keys: set[str] = set()
+        incident_devices: list[Device] = []
         for m in messages:
             tenant = self._tenants.get(m.tenant)
             device = self._devices.get((tenant.id, m.device_id)) if tenant is not None else None
-            if device is None:
+            if device is None or not isinstance(m, (AlertMessage, FaultEventMessage)):
                 continue
+            incident_devices.append(device)
             if isinstance(m, AlertMessage):
                 alert_keys.add((device.id, m.alert_id))
                 dedup_keys.add(dedup_key(device.id, m.fault_key))
-            elif isinstance(m, FaultEventMessage):
+            else:
                 dedup_keys.add(dedup_key(device.id, fault_code_key(m.code)))
-        if not alert_keys and not dedup_keys:
+        if not incident_devices:
             return
         if alert_keys:
             found = s.scalars(select(Alert).where(tuple_(Alert.device_id, Alert.key).in_(sorted(alert_keys))))
@@ -110,14 +112,14 @@ class BatchLookups:
         if dedup_keys:
             found_orders = s.scalars(select(WorkOrder).where(WorkOrder.dedup_key.in_(sorted(dedup_keys))))
             self._orders = {o.dedup_key: o for o in found_orders if o.dedup_key is not None}
-        site_ids = sorted({d.site_id for d in self._devices.values() if d.site_id is not None})
+        site_ids = sorted({d.site_id for d in incident_devices if d.site_id is not None})
         sites = list(s.scalars(select(Site).where(Site.id.in_(site_ids)))) if site_ids else []
         customer_ids = sorted({x.customer_id for x in sites if x.customer_id is not None})
         customers = (
             list(s.scalars(select(Customer).where(Customer.id.in_(customer_ids)))) if customer_ids else []
         )
         self._held = [*sites, *customers]
-        self._loaded_for = {d.id for d in self._devices.values()}
+        self._loaded_for = {d.id for d in incident_devices}
 
     @property
     def trusted(self) -> bool:
@@ -140,10 +142,13 @@ class BatchLookups:
             return True
         return not self._trusted and self._session.get(InboxMessage, message_id) is not None
 
-    def stored(self, message_id: str, device: Device) -> None:
-        """Note a message committed to its savepoint, and its (perhaps new) device."""
+    def stored(self, message_id: str, device: Device, waiting: Sequence[WorkOrder] = ()) -> None:
+        """Note a message that held (its savepoint committed, or the batch went in one go),
+        its (perhaps new) device, and the orders it opened or reopened: those are dispatched
+        together, most urgent first, before the batch commits."""
         self._stored.add(message_id)
         self._devices[(device.tenant_id, device.key)] = device
+        self._waiting.update({o.id: o for o in waiting})
 
     def _answers_for(self, device_id: int) -> bool:
         """Whether what was loaded up front is the whole truth for this device."""
@@ -187,11 +192,6 @@ class BatchLookups:
             with self._session.no_autoflush:  # what the batch has pending cannot be among them
                 self._cases[key] = resolved_cases(self._session, tenant_id, model)
         return self._cases[key]
-
-    def wait_for_dispatch(self, orders: Sequence[WorkOrder]) -> None:
-        """Orders that a message whose savepoint held opened or reopened: dispatched together,
-        most urgent first, before the batch commits."""
-        self._waiting.update({o.id: o for o in orders})
 
     def waiting(self) -> dict[int, list[WorkOrder]]:
         """The orders still open, by tenant."""

@@ -240,8 +240,7 @@ class Ingestor:
                         return self._model_status(s, message)
                     result, device, waiting = self._apply(s, lookups, message, from_device)
                 if device is not None:  # the savepoint held: later messages may rely on it
-                    lookups.stored(message.message_id, device)
-                    lookups.wait_for_dispatch(waiting)
+                    lookups.stored(message.message_id, device, waiting)
                 return result
             except _DeadLetter as exc:
                 return self._dead_letter(s, topic, payload, str(exc))
@@ -274,8 +273,7 @@ class Ingestor:
         except _DeadLetter as exc:
             return self._dead_letter(s, topic, payload, str(exc))
         if device is not None:
-            lookups.stored(msg.message_id, device)
-            lookups.wait_for_dispatch(waiting)
+            lookups.stored(msg.message_id, device, waiting)
         return result
 
     def _dead_letter(self, s: Session, topic: str, payload: bytes, reason: str) -> IngestResult:
